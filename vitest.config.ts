@@ -8,5 +8,7 @@ export default defineConfig({
     // Child processes and servers on loopback: keep files in separate forks, two at a time.
     pool: 'forks',
     maxWorkers: 2,
+    // Predictors' console output must reach process.stdout, where cog-node captures it per prediction.
+    disableConsoleIntercept: true,
   },
 });

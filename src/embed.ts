@@ -1,0 +1,144 @@
+import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from './config.js';
+import { CancelationError, PredictorLoadError } from './errors.js';
+import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
+import { openApiSchema } from './openapi.js';
+import type { FileEncoder } from './output.js';
+import type { Prediction, PredictionResponse } from './prediction.js';
+import { PredictorRuntime, type RuntimeOptions } from './runtime.js';
+
+/** Options of one call. */
+export interface PredictOptions {
+  /** Aborting it cancels the prediction (its scope's signal aborts, Rust work stops). */
+  signal?: AbortSignal;
+  /** Strings the predictor sees as `this.scope.context`. */
+  context?: Record<string, string>;
+  id?: string;
+  /** How output files are returned; default: `Path` objects. Pass `dataUriEncoder` for Cog's wire form. */
+  encodeFile?: FileEncoder;
+}
+
+export interface LoadOptions extends RuntimeOptions {
+  /** Load the trainer (cog.yaml's `train:`) instead of the predictor. */
+  train?: boolean;
+}
+
+/** A predictor's failure, thrown by `run()` and `stream()`; `prediction` holds the whole object. */
+export class PredictionError extends Error {
+  override name = 'PredictionError';
+  readonly prediction: PredictionResponse;
+  constructor(prediction: PredictionResponse) {
+    super(prediction.error ?? `Prediction ${prediction.status}`);
+    this.prediction = prediction;
+  }
+}
+
+function settle(response: PredictionResponse): unknown {
+  if (response.status === 'succeeded') return response.output;
+  if (response.status === 'canceled') throw new CancelationError();
+  throw new PredictionError(response);
+}
+
+/**
+ * A predictor loaded once (setup has run) and called many times from an app, without HTTP:
+ * `run()` for the output, `predict()` for Cog's whole prediction object, `stream()` for the
+ * items of a generator as they come.
+ */
+export class LoadedPredictor {
+  readonly runtime: PredictorRuntime;
+
+  constructor(runtime: PredictorRuntime) {
+    this.runtime = runtime;
+  }
+
+  /** The OpenAPI document Cog would serve for this predictor. */
+  get schema(): Record<string, unknown> {
+    const { target, kind } = this.runtime;
+    return openApiSchema({ [kind]: { inputs: target.inputs, output: target.output } });
+  }
+
+  /** Starts a prediction and returns it at once (events: start, output, log, metric, completed). */
+  start(input: Record<string, unknown> = {}, options: PredictOptions = {}): Prediction {
+    return this.runtime.start(input, options);
+  }
+
+  /** Cog's prediction object (status, output, logs, metrics...); failures are a status, not a throw. */
+  predict(input: Record<string, unknown> = {}, options: PredictOptions = {}): Promise<PredictionResponse> {
+    return this.start(input, options).done;
+  }
+
+  /** The output; throws `PredictionError` on failure and `CancelationError` when cancelled. */
+  async run(input: Record<string, unknown> = {}, options: PredictOptions = {}): Promise<unknown> {
+    return settle(await this.predict(input, options));
+  }
+
+  /** The output items as the predictor yields them; throws at the end like `run()`. */
+  async *stream(input: Record<string, unknown> = {}, options: PredictOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const prediction = this.start(input, options);
+    const queue: unknown[] = [];
+    let wake: (() => void) | undefined;
+    const onOutput = (chunk: unknown) => {
+      queue.push(chunk);
+      wake?.();
+    };
+    prediction.on('output', onOutput);
+    const done = prediction.done.then((response) => {
+      wake?.();
+      return response;
+    });
+    let finished: PredictionResponse | undefined;
+    void done.then((response) => {
+      finished = response;
+    });
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift();
+        if (finished !== undefined) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (queue.length > 0 || finished !== undefined) resolve();
+        });
+        wake = undefined;
+      }
+      settle(finished);
+    } finally {
+      prediction.off('output', onOutput);
+      // Leaving the loop early (break, throw) cancels the prediction: nobody reads it any more.
+      if (!prediction.terminal) prediction.cancel();
+    }
+  }
+}
+
+type PredictorSource = string | (abstract new () => unknown) | ((inputs: never) => unknown) | LoadedTarget;
+
+/**
+ * Loads a predictor and runs its setup: from a folder holding cog.yaml (default: the current
+ * folder), from `file.ts:Name`, or from a class or function in your own code.
+ * Rejects when setup fails.
+ */
+export async function loadPredictor(source: PredictorSource = '.', options: LoadOptions = {}): Promise<LoadedPredictor> {
+  const kind = options.train ? 'train' : 'predict';
+  let target: LoadedTarget;
+  let concurrency = options.concurrency;
+  if (typeof source === 'string') {
+    if (/\.(?:[cm]?[jt]sx?)(?::[\w$]+)?$/.test(source)) {
+      target = await loadTarget(source, process.cwd(), kind);
+    } else {
+      const config = readConfig(source);
+      const ref = kind === 'train' ? config.train : config.predict;
+      if (ref === undefined) throw new PredictorLoadError(`${source}/cog.yaml names no ${kind === 'train' ? 'train' : 'predict'} target`);
+      target = await loadTarget(ref, config.dir, kind);
+      concurrency ??= resolveConcurrency(config);
+    }
+  } else if (typeof source === 'function') {
+    target = targetFrom(source, kind, source.name || 'predictor');
+  } else {
+    target = source;
+  }
+  const runtime = new PredictorRuntime(target, kind, {
+    ...options,
+    concurrency: concurrency ?? resolveConcurrency(undefined),
+    setupTimeout: options.setupTimeout ?? setupTimeoutFromEnv(),
+  });
+  await runtime.ready;
+  return new LoadedPredictor(runtime);
+}

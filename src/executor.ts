@@ -1,0 +1,119 @@
+import { CancelationError } from './errors.js';
+import type { LoadedTarget } from './loader.js';
+import { captureLogs, type LogSource } from './logs.js';
+import type { MetricsObject } from './metrics.js';
+import { PredictionScope, runInScope, type MetricEvent } from './scope.js';
+import type { CancelToken } from './native.js';
+
+/** Where a running prediction's events go, as they happen. */
+export interface ExecutionSink {
+  /** One output item. A returned promise makes a generator's next step wait (backpressure). */
+  output(item: unknown): void | Promise<void>;
+  log(text: string, source: LogSource): void;
+  metric(event: MetricEvent, metrics: MetricsObject): void;
+}
+
+export interface ExecutionJob {
+  input: Record<string, unknown>;
+  context?: Record<string, string>;
+  token: CancelToken;
+}
+
+export type ExecutionResult = { metrics: MetricsObject } & (
+  | { status: 'succeeded'; output: unknown; streamed: boolean }
+  | { status: 'failed'; error: string }
+  | { status: 'canceled' }
+);
+
+/** A generator's iterator, or any async iterable's: the shapes of a streamed output. */
+function streamOf(value: unknown): Iterator<unknown> | AsyncIterator<unknown> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if (Symbol.asyncIterator in value) return (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  if ((value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator') {
+    return value as Iterator<unknown>;
+  }
+  return undefined;
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+/**
+ * Runs a predictor's code in this thread: setup once, then predictions, each inside its own scope
+ * (metrics, context, cancellation) and log capture.
+ */
+export class InProcessExecutor {
+  readonly target: LoadedTarget;
+  #echoLogs: boolean;
+  readonly #running = new Map<CancelToken, PredictionScope>();
+
+  constructor(target: LoadedTarget, options: { echoLogs?: boolean } = {}) {
+    this.target = target;
+    this.#echoLogs = options.echoLogs ?? false;
+  }
+
+  /** Runs `setup(weights)` if the predictor has one; what it prints goes to `onLog`. */
+  async setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void> {
+    const { instance } = this.target;
+    if (typeof instance.setup !== 'function') return;
+    await captureLogs(onLog, () => instance.setup!(weights), this.#echoLogs);
+  }
+
+  async healthcheck(): Promise<boolean> {
+    const { instance } = this.target;
+    if (typeof instance.healthcheck !== 'function') return true;
+    return Boolean(await instance.healthcheck());
+  }
+
+  /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
+  notifyCanceled(token: CancelToken): void {
+    this.#running.get(token)?.abortSignal();
+  }
+
+  async execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
+    const scope = new PredictionScope({
+      context: job.context,
+      cancelToken: job.token,
+      onMetric: (event) => sink.metric(event, scope.metricsStore.toJSON()),
+    });
+    this.#running.set(job.token, scope);
+    const inScope = <T>(fn: () => T): T =>
+      captureLogs((text, source) => sink.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
+    const metrics = () => scope.metricsStore.toJSON();
+    try {
+      const method = this.target.instance[this.target.method] as (input: Record<string, unknown>) => unknown;
+      let value = await inScope(() => method.call(this.target.instance, job.input));
+      let streamed = false;
+      const iterator = streamOf(value);
+      if (iterator !== undefined) {
+        streamed = true;
+        const items: unknown[] = [];
+        for (;;) {
+          if (scope.canceled) {
+            await inScope(() => iterator.return?.(undefined));
+            throw new CancelationError();
+          }
+          const step = await inScope(() => iterator.next());
+          if (step.done) break;
+          items.push(step.value);
+          await sink.output(step.value);
+        }
+        value = items;
+      } else {
+        await sink.output(value);
+      }
+      if (scope.canceled) return { status: 'canceled', metrics: metrics() };
+      return { status: 'succeeded', output: value, streamed, metrics: metrics() };
+    } catch (error) {
+      if (scope.canceled) return { status: 'canceled', metrics: metrics() };
+      if (this.#echoLogs === false && error instanceof Error && error.stack) {
+        sink.log(`${error.stack}\n`, 'stderr');
+      }
+      return { status: 'failed', error: errorMessage(error), metrics: metrics() };
+    } finally {
+      this.#running.delete(job.token);
+    }
+  }
+}

@@ -1,0 +1,15 @@
+// cog-node's public API: write a predictor, describe its inputs, run it (CLI, HTTP, embedded).
+export { BasePredictor, BaseRunner, BaseTrainer, type Inputs, type InputsDeclaration } from './predictor.js';
+export { Input, type InputOptions } from './input.js';
+export { Type, type Static, type TSchema } from './types.js';
+export { Path } from './path.js';
+export { Secret } from './secret.js';
+export { CancelationError, InputValidationError, PredictorLoadError, type ValidationIssue } from './errors.js';
+export { currentScope, type Scope, type MetricRecorder, type MetricEvent } from './scope.js';
+export type { MetricValue, MetricsObject } from './metrics.js';
+export { loadPredictor, LoadedPredictor, PredictionError, type LoadOptions, type PredictOptions } from './embed.js';
+export { Prediction, type PredictionResponse, type PredictionStatus } from './prediction.js';
+export { AtCapacityError, NotReadyError } from './runtime.js';
+export { openApiSchema } from './openapi.js';
+export { dataUriEncoder, encodeOutput, type FileEncoder } from './output.js';
+export { readConfig, type CogConfig } from './config.js';

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import type { TSchema } from 'typebox';
+import { PredictorLoadError } from './errors.js';
+import type { InputsDeclaration, PredictorInstance } from './predictor.js';
+
+export type EntryPoint = 'predict' | 'run' | 'train';
+
+/** A loaded predictor or trainer: its instance, the method to call, and its declarations. */
+export interface LoadedTarget {
+  instance: PredictorInstance;
+  method: EntryPoint;
+  inputs: InputsDeclaration;
+  output: TSchema | undefined;
+  /** Whether the entry point is an async function or async generator (needed for concurrency > 1). */
+  isAsync: boolean;
+  /** A human name for messages: `predict.ts:Predictor`. */
+  name: string;
+}
+
+type Declared = { inputs?: InputsDeclaration; output?: TSchema };
+type Constructor = (new () => PredictorInstance) & Declared;
+type PredictFunction = ((inputs: Record<string, unknown>) => unknown) & Declared;
+
+function isClass(value: unknown): value is Constructor {
+  return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
+}
+
+function isAsyncFunction(fn: unknown): boolean {
+  const name = (fn as { constructor?: { name?: string } } | undefined)?.constructor?.name;
+  return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
+}
+
+/** Imports a `.ts`, `.js` or `.mjs` module (TypeScript through tsx: no build step for the user). */
+export async function importModule(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  if (/\.[cm]?tsx?$/.test(file)) return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  return (await import(url)) as Record<string, unknown>;
+}
+
+/** Makes a predictor out of a class or a function export. */
+export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: string): LoadedTarget {
+  if (isClass(exported)) {
+    const proto = exported.prototype as PredictorInstance;
+    let method: EntryPoint;
+    if (kind === 'train') {
+      if (typeof proto.train !== 'function') throw new PredictorLoadError(`${name}: train method not found`);
+      method = 'train';
+    } else {
+      const hasRun = typeof proto.run === 'function';
+      const hasPredict = typeof proto.predict === 'function';
+      if (hasRun && hasPredict) throw new PredictorLoadError(`${name}: must define either run() or predict(), not both`);
+      if (!hasRun && !hasPredict) throw new PredictorLoadError(`${name}: run or predict method not found`);
+      method = hasRun ? 'run' : 'predict';
+    }
+    let instance: PredictorInstance;
+    try {
+      instance = new exported();
+    } catch (error) {
+      throw new PredictorLoadError(`${name}: constructing the class failed: ${(error as Error).message}`);
+    }
+    return {
+      instance,
+      method,
+      inputs: exported.inputs ?? {},
+      output: exported.output,
+      isAsync: isAsyncFunction(proto[method]),
+      name,
+    };
+  }
+  if (typeof exported === 'function') {
+    const fn = exported as PredictFunction;
+    const method: EntryPoint = kind === 'train' ? 'train' : 'predict';
+    return {
+      instance: { [method]: (inputs: Record<string, unknown>) => fn(inputs) },
+      method,
+      inputs: fn.inputs ?? {},
+      output: fn.output,
+      isAsync: isAsyncFunction(fn),
+      name,
+    };
+  }
+  throw new PredictorLoadError(`${name}: expected a class or a function, got ${typeof exported}`);
+}
+
+/**
+ * Loads `file.ts:Name` (cog.yaml's `predict:`/`run:`/`train:`) relative to `cwd`. Without a name,
+ * looks for `Runner` then `Predictor` (`Trainer` then `train` for training), as Cog does.
+ */
+export async function loadTarget(ref: string, cwd: string, kind: 'predict' | 'train'): Promise<LoadedTarget> {
+  const colon = ref.lastIndexOf(':');
+  const [file, exportName] = colon > 1 ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
+  const path = isAbsolute(file) ? file : resolve(cwd, file);
+  if (!existsSync(path)) throw new PredictorLoadError(`${ref}: file not found: ${path}`);
+  let module: Record<string, unknown>;
+  try {
+    module = await importModule(path);
+  } catch (error) {
+    throw new PredictorLoadError(`${ref}: failed to import ${file}: ${(error as Error).stack ?? String(error)}`);
+  }
+  const candidates = exportName ? [exportName] : kind === 'train' ? ['Trainer', 'train'] : ['Runner', 'Predictor'];
+  const found = candidates.find((candidate) => module[candidate] !== undefined);
+  if (found === undefined) {
+    throw new PredictorLoadError(`${ref}: ${file} exports no ${candidates.join(' or ')}`);
+  }
+  return targetFrom(module[found], kind, `${file}:${found}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * A prediction's metrics, with Cog's rules: modes `replace` / `incr` / `append`, dotted keys that
+ * nest, `null` deleting, a type that cannot change without a delete first, and name rules.
+ */
+export type MetricValue = boolean | number | string | MetricValue[] | { [key: string]: MetricValue };
+export type MetricMode = 'replace' | 'incr' | 'increment' | 'append';
+export type MetricsObject = { [key: string]: MetricValue };
+
+const SEGMENT = /^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$/;
+const MAX_NAME_LENGTH = 128;
+const MAX_SEGMENTS = 4;
+
+/** Throws a `TypeError` (wrong name, mode or value) that fails the prediction if uncaught. */
+export function checkMetricName(name: string): void {
+  const fail = (why: string): never => {
+    throw new TypeError(`Invalid metric name '${name}': ${why}`);
+  };
+  if (typeof name !== 'string' || name.length === 0) fail('must be a non-empty string');
+  if (name.length > MAX_NAME_LENGTH) fail(`must be at most ${MAX_NAME_LENGTH} characters`);
+  if (name === 'predict_time') fail('predict_time is reserved');
+  if (name.startsWith('cog.')) fail("the 'cog.' prefix is reserved");
+  const segments = name.split('.');
+  if (segments.length > MAX_SEGMENTS) fail(`must have at most ${MAX_SEGMENTS} dot-separated segments`);
+  for (const segment of segments) {
+    if (segment === '') fail('must not have empty segments or leading/trailing dots');
+    if (segment.includes('__')) fail("must not contain '__'");
+    if (!SEGMENT.test(segment)) {
+      fail('each segment must start with a letter, end with a letter or digit, and hold only letters, digits and underscores');
+    }
+  }
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return 'list';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'dict';
+  return typeof value;
+}
+
+function isObject(value: unknown): value is MetricsObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function normalizeMode(mode: string | undefined): 'replace' | 'incr' | 'append' {
+  switch (mode ?? 'replace') {
+    case 'replace':
+      return 'replace';
+    case 'incr':
+    case 'increment':
+      return 'incr';
+    case 'append':
+      return 'append';
+    default:
+      throw new TypeError(`Unknown metric mode '${String(mode)}': use 'replace', 'incr' or 'append'`);
+  }
+}
+
+function checkValue(value: unknown): asserts value is MetricValue | null {
+  const ok =
+    value === null ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    typeof value === 'string' ||
+    Array.isArray(value) ||
+    isObject(value);
+  if (!ok) throw new TypeError(`Metric values must be boolean, number, string, array or object, not ${typeof value}`);
+}
+
+export class MetricsStore {
+  readonly #root: MetricsObject = {};
+
+  /** Applies one metric change; returns the mode actually used (for SSE `metric` events). */
+  record(name: string, value: unknown, mode?: string): 'replace' | 'incr' | 'append' {
+    checkMetricName(name);
+    const normalized = normalizeMode(mode);
+    checkValue(value);
+    const segments = name.split('.');
+    const leaf = segments.pop() as string;
+    let parent = this.#root;
+    if (value === null && normalized === 'replace') {
+      for (const segment of segments) {
+        const next = parent[segment];
+        if (!isObject(next)) return normalized;
+        parent = next;
+      }
+      delete parent[leaf];
+      return normalized;
+    }
+    if (value === null) throw new TypeError(`Metric '${name}': null is only allowed with mode 'replace' (it deletes)`);
+    for (const segment of segments) {
+      const next = parent[segment];
+      if (!isObject(next)) parent[segment] = {};
+      parent = parent[segment] as MetricsObject;
+    }
+    const existing = parent[leaf];
+    if (normalized === 'replace') {
+      if (existing !== undefined && typeName(existing) !== typeName(value)) {
+        throw new TypeError(`Metric '${name}' has type ${typeName(existing)}, cannot set to ${typeName(value)} without deleting first`);
+      }
+      parent[leaf] = value;
+    } else if (normalized === 'incr') {
+      if (typeof value !== 'number') throw new TypeError(`Metric '${name}': mode 'incr' needs a number, got ${typeName(value)}`);
+      if (existing !== undefined && typeof existing !== 'number') {
+        throw new TypeError(`Metric '${name}' has type ${typeName(existing)}, cannot increment it`);
+      }
+      parent[leaf] = (existing ?? 0) + value;
+    } else if (existing === undefined) {
+      parent[leaf] = [value];
+    } else if (Array.isArray(existing)) {
+      existing.push(value);
+    } else {
+      parent[leaf] = [existing, value];
+    }
+    return normalized;
+  }
+
+  delete(name: string): void {
+    this.record(name, null, 'replace');
+  }
+
+  get(name: string): MetricValue | undefined {
+    let node: MetricValue | undefined = this.#root;
+    for (const segment of name.split('.')) {
+      if (!isObject(node)) return undefined;
+      node = node[segment];
+    }
+    return node;
+  }
+
+  /** A deep copy of the metrics so far. */
+  toJSON(): MetricsObject {
+    return structuredClone(this.#root);
+  }
+}

@@ -1,0 +1,45 @@
+import { createReadStream, type ReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+
+/**
+ * A local file: what `predict` receives for a `Type.Path()` input (after the server downloaded a
+ * URL or decoded a data URI), and what it returns to send a file back. `String(p)` is the path.
+ */
+export class Path {
+  readonly path: string;
+
+  constructor(path: string | Path) {
+    this.path = String(path);
+  }
+
+  /** The file's name, without its folder. */
+  get name(): string {
+    return basename(this.path);
+  }
+
+  /** The extension with its dot (`.png`), or `''`. */
+  get suffix(): string {
+    return extname(this.path);
+  }
+
+  read(): Promise<Buffer> {
+    return readFile(this.path);
+  }
+
+  readText(encoding: BufferEncoding = 'utf8'): Promise<string> {
+    return readFile(this.path, encoding);
+  }
+
+  createReadStream(): ReadStream {
+    return createReadStream(this.path);
+  }
+
+  toString(): string {
+    return this.path;
+  }
+
+  toJSON(): string {
+    return this.path;
+  }
+}

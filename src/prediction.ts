@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events';
+import { CancelToken } from './native.js';
+import type { LogSource } from './logs.js';
+import type { MetricsObject } from './metrics.js';
+import type { MetricEvent } from './scope.js';
+import { Secret } from './secret.js';
+
+export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+
+/** Cog's prediction object: coglet's fields plus the legacy server's `input` and timestamps. */
+export interface PredictionResponse {
+  id: string;
+  status: PredictionStatus;
+  input: Record<string, unknown>;
+  output?: unknown;
+  error?: string;
+  logs: string;
+  metrics: MetricsObject;
+  created_at: string;
+  started_at?: string;
+  completed_at?: string;
+}
+
+export interface PredictionEvents {
+  start: [];
+  output: [chunk: unknown, index: number];
+  log: [data: string, source: LogSource];
+  metric: [event: MetricEvent];
+  completed: [response: PredictionResponse];
+}
+
+/** `pred_<hex of epoch nanoseconds>`, as coglet generates ids (with a counter against ties). */
+let lastId = 0n;
+export function generatePredictionId(prefix = 'pred'): string {
+  let nanos = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+  if (nanos <= lastId) nanos = lastId + 1n;
+  lastId = nanos;
+  return `${prefix}_${nanos.toString(16)}`;
+}
+
+/** The input as responses show it: secrets masked. */
+function publicInput(input: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(input, (_key, value: unknown) => (value instanceof Secret ? Secret.mask : value))) as Record<string, unknown>;
+}
+
+/**
+ * One prediction's state as the outside world sees it. Its runner moves it from `starting` to a
+ * terminal status and emits `start`, `output`, `log`, `metric` and `completed` on the way.
+ */
+export class Prediction extends EventEmitter<PredictionEvents> {
+  readonly id: string;
+  readonly token = new CancelToken();
+  readonly createdAt = new Date();
+  readonly input: Record<string, unknown>;
+  readonly context: Record<string, string>;
+  status: PredictionStatus = 'starting';
+  startedAt: Date | undefined;
+  completedAt: Date | undefined;
+  /** Output items so far (a streamed output), or the final output once terminal. */
+  output: unknown;
+  streamed = false;
+  error: string | undefined;
+  logs = '';
+  metrics: MetricsObject = {};
+  readonly #outputs: unknown[] = [];
+  readonly #abort = new AbortController();
+  readonly #done: Promise<PredictionResponse>;
+  #resolve!: (response: PredictionResponse) => void;
+
+  constructor(options: { id?: string; input: Record<string, unknown>; context?: Record<string, string> }) {
+    super();
+    this.id = options.id ?? generatePredictionId();
+    this.input = publicInput(options.input);
+    this.context = options.context ?? {};
+    this.#done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  get terminal(): boolean {
+    return this.status === 'succeeded' || this.status === 'failed' || this.status === 'canceled';
+  }
+
+  get canceled(): boolean {
+    return this.token.canceled;
+  }
+
+  /** Resolves with the terminal response (it never rejects: failures are a status). */
+  get done(): Promise<PredictionResponse> {
+    return this.#done;
+  }
+
+  /** Requests cancellation; the status becomes `canceled` when the predictor has stopped. */
+  cancel(): void {
+    if (this.terminal) return;
+    this.token.cancel();
+    this.#abort.abort();
+    this.onCancel?.();
+  }
+
+  /** Aborts when the prediction is cancelled (stops its downloads and uploads). */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Set by the runner: tells the predictor's thread to abort its scope's signal. */
+  onCancel: (() => void) | undefined;
+
+  markStarted(): void {
+    this.status = 'processing';
+    this.startedAt = new Date();
+    this.emit('start');
+  }
+
+  addOutput(chunk: unknown): void {
+    this.#outputs.push(chunk);
+    this.output = this.#outputs;
+    this.emit('output', chunk, this.#outputs.length - 1);
+  }
+
+  addLog(data: string, source: LogSource): void {
+    this.logs += data;
+    this.emit('log', data, source);
+  }
+
+  addMetric(event: MetricEvent, metrics: MetricsObject): void {
+    this.metrics = metrics;
+    this.emit('metric', event);
+  }
+
+  /** Ends the prediction; `predict_time` (seconds since creation) is always added. */
+  finish(result: { status: 'succeeded' | 'failed' | 'canceled'; output?: unknown; error?: string; metrics: MetricsObject }): void {
+    if (this.terminal) return;
+    this.completedAt = new Date();
+    this.status = result.status;
+    if (result.status === 'succeeded') this.output = result.output;
+    if (result.error !== undefined) this.error = result.error;
+    this.metrics = { ...result.metrics, predict_time: (this.completedAt.getTime() - this.createdAt.getTime()) / 1000 };
+    this.token.release();
+    const response = this.response();
+    this.#resolve(response);
+    this.emit('completed', response);
+  }
+
+  /** The prediction object as of now. */
+  response(): PredictionResponse {
+    const response: PredictionResponse = {
+      id: this.id,
+      status: this.status,
+      input: this.input,
+      logs: this.logs,
+      metrics: this.metrics,
+      created_at: this.createdAt.toISOString(),
+    };
+    if (this.output !== undefined) response.output = this.output;
+    if (this.error !== undefined) response.error = this.error;
+    if (this.startedAt) response.started_at = this.startedAt.toISOString();
+    if (this.completedAt) response.completed_at = this.completedAt.toISOString();
+    return response;
+  }
+}

@@ -1,0 +1,57 @@
+import type { Static, TObject, TSchema } from 'typebox';
+import type { MetricValue } from './metrics.js';
+import { currentScope, type Scope } from './scope.js';
+
+/** The inputs a predictor declares: a name for each input, in the order Cog shows them. */
+export type InputsDeclaration = Record<string, TSchema>;
+
+/**
+ * The argument `predict` receives, inferred from `static inputs`:
+ * `predict(inputs: Inputs<typeof Predictor>)`.
+ */
+export type Inputs<P extends { inputs?: InputsDeclaration }> = P['inputs'] extends InputsDeclaration
+  ? Static<TObject<P['inputs']>>
+  : Record<string, never>;
+
+type MetricMode = 'replace' | 'incr' | 'append';
+
+/**
+ * The base class of a predictor: override `setup()` (optional, runs once) and `predict()`
+ * (or `run()`, Cog 0.20's name), and declare `static inputs` and `static output`.
+ */
+export class BasePredictor {
+  declare static inputs?: InputsDeclaration;
+  declare static output?: TSchema;
+
+  /** Records a metric of the running prediction (a no-op outside one). */
+  recordMetric(key: string, value: MetricValue | null, mode: MetricMode = 'replace'): void {
+    currentScope().recordMetric(key, value, mode);
+  }
+
+  /** The running prediction: metrics, context, cancellation. A no-op scope outside one. */
+  get scope(): Scope {
+    return currentScope();
+  }
+}
+
+/** Cog 0.20's name for `BasePredictor`; define `run()` instead of `predict()`. */
+export const BaseRunner = BasePredictor;
+export type BaseRunner = BasePredictor;
+
+/** The base class of a trainer: like a predictor, with `train()` in place of `predict()`. */
+export class BaseTrainer extends BasePredictor {}
+
+/** What a loaded predictor instance may define. */
+export interface PredictorInstance {
+  setup?(weights?: string): unknown;
+  predict?(inputs: Record<string, unknown>): unknown;
+  run?(inputs: Record<string, unknown>): unknown;
+  train?(inputs: Record<string, unknown>): unknown;
+  healthcheck?(): unknown;
+}
+
+/** A class (or a function, as Cog accepts) with its declarations attached. */
+export interface PredictorDeclaration {
+  inputs?: InputsDeclaration;
+  output?: TSchema;
+}

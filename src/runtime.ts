@@ -1,0 +1,229 @@
+import { InProcessExecutor, errorMessage } from './executor.js';
+import { InputValidationError } from './errors.js';
+import { InputFiles } from './files.js';
+import type { LoadedTarget } from './loader.js';
+import type { LogSource } from './logs.js';
+import { PredictionSlots } from './native.js';
+import { openApiSchema } from './openapi.js';
+import { encodeOutput, type FileEncoder } from './output.js';
+import { Prediction } from './prediction.js';
+import { InputValidator, type ValidateOptions } from './validation.js';
+
+/** The answer to a prediction when all slots are busy (HTTP 409). */
+export class AtCapacityError extends Error {
+  override name = 'AtCapacityError';
+  constructor() {
+    super('At capacity - all prediction slots busy');
+  }
+}
+
+/** The answer to a prediction before setup has succeeded (HTTP 503). */
+export class NotReadyError extends Error {
+  override name = 'NotReadyError';
+  constructor() {
+    super('Setup has not finished yet. Wait until it has finished, or GET /health-check for status.');
+  }
+}
+
+export type SetupStatus = 'starting' | 'succeeded' | 'failed';
+
+export interface SetupState {
+  status: SetupStatus;
+  started_at: string;
+  completed_at?: string;
+  logs: string;
+  error?: string;
+}
+
+export interface RuntimeOptions {
+  /** Predictions in flight at once (default 1); more than 1 needs an async `predict`. */
+  concurrency?: number;
+  /** Passed to `setup(weights)`; defaults to `COG_WEIGHTS`. */
+  weights?: string;
+  /** Fail setup after this many seconds (`COG_SETUP_TIMEOUT`); 0 or unset: no limit. */
+  setupTimeout?: number;
+  /** Also print what the predictor logs (the CLI does). */
+  echoLogs?: boolean;
+}
+
+export interface StartOptions {
+  id?: string;
+  context?: Record<string, string>;
+  /** Aborting it cancels the prediction. */
+  signal?: AbortSignal;
+  /** How output files become wire values; default: keep them as `Path` objects. */
+  encodeFile?: FileEncoder;
+  validate?: ValidateOptions;
+}
+
+/**
+ * A loaded predictor, set up once, running predictions: validation, input files, concurrency
+ * slots, scope, logs, metrics, output encoding and cancellation. The HTTP server, the CLI and
+ * embedding apps all drive predictions through it.
+ */
+export class PredictorRuntime {
+  readonly target: LoadedTarget;
+  readonly kind: 'predict' | 'train';
+  readonly validator: InputValidator;
+  readonly executor: InProcessExecutor;
+  readonly slots: PredictionSlots;
+  readonly setupState: SetupState;
+  readonly ready: Promise<void>;
+  readonly #inFlight = new Map<string, Prediction>();
+
+  constructor(target: LoadedTarget, kind: 'predict' | 'train', options: RuntimeOptions = {}) {
+    this.target = target;
+    this.kind = kind;
+    this.validator = new InputValidator(target.inputs);
+    // Fails here, at load, when the schema cannot be expressed.
+    openApiSchema({ [kind]: { inputs: target.inputs, output: target.output } });
+    this.executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
+    this.slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
+    this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
+    this.ready = this.#setup(options);
+    // Setup failure is a state (health says SETUP_FAILED), not an unhandled rejection.
+    this.ready.catch(() => undefined);
+  }
+
+  async #setup(options: RuntimeOptions): Promise<void> {
+    const state = this.setupState;
+    const onLog = (text: string, _source: LogSource) => {
+      state.logs += text;
+    };
+    try {
+      if (this.slots.capacity > 1 && !this.target.isAsync) {
+        throw new Error('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
+      }
+      const setup = this.executor.setup(options.weights ?? process.env.COG_WEIGHTS, onLog);
+      const timeout = options.setupTimeout ?? 0;
+      if (timeout > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Setup timed out after ${timeout} seconds`)), timeout * 1000);
+        });
+        try {
+          await Promise.race([setup, expired]);
+        } finally {
+          clearTimeout(timer);
+        }
+      } else {
+        await setup;
+      }
+      state.status = 'succeeded';
+    } catch (error) {
+      state.status = 'failed';
+      state.error = errorMessage(error);
+      state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
+      throw error;
+    } finally {
+      state.completed_at = new Date().toISOString();
+    }
+  }
+
+  get isReady(): boolean {
+    return this.setupState.status === 'succeeded';
+  }
+
+  get(id: string): Prediction | undefined {
+    return this.#inFlight.get(id);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Cancels an in-flight prediction; false when the id is unknown or finished. */
+  cancel(id: string): boolean {
+    const prediction = this.#inFlight.get(id);
+    if (prediction === undefined) return false;
+    prediction.cancel();
+    return true;
+  }
+
+  /**
+   * Validates the input, takes a slot and starts the prediction. Throws `InputValidationError`,
+   * `NotReadyError` or `AtCapacityError`; anything after that is the prediction's own status.
+   */
+  start(rawInput: unknown, options: StartOptions = {}): Prediction {
+    if (!this.isReady) throw new NotReadyError();
+    const input = this.validator.validate(rawInput ?? {}, options.validate);
+    const slot = this.slots.tryAcquire();
+    if (slot === null) throw new AtCapacityError();
+    const prediction = new Prediction({ id: options.id, input, context: options.context });
+    prediction.onCancel = () => this.executor.notifyCanceled(prediction.token);
+    this.#inFlight.set(prediction.id, prediction);
+    const onAbort = () => prediction.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) prediction.cancel();
+    void this.#run(prediction, input, options).finally(() => {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#inFlight.delete(prediction.id);
+      slot.release();
+    });
+    return prediction;
+  }
+
+  async #run(prediction: Prediction, input: Record<string, unknown>, options: StartOptions): Promise<void> {
+    const files = new InputFiles();
+    const encodeFile = options.encodeFile;
+    const encode = (value: unknown) => (encodeFile ? encodeOutput(value, encodeFile) : Promise.resolve(value));
+    try {
+      prediction.markStarted();
+      let resolved: Record<string, unknown>;
+      try {
+        resolved = await files.resolve(this.target.inputs, input, prediction.signal);
+      } catch (error) {
+        if (prediction.canceled) return prediction.finish({ status: 'canceled', metrics: {} });
+        return prediction.finish({ status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} });
+      }
+      const result = await this.executor.execute(
+        { input: resolved, context: prediction.context, token: prediction.token },
+        {
+          output: async (item) => {
+            prediction.addOutput(await encode(item));
+          },
+          log: (text, source) => prediction.addLog(text, source),
+          metric: (event, metrics) => prediction.addMetric(event, metrics),
+        },
+      );
+      if (result.status === 'succeeded') {
+        const output = result.streamed ? prediction.output ?? [] : await encode(result.output);
+        prediction.finish({ status: 'succeeded', output, metrics: result.metrics });
+      } else {
+        prediction.finish(result);
+      }
+    } catch (error) {
+      prediction.finish({ status: 'failed', error: errorMessage(error), metrics: {} });
+    } finally {
+      await files.cleanup();
+    }
+  }
+
+  /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */
+  async healthcheck(timeoutMs = 5000): Promise<{ healthy: boolean; error?: string }> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const healthy = await Promise.race([
+        this.executor.healthcheck(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        }),
+      ]);
+      return healthy
+        ? { healthy: true }
+        : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' };
+    } catch (error) {
+      const message = errorMessage(error);
+      return {
+        healthy: false,
+        error: message === 'timeout'
+          ? `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds`
+          : `Healthcheck failed: ${message}`,
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export { InputValidationError };

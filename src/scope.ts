@@ -1,0 +1,141 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CancelToken } from './native.js';
+import { CancelationError } from './errors.js';
+import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
+
+/**
+ * Dict-style access to a prediction's metrics, as Cog's `scope.metrics`:
+ * `scope.metrics.steps = 3`, `delete scope.metrics.steps`, `scope.metrics.record(k, v, mode)`.
+ */
+export interface MetricRecorder {
+  record(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void;
+  delete(key: string): void;
+  toJSON(): MetricsObject;
+  [key: string]: unknown;
+}
+
+/** The running prediction, as the predictor sees it through `this.scope`. */
+export interface Scope {
+  readonly metrics: MetricRecorder;
+  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void;
+  /** The request's `context` (an object of strings); `{}` when none was sent. */
+  readonly context: Readonly<Record<string, string>>;
+  /** Aborts when the prediction is cancelled. */
+  readonly signal: AbortSignal;
+  /** True once cancellation was requested; a synchronous read, also inside a busy loop. */
+  readonly canceled: boolean;
+  /** Throws `CancelationError` if the prediction was cancelled. */
+  throwIfCanceled(): void;
+  /** The native token Rust work started for this prediction obeys (null outside a prediction). */
+  readonly cancelToken: CancelToken | null;
+}
+
+export interface MetricEvent {
+  name: string;
+  value: MetricValue | null;
+  mode: 'replace' | 'increment' | 'append';
+}
+
+function recorderFor(store: MetricsStore, record: Scope['recordMetric']): MetricRecorder {
+  const methods: Record<string, unknown> = {
+    record,
+    delete: (key: string) => record(key, null, 'replace'),
+    toJSON: () => store.toJSON(),
+  };
+  return new Proxy(methods, {
+    get: (target, key) => (typeof key === 'string' && !(key in target) ? store.get(key) : Reflect.get(target, key)),
+    set: (_target, key, value) => {
+      record(String(key), value as MetricValue, 'replace');
+      return true;
+    },
+    deleteProperty: (_target, key) => {
+      record(String(key), null, 'replace');
+      return true;
+    },
+    has: (_target, key) => typeof key === 'string' && store.get(key) !== undefined,
+    ownKeys: () => Object.keys(store.toJSON()),
+    getOwnPropertyDescriptor: (_target, key) => {
+      const value = typeof key === 'string' ? store.get(key) : undefined;
+      return value === undefined ? undefined : { value, enumerable: true, configurable: true, writable: true };
+    },
+  }) as MetricRecorder;
+}
+
+/** The scope of one prediction. The runner owns it; the predictor sees it as `Scope`. */
+export class PredictionScope implements Scope {
+  readonly metricsStore = new MetricsStore();
+  readonly metrics: MetricRecorder;
+  readonly context: Readonly<Record<string, string>>;
+  readonly cancelToken: CancelToken;
+  readonly #abort = new AbortController();
+  readonly #onMetric: ((event: MetricEvent) => void) | undefined;
+
+  constructor(options: {
+    context?: Record<string, string>;
+    cancelToken: CancelToken;
+    onMetric?: (event: MetricEvent) => void;
+  }) {
+    this.context = Object.freeze({ ...(options.context ?? {}) });
+    this.cancelToken = options.cancelToken;
+    this.#onMetric = options.onMetric;
+    this.metrics = recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode));
+    if (this.cancelToken.canceled) this.#abort.abort(new CancelationError());
+  }
+
+  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void {
+    const applied = this.metricsStore.record(key, value, mode);
+    this.#onMetric?.({ name: key, value, mode: applied === 'incr' ? 'increment' : applied });
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get canceled(): boolean {
+    return this.cancelToken.canceled;
+  }
+
+  throwIfCanceled(): void {
+    if (this.canceled) throw new CancelationError();
+  }
+
+  /** Cancels the token and aborts the signal (on the thread that runs the predictor). */
+  cancel(): void {
+    this.cancelToken.cancel();
+    this.abortSignal();
+  }
+
+  /** Aborts the signal after the token was cancelled elsewhere (e.g. by another thread). */
+  abortSignal(): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
+  }
+}
+
+const neverAborted = new AbortController().signal;
+
+/** Outside a prediction: silently ignores everything, as Cog's no-op scope. */
+const noopMetrics = new Proxy(
+  { record: () => undefined, delete: () => undefined, toJSON: () => ({}) } as Record<string, unknown>,
+  { get: (target, key) => Reflect.get(target, key), set: () => true, deleteProperty: () => true },
+) as MetricRecorder;
+
+export const noopScope: Scope = Object.freeze({
+  metrics: noopMetrics,
+  recordMetric: () => undefined,
+  context: Object.freeze({}),
+  signal: neverAborted,
+  canceled: false,
+  throwIfCanceled: () => undefined,
+  cancelToken: null,
+});
+
+const storage = new AsyncLocalStorage<Scope>();
+
+/** The running prediction's scope, or the no-op scope outside one. */
+export function currentScope(): Scope {
+  return storage.getStore() ?? noopScope;
+}
+
+export function runInScope<T>(scope: Scope, fn: () => T): T {
+  return storage.run(scope, fn);
+}

@@ -1,0 +1,33 @@
+import { inspect } from 'node:util';
+
+const MASK = '**********';
+
+/**
+ * A secret input (an API token, a password). Its value is only reachable through
+ * `getSecretValue()`: `String(s)`, JSON, `console.log(s)` and responses all show `**********`.
+ */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  getSecretValue(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return MASK;
+  }
+
+  toJSON(): string {
+    return MASK;
+  }
+
+  [inspect.custom](): string {
+    return `Secret(${MASK})`;
+  }
+
+  static readonly mask = MASK;
+}

@@ -1,0 +1,9 @@
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** This package's version. */
+export const COG_NODE_VERSION: string = (require('../package.json') as { version: string }).version;
+
+/** The Cog HTTP API generation cog-node speaks (reported as `cog_version` and in the schema). */
+export const COG_API_VERSION = '0.22.0';
