@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
+import { register } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
+import { register as registerTypeScript } from 'tsx/esm/api';
 import type { TSchema } from 'typebox';
 import { PredictorLoadError } from './errors.js';
 import type { InputsDeclaration, PredictorInstance } from './predictor.js';
@@ -33,11 +34,27 @@ function isAsyncFunction(fn: unknown): boolean {
   return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
 }
 
+let hooksRegistered = false;
+
+/**
+ * Registers, once per thread, tsx (so `.ts` predictors need no build step) and our hook that
+ * lets predictors import 'cog-node' without installing it (resolve-hook.ts). tsx is registered
+ * globally rather than through its namespaced `tsImport`, which would load a second copy of
+ * cog-node for the predictor, with its own scope storage and its own `Path` class.
+ */
+function registerHooks(): void {
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  const hook = new URL('./resolve-hook.js', import.meta.url);
+  // Under a TypeScript test runner the hook exists only as .ts; it is only needed once built.
+  if (existsSync(hook)) register(hook);
+  registerTypeScript();
+}
+
 /** Imports a `.ts`, `.js` or `.mjs` module (TypeScript through tsx: no build step for the user). */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(file).href;
-  if (/\.[cm]?tsx?$/.test(file)) return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  return (await import(url)) as Record<string, unknown>;
+  registerHooks();
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 
 /** Makes a predictor out of a class or a function export. */

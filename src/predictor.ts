@@ -20,8 +20,8 @@ type MetricMode = 'replace' | 'incr' | 'append';
  * (or `run()`, Cog 0.20's name), and declare `static inputs` and `static output`.
  */
 export class BasePredictor {
-  declare static inputs?: InputsDeclaration;
-  declare static output?: TSchema;
+  // `static inputs` and `static output` are read from the subclass. They are not declared here,
+  // so that subclasses need no `override` under `noImplicitOverride`.
 
   /** Records a metric of the running prediction (a no-op outside one). */
   recordMetric(key: string, value: MetricValue | null, mode: MetricMode = 'replace'): void {

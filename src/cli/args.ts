@@ -1,0 +1,33 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A mistake in how the command was called: printed with the command's help, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+type Config<O> = { args: string[]; options: O & typeof HELP; strict: true; allowPositionals: false };
+
+/** Parses a command's flags (plus `-h/--help`); a mistake is a `UsageError`. */
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<Config<O>>> {
+  try {
+    return parseArgs<Config<O>>({ args, options: { ...options, ...HELP }, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** `-e NAME=value` pairs. */
+export function envPairs(pairs: string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`-e expects NAME=value, got ${JSON.stringify(pair)}`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}

@@ -1,0 +1,67 @@
+import { InputValidationError, PredictorLoadError } from '../errors.js';
+import { COG_NODE_VERSION } from '../version.js';
+import { UsageError } from './args.js';
+import { initCommand, initHelp } from './init.js';
+import { predictCommand, predictHelp } from './predict.js';
+import { schemaCommand, schemaHelp } from './schema.js';
+import { serveCommand, serveHelp } from './serve.js';
+
+const HELP = `Usage: cog-node <command> [options]
+
+Cog's predictor framework for Node.js: run it in the folder that holds cog.yaml.
+
+Commands:
+  init       Write a working cog.yaml and predict.ts here
+  predict    Run one prediction (-i name=value ...)
+  train      Run the trainer once (-i name=value ...)
+  serve      Serve Cog's HTTP prediction API
+  schema     Print the OpenAPI document
+
+Options:
+  -h, --help      Show help (also: cog-node <command> --help)
+  -v, --version   Show the version`;
+
+const commands: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
+  init: { run: initCommand, help: initHelp },
+  predict: { run: (args) => predictCommand(args, 'predict'), help: predictHelp('predict') },
+  // Cog 0.20 renamed `cog predict` to `cog run`; accept both.
+  run: { run: (args) => predictCommand(args, 'predict'), help: predictHelp('predict') },
+  train: { run: (args) => predictCommand(args, 'train'), help: predictHelp('train') },
+  serve: { run: serveCommand, help: serveHelp },
+  schema: { run: schemaCommand, help: schemaHelp },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    console.log(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '-v' || name === '--version') {
+    console.log(`cog-node ${COG_NODE_VERSION}`);
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(`cog-node: unknown command '${name}'\n\n${HELP}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`cog-node ${name}: ${error.message}\n\n${command.help}\n`);
+      return 2;
+    }
+    if (error instanceof InputValidationError) {
+      process.stderr.write(`cog-node ${name}: invalid input\n${error.detail.map((issue) => `  ${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('\n')}\n`);
+      return 1;
+    }
+    if (error instanceof PredictorLoadError) {
+      process.stderr.write(`cog-node ${name}: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`cog-node ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,120 @@
+import { copyFile, writeFile } from 'node:fs/promises';
+import { basename, extname, resolve } from 'node:path';
+import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
+import { InputValidationError, PredictorLoadError } from '../errors.js';
+import { loadTarget } from '../loader.js';
+import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
+import { Path } from '../path.js';
+import { PredictorRuntime } from '../runtime.js';
+import { cogKind } from '../types.js';
+import { UsageError, envPairs, parse } from './args.js';
+import { inputsFromFlags, inputsFromJson } from './inputs.js';
+
+export const predictHelp = (verb: 'predict' | 'train') => `Usage: cog-node ${verb} [-i name=value ...] [--json '{...}'] [-o PATH] [-e NAME=value ...]
+
+Runs setup and one ${verb === 'train' ? 'training' : 'prediction'} of the ${verb === 'train' ? 'trainer' : 'predictor'} named in ./cog.yaml.
+
+Options:
+  -i, --input name=value   An input. Repeat a name to build a list. name=@file sends a file.
+      --json JSON          All inputs as a JSON object; @file.json reads a file, @- reads stdin.
+                           Prints the whole ${verb === 'train' ? 'training' : 'prediction'} object as JSON.
+  -o, --output PATH        Where to write the output (default: output.<ext> for files, stdout otherwise).
+  -e, --env NAME=value     Set an environment variable for the predictor. Repeatable.
+  -h, --help               Show this help.
+
+Exit status: 0 when it succeeded, 1 when it failed or was canceled, 2 on bad usage.`;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Writes file outputs next to the caller: `output.png`, or `output.0.png`, `output.1.png` for lists. */
+async function writeFiles(files: Path[], target: string | undefined): Promise<void> {
+  for (const [index, file] of files.entries()) {
+    const extension = extname(file.path);
+    let destination: string;
+    if (target !== undefined && files.length === 1) destination = target;
+    else if (target !== undefined) destination = `${target.slice(0, target.length - extname(target).length)}.${index}${extname(target) || extension}`;
+    else destination = files.length === 1 ? `output${extension}` : `output.${index}${extension}`;
+    await copyFile(file.path, resolve(destination));
+    log(`Written output to: ${destination}`);
+  }
+}
+
+export async function predictCommand(args: string[], verb: 'predict' | 'train'): Promise<number> {
+  const { values } = parse(args, {
+    input: { type: 'string', short: 'i', multiple: true },
+    json: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    env: { type: 'string', short: 'e', multiple: true },
+  });
+  if (values.help) {
+    console.log(predictHelp(verb));
+    return 0;
+  }
+  if (values.json !== undefined && values.input !== undefined) throw new UsageError('--json and -i cannot be used together');
+  Object.assign(process.env, envPairs(values.env));
+  const cwd = process.cwd();
+  const config = readConfig(cwd);
+  Object.assign(process.env, config.environment, envPairs(values.env));
+  const ref = verb === 'train' ? config.train : config.predict;
+  if (ref === undefined) throw new PredictorLoadError(`cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`);
+  const target = await loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict');
+  const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
+
+  const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
+    concurrency: resolveConcurrency(config),
+    setupTimeout: setupTimeoutFromEnv(),
+    echoLogs: true,
+  });
+  // Validate before setup, so a typo doesn't wait for a model to load.
+  runtime.validator.validate(input, { coerce: true });
+  try {
+    await runtime.ready;
+  } catch {
+    log(`Setup failed: ${runtime.setupState.error ?? 'unknown error'}`);
+    return 1;
+  }
+  const prediction = runtime.start(input, { validate: { coerce: true } });
+  const cancel = () => {
+    log('Canceling...');
+    prediction.cancel();
+  };
+  process.once('SIGINT', cancel);
+  const concatenate = cogKind(target.output) === 'concatenate-iterator' && values.json === undefined && values.output === undefined;
+  if (concatenate) prediction.on('output', (chunk) => process.stdout.write(String(chunk)));
+  const response = await prediction.done;
+  process.off('SIGINT', cancel);
+
+  if (values.json !== undefined) {
+    const encoded = { ...response, output: await encodeOutput(response.output, dataUriEncoder) };
+    const text = `${JSON.stringify(encoded, null, 2)}\n`;
+    if (values.output !== undefined) await writeFile(values.output, text);
+    else process.stdout.write(text);
+    return response.status === 'succeeded' ? 0 : 1;
+  }
+  if (response.status !== 'succeeded') {
+    log(`${verb === 'train' ? 'Training' : 'Prediction'} failed with status ${response.status}${response.error ? `: ${response.error}` : ''}`);
+    return 1;
+  }
+  const output = response.output;
+  if (concatenate) {
+    process.stdout.write('\n');
+    return 0;
+  }
+  const files = filesIn(output);
+  if (files.length > 0 && (output instanceof Path || (Array.isArray(output) && files.length === output.length))) {
+    await writeFiles(files, values.output ?? (verb === 'train' && files.length === 1 ? `weights${extname(files[0]!.path)}` : undefined));
+    return 0;
+  }
+  const text = typeof output === 'string' ? output : JSON.stringify(await encodeOutput(output, dataUriEncoder), null, 2);
+  if (values.output !== undefined) {
+    await writeFile(values.output, text);
+    log(`Written output to: ${basename(values.output)}`);
+  } else {
+    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+  return 0;
+}
+
+export { InputValidationError };

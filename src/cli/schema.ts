@@ -1,0 +1,36 @@
+import { readConfig } from '../config.js';
+import { PredictorLoadError } from '../errors.js';
+import { loadTarget } from '../loader.js';
+import { openApiSchema, type SchemaSources } from '../openapi.js';
+import { parse } from './args.js';
+
+export const schemaHelp = `Usage: cog-node schema
+
+Prints the OpenAPI document of the predictor (and trainer) named in ./cog.yaml, as the
+server serves it at /openapi.json. Nothing is set up or run.
+
+Options:
+  -h, --help   Show this help.`;
+
+export async function schemaCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {});
+  if (values.help) {
+    console.log(schemaHelp);
+    return 0;
+  }
+  const config = readConfig(process.cwd());
+  const sources: SchemaSources = {};
+  if (config.predict !== undefined) {
+    const target = await loadTarget(config.predict, config.dir, 'predict');
+    sources.predict = { inputs: target.inputs, output: target.output };
+  }
+  if (config.train !== undefined) {
+    const target = await loadTarget(config.train, config.dir, 'train');
+    sources.train = { inputs: target.inputs, output: target.output };
+  }
+  if (sources.predict === undefined && sources.train === undefined) {
+    throw new PredictorLoadError('cog.yaml names neither `predict` nor `train`');
+  }
+  process.stdout.write(`${JSON.stringify(openApiSchema(sources), null, 2)}\n`);
+  return 0;
+}
