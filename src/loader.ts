@@ -47,8 +47,8 @@ function registerHooks(): void {
   hooksRegistered = true;
   const hook = new URL('./resolve-hook.js', import.meta.url);
   // Under a TypeScript test runner the hook exists only as .ts; it is only needed once built.
-  if (existsSync(hook)) register(hook);
   registerTypeScript();
+  if (existsSync(hook)) register(hook);
 }
 
 /** Imports a `.ts`, `.js` or `.mjs` module (TypeScript through tsx: no build step for the user). */

@@ -81,9 +81,12 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     prediction.cancel();
   };
   process.once('SIGINT', cancel);
+  // A predictor awaiting only its cancel signal holds no handle; keep the process alive for it.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const concatenate = cogKind(target.output) === 'concatenate-iterator' && values.json === undefined && values.output === undefined;
   if (concatenate) prediction.on('output', (chunk) => process.stdout.write(String(chunk)));
   const response = await prediction.done;
+  clearInterval(keepAlive);
   process.off('SIGINT', cancel);
 
   if (values.json !== undefined) {
