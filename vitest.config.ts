@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// CI asks for a machine-readable report too (.ci/run sums it with cargo's counts).
+const report = process.env.COG_NODE_TEST_REPORT;
+
 export default defineConfig({
   test: {
     include: ['__test__/**/*.test.ts'],
@@ -10,5 +13,7 @@ export default defineConfig({
     maxWorkers: 2,
     // Predictors' console output must reach process.stdout, where cog-node captures it per prediction.
     disableConsoleIntercept: true,
+    reporters: report ? ['default', 'json'] : ['default'],
+    outputFile: report ? { json: report } : undefined,
   },
 });
