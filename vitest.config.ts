@@ -1,9 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // CI asks for a machine-readable report too (.ci/run sums it with cargo's counts).
 const report = process.env.COG_NODE_TEST_REPORT;
 
 export default defineConfig({
+  resolve: {
+    // Fixture predictors import 'cog-node'; under vitest they must get the same (source) modules
+    // as the test, or scopes and classes would be duplicated.
+    alias: [
+      { find: /^cog-node$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      { find: /^cog-node\/torch$/, replacement: fileURLToPath(new URL('./src/torch/index.ts', import.meta.url)) },
+    ],
+  },
   test: {
     include: ['__test__/**/*.test.ts'],
     testTimeout: 30_000,

@@ -41,10 +41,23 @@ export function errorMessage(error: unknown): string {
 }
 
 /**
+ * Where the predictor's code runs: in this thread (`InProcessExecutor`) or in a worker thread
+ * (`WorkerExecutor`), so that a busy predictor never stalls the server's event loop.
+ */
+export interface PredictorExecutor {
+  setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void>;
+  execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult>;
+  /** Tells the predictor's thread that this prediction's token was cancelled (aborts its signal). */
+  notifyCanceled(token: CancelToken): void;
+  healthcheck(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
  * Runs a predictor's code in this thread: setup once, then predictions, each inside its own scope
  * (metrics, context, cancellation) and log capture.
  */
-export class InProcessExecutor {
+export class InProcessExecutor implements PredictorExecutor {
   readonly target: LoadedTarget;
   #echoLogs: boolean;
   readonly #running = new Map<CancelToken, PredictionScope>();
@@ -66,6 +79,8 @@ export class InProcessExecutor {
     if (typeof instance.healthcheck !== 'function') return true;
     return Boolean(await instance.healthcheck());
   }
+
+  async close(): Promise<void> {}
 
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
   notifyCanceled(token: CancelToken): void {
@@ -101,7 +116,7 @@ export class InProcessExecutor {
           await sink.output(step.value);
         }
         value = items;
-      } else {
+      } else if (!scope.canceled) {
         await sink.output(value);
       }
       if (scope.canceled) return { status: 'canceled', metrics: metrics() };

@@ -9,9 +9,8 @@ import type { InputsDeclaration, PredictorInstance } from './predictor.js';
 
 export type EntryPoint = 'predict' | 'run' | 'train';
 
-/** A loaded predictor or trainer: its instance, the method to call, and its declarations. */
-export interface LoadedTarget {
-  instance: PredictorInstance;
+/** What the server needs to know of a predictor without running it: its declarations. */
+export interface PredictorInfo {
   method: EntryPoint;
   inputs: InputsDeclaration;
   output: TSchema | undefined;
@@ -19,6 +18,11 @@ export interface LoadedTarget {
   isAsync: boolean;
   /** A human name for messages: `predict.ts:Predictor`. */
   name: string;
+}
+
+/** A loaded predictor or trainer: its instance, the method to call, and its declarations. */
+export interface LoadedTarget extends PredictorInfo {
+  instance: PredictorInstance;
 }
 
 type Declared = { inputs?: InputsDeclaration; output?: TSchema };

@@ -103,6 +103,9 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     return this.#abort.signal;
   }
 
+  /** Set by the runner: frees the prediction's slot. */
+  onFinish: (() => void) | undefined;
+
   /** Set by the runner: tells the predictor's thread to abort its scope's signal. */
   onCancel: (() => void) | undefined;
 
@@ -137,6 +140,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     if (result.error !== undefined) this.error = result.error;
     this.metrics = { ...result.metrics, predict_time: (this.completedAt.getTime() - this.createdAt.getTime()) / 1000 };
     this.token.release();
+    // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
+    this.onFinish?.();
     const response = this.response();
     this.#resolve(response);
     this.emit('completed', response);

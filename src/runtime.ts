@@ -1,13 +1,14 @@
-import { InProcessExecutor, errorMessage } from './executor.js';
+import { InProcessExecutor, errorMessage, type PredictorExecutor } from './executor.js';
 import { InputValidationError } from './errors.js';
 import { InputFiles } from './files.js';
-import type { LoadedTarget } from './loader.js';
+import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
 import { PredictionSlots } from './native.js';
 import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
 import { InputValidator, type ValidateOptions } from './validation.js';
+import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
 
 /** The answer to a prediction when all slots are busy (HTTP 409). */
 export class AtCapacityError extends Error {
@@ -46,6 +47,12 @@ export interface RuntimeOptions {
   echoLogs?: boolean;
 }
 
+/** `COG_CANCEL_GRACE_PERIOD` seconds (default 30): how long a cancelled prediction may run on. */
+export function cancelGracePeriodFromEnv(): number {
+  const value = Number.parseFloat(process.env.COG_CANCEL_GRACE_PERIOD ?? '');
+  return Number.isFinite(value) && value >= 0 ? value : 30;
+}
+
 export interface StartOptions {
   id?: string;
   context?: Record<string, string>;
@@ -62,30 +69,121 @@ export interface StartOptions {
  * embedding apps all drive predictions through it.
  */
 export class PredictorRuntime {
-  readonly target: LoadedTarget;
   readonly kind: 'predict' | 'train';
-  readonly validator: InputValidator;
-  readonly executor: InProcessExecutor;
   readonly slots: PredictionSlots;
-  readonly setupState: SetupState;
+  /** The current (or last) setup: a restarted worker runs setup again, with a new state. */
+  setupState: SetupState;
+  /** Settles when the first setup has finished; rejects when it failed. */
   readonly ready: Promise<void>;
+  readonly #options: RuntimeOptions;
   readonly #inFlight = new Map<string, Prediction>();
+  #info: PredictorInfo | undefined;
+  #validator: InputValidator | undefined;
+  #executor: PredictorExecutor | undefined;
+  #defunct = false;
 
-  constructor(target: LoadedTarget, kind: 'predict' | 'train', options: RuntimeOptions = {}) {
-    this.target = target;
+  /**
+   * Runs a predictor already loaded in this thread (`options.executor` may say where its code
+   * runs instead), or, given `{ ref, cwd }`, loads it in a worker thread: see `launch`.
+   */
+  constructor(
+    source: (PredictorInfo & { instance?: LoadedTarget['instance'] }) | { ref: string; cwd: string },
+    kind: 'predict' | 'train',
+    options: RuntimeOptions & { executor?: PredictorExecutor; cancelGracePeriod?: number } = {},
+  ) {
     this.kind = kind;
-    this.validator = new InputValidator(target.inputs);
-    // Fails here, at load, when the schema cannot be expressed.
-    openApiSchema({ [kind]: { inputs: target.inputs, output: target.output } });
-    this.executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
+    this.#options = options;
     this.slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
-    this.ready = this.#setup(options);
+    if ('ref' in source) {
+      this.ready = this.#launch(source.ref, source.cwd, options.cancelGracePeriod ?? cancelGracePeriodFromEnv());
+    } else {
+      const executor = options.executor ?? (source.instance ? new InProcessExecutor(source as LoadedTarget, { echoLogs: options.echoLogs }) : undefined);
+      if (executor === undefined) throw new TypeError('PredictorRuntime needs a loaded target or an executor');
+      this.#load(source, executor);
+      this.ready = this.#setup();
+    }
     // Setup failure is a state (health says SETUP_FAILED), not an unhandled rejection.
     this.ready.catch(() => undefined);
   }
 
-  async #setup(options: RuntimeOptions): Promise<void> {
+  /**
+   * Starts a predictor by reference (`predict.ts:Predictor`) in a worker thread, so a busy
+   * `predict` never stalls the caller's event loop. Returns at once: loading and setup go on
+   * while `setupState` says `starting`.
+   */
+  static launch(ref: string, cwd: string, kind: 'predict' | 'train', options: RuntimeOptions & { cancelGracePeriod?: number } = {}): PredictorRuntime {
+    return new PredictorRuntime({ ref, cwd }, kind, options);
+  }
+
+  async #launch(ref: string, cwd: string, cancelGracePeriod: number): Promise<void> {
+    let started;
+    try {
+      started = await WorkerExecutor.start({ ref, cwd, kind: this.kind, echoLogs: this.#options.echoLogs ?? false, cancelGracePeriodMs: cancelGracePeriod * 1000 });
+    } catch (error) {
+      this.#failSetup(error);
+      throw error;
+    }
+    const executor = started.executor;
+    executor.onDeath = (reason) => void this.#restart(executor, reason);
+    this.#load(started.info, executor);
+    await this.#setup();
+  }
+
+  #load(info: PredictorInfo, executor: PredictorExecutor): void {
+    // Fails here, at load, when the schema cannot be expressed.
+    openApiSchema({ [this.kind]: { inputs: info.inputs, output: info.output } });
+    this.#validator = new InputValidator(info.inputs);
+    this.#info = info;
+    this.#executor = executor;
+  }
+
+  /** A worker crashed or hung: say so in health, start a new one and run setup again. */
+  async #restart(executor: WorkerExecutor, reason: WorkerDeath): Promise<void> {
+    this.#defunct = reason === 'crashed';
+    this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
+    try {
+      await executor.restart();
+      this.#defunct = false;
+      await this.#setup();
+    } catch (error) {
+      this.#failSetup(error);
+    }
+  }
+
+  /** The predictor's declarations (inputs, output, name); undefined until it has loaded. */
+  get target(): PredictorInfo {
+    if (this.#info === undefined) throw new NotReadyError();
+    return this.#info;
+  }
+
+  get validator(): InputValidator {
+    if (this.#validator === undefined) throw new NotReadyError();
+    return this.#validator;
+  }
+
+  get executor(): PredictorExecutor {
+    if (this.#executor === undefined) throw new NotReadyError();
+    return this.#executor;
+  }
+
+  /** Cog's health status, less BUSY and UNHEALTHY (the server adds those). */
+  get health(): 'STARTING' | 'READY' | 'SETUP_FAILED' | 'DEFUNCT' {
+    if (this.#defunct) return 'DEFUNCT';
+    if (this.setupState.status === 'failed') return 'SETUP_FAILED';
+    return this.setupState.status === 'succeeded' ? 'READY' : 'STARTING';
+  }
+
+  #failSetup(error: unknown): void {
+    const state = this.setupState;
+    state.status = 'failed';
+    state.error = errorMessage(error);
+    state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
+    state.completed_at = new Date().toISOString();
+  }
+
+  async #setup(): Promise<void> {
+    const options = this.#options;
     const state = this.setupState;
     const onLog = (text: string, _source: LogSource) => {
       state.logs += text;
@@ -110,18 +208,20 @@ export class PredictorRuntime {
         await setup;
       }
       state.status = 'succeeded';
-    } catch (error) {
-      state.status = 'failed';
-      state.error = errorMessage(error);
-      state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
-      throw error;
-    } finally {
       state.completed_at = new Date().toISOString();
+    } catch (error) {
+      this.#failSetup(error);
+      throw error;
     }
   }
 
   get isReady(): boolean {
-    return this.setupState.status === 'succeeded';
+    return this.health === 'READY';
+  }
+
+  /** Stops the predictor's worker (if any). In-flight predictions should be finished or cancelled first. */
+  async close(): Promise<void> {
+    await this.#executor?.close();
   }
 
   get(id: string): Prediction | undefined {
@@ -155,11 +255,12 @@ export class PredictorRuntime {
     const onAbort = () => prediction.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) prediction.cancel();
-    void this.#run(prediction, input, options).finally(() => {
+    prediction.onFinish = () => {
       options.signal?.removeEventListener('abort', onAbort);
       this.#inFlight.delete(prediction.id);
       slot.release();
-    });
+    };
+    void this.#run(prediction, input, options);
     return prediction;
   }
 

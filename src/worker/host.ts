@@ -1,0 +1,205 @@
+// The server's side of the predictor's worker thread: runs setup, predictions and healthchecks
+// there, and replaces the worker when it crashes or when a cancelled prediction ignores its
+// cancellation for longer than the grace period.
+import { Worker } from 'node:worker_threads';
+import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
+import type { PredictorInfo } from '../loader.js';
+import type { LogSource } from '../logs.js';
+import type { CancelToken } from '../native.js';
+import type { FromWorker, ToWorker, WorkerOptions } from './protocol.js';
+import { fromPortable } from './portable.js';
+
+export type WorkerDeath = 'crashed' | 'hung';
+
+interface Pending {
+  token: CancelToken;
+  sink: ExecutionSink;
+  /** Output items are handed to the sink in order; the worker is acked as each is taken. */
+  chain: Promise<void>;
+  resolve: (result: ExecutionResult) => void;
+  graceTimer: NodeJS.Timeout | undefined;
+}
+
+const threadUrl = (): { url: URL; execArgv: string[] } => {
+  const compiled = new URL('./thread.js', import.meta.url);
+  // Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
+  if (import.meta.url.endsWith('.ts')) return { url: new URL('./thread.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  return { url: compiled, execArgv: [] };
+};
+
+export interface WorkerExecutorOptions extends WorkerOptions {
+  /** How long a cancelled prediction may keep running before its worker is replaced (ms). */
+  cancelGracePeriodMs: number;
+}
+
+export class WorkerExecutor implements PredictorExecutor {
+  readonly options: WorkerExecutorOptions;
+  #worker!: Worker;
+  #pending = new Map<string, Pending>();
+  #setup: { resolve: () => void; reject: (error: Error) => void; onLog: (text: string, source: LogSource) => void } | undefined;
+  #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
+  #seq = 0;
+  #nextId = 0;
+  #closing = false;
+  /** Called when the worker died on its own or was stopped because it hung. */
+  onDeath: ((reason: WorkerDeath, message: string) => void) | undefined;
+
+  private constructor(options: WorkerExecutorOptions) {
+    this.options = options;
+  }
+
+  /** Starts a worker and loads the predictor in it. Rejects with the load error. */
+  static async start(options: WorkerExecutorOptions): Promise<{ executor: WorkerExecutor; info: PredictorInfo }> {
+    const executor = new WorkerExecutor(options);
+    const info = await executor.#spawn();
+    return { executor, info };
+  }
+
+  #spawn(): Promise<PredictorInfo> {
+    const { url, execArgv } = threadUrl();
+    const { ref, cwd, kind, echoLogs } = this.options;
+    const worker = new Worker(url, { workerData: { ref, cwd, kind, echoLogs } satisfies WorkerOptions, execArgv });
+    this.#worker = worker;
+    return new Promise((resolve, reject) => {
+      let loaded = false;
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'loaded') {
+          loaded = true;
+          resolve(message.info);
+        } else if (message.type === 'load-failed') {
+          reject(Object.assign(new Error(message.error), { stack: message.stack }));
+        } else {
+          this.#onMessage(message);
+        }
+      });
+      worker.on('error', (error) => {
+        if (!loaded) reject(error);
+        else this.#died(worker, 'crashed', `Worker crashed: ${errorMessage(error)}`);
+      });
+      worker.on('exit', (code) => {
+        if (!loaded) reject(new Error(`the predictor's worker exited with code ${code} while loading`));
+        else this.#died(worker, 'crashed', `Worker crashed: exited with code ${code}`);
+      });
+    });
+  }
+
+  /** Settles what was running in a dead worker; the runtime then restarts it. */
+  #died(worker: Worker, reason: WorkerDeath, message: string): void {
+    if (worker !== this.#worker || this.#closing) return;
+    this.#worker = undefined as unknown as Worker;
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.graceTimer);
+      pending.resolve(pending.token.canceled ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} });
+      this.#pending.delete(id);
+    }
+    this.#setup?.reject(new Error(message));
+    this.#setup = undefined;
+    for (const resolve of this.#healthchecks.values()) resolve({ healthy: false, error: message });
+    this.#healthchecks.clear();
+    this.onDeath?.(reason, message);
+  }
+
+  /** Replaces a dead worker with a new one (setup must run again). */
+  async restart(): Promise<PredictorInfo> {
+    if (this.#worker !== undefined) await this.#worker.terminate();
+    return this.#spawn();
+  }
+
+  #post(message: ToWorker): void {
+    this.#worker?.postMessage(message);
+  }
+
+  #onMessage(message: FromWorker): void {
+    switch (message.type) {
+      case 'setup-log':
+        this.#setup?.onLog(message.text, message.source);
+        break;
+      case 'setup-done':
+        if (message.error !== undefined) this.#setup?.reject(Object.assign(new Error(message.error), { stack: message.stack }));
+        else this.#setup?.resolve();
+        this.#setup = undefined;
+        break;
+      case 'output': {
+        const pending = this.#pending.get(message.id);
+        if (!pending) break;
+        const item = fromPortable(message.item);
+        pending.chain = pending.chain
+          .then(() => pending.sink.output(item))
+          .catch(() => undefined)
+          .then(() => this.#post({ type: 'ack', id: message.id, count: 1 }));
+        break;
+      }
+      case 'log':
+        this.#pending.get(message.id)?.sink.log(message.text, message.source);
+        break;
+      case 'metric':
+        this.#pending.get(message.id)?.sink.metric(message.event, message.metrics);
+        break;
+      case 'done': {
+        const pending = this.#pending.get(message.id);
+        if (!pending) break;
+        this.#pending.delete(message.id);
+        clearTimeout(pending.graceTimer);
+        const result = message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
+        void pending.chain.then(() => pending.resolve(result));
+        break;
+      }
+      case 'healthcheck-result': {
+        const resolve = this.#healthchecks.get(message.seq);
+        this.#healthchecks.delete(message.seq);
+        resolve?.({ healthy: message.healthy, error: message.error });
+        break;
+      }
+    }
+  }
+
+  setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#setup = { resolve, reject, onLog };
+      this.#post({ type: 'setup', weights });
+    });
+  }
+
+  execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
+    const id = String(this.#nextId++);
+    return new Promise((resolve) => {
+      this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, graceTimer: undefined });
+      this.#post({ type: 'predict', id, input: job.input, context: job.context ?? {}, tokenId: job.token.id });
+    });
+  }
+
+  notifyCanceled(token: CancelToken): void {
+    for (const [id, pending] of this.#pending) {
+      if (pending.token !== token) continue;
+      this.#post({ type: 'cancel', id });
+      if (pending.graceTimer === undefined) {
+        const worker = this.#worker;
+        pending.graceTimer = setTimeout(() => {
+          // It ignored cancellation: stop its worker (the only way to stop a busy JS loop).
+          this.#died(worker, 'hung', 'Worker restarted: a canceled prediction did not stop within the grace period');
+          void worker.terminate();
+        }, this.options.cancelGracePeriodMs);
+        pending.graceTimer.unref();
+      }
+    }
+  }
+
+  async healthcheck(): Promise<boolean> {
+    const result = await this.healthcheckResult();
+    if (!result.healthy && result.error !== undefined) throw new Error(result.error);
+    return result.healthy;
+  }
+
+  healthcheckResult(): Promise<{ healthy: boolean; error?: string }> {
+    const seq = this.#seq++;
+    return new Promise((resolve) => {
+      this.#healthchecks.set(seq, resolve);
+      this.#post({ type: 'healthcheck', seq });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#worker?.terminate();
+  }
+}
