@@ -5,8 +5,8 @@
 # the libtorch addon for `cog-node/torch`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# npm ci runs the package's `prepare` script: napi build (Rust) and tsc.
 npm ci --no-audit --no-fund
-npm run build
 npm link --no-audit --no-fund >/dev/null
 if [ "${1:-}" = "--torch" ]; then
   scripts/build-torch.sh
