@@ -32,6 +32,98 @@ export declare class CancelToken {
   sleep(ms: number): Promise<void>
 }
 
+/**
+ * A prediction's streamed output. The producer (the runner, for each value the generator
+ * yields) sends JSON text; consumers subscribe. Memory stays bounded by `capacity` items and
+ * `maxBytes` bytes.
+ *
+ * Text sent is one item per line (`
+`-separated; no empty lines), so `trySend(json)` sends
+ * one item and `trySend(batch.join('
+'))` sends a batch in one call.
+ *
+ * Producer fast path: `if (channel.trySend(json) === 0) await channel.send(json)` makes no
+ * promise while there is room. Await each `send` before sending again so order is kept.
+ * Sends throw (or reject) once the channel is closed (error code `Closing`, message "output
+ * channel is closed") or its cancel token is cancelled (code `Cancelled`, message "prediction
+ * was canceled"); a waiting `send` is woken by either.
+ */
+export declare class OutputChannel {
+  /** A channel; when `cancelToken` is given, cancelling it stops sends and wakes a waiting one. */
+  constructor(options?: OutputChannelOptions | undefined | null, cancelToken?: CancelToken | undefined | null)
+  /**
+   * Sends, from the front, as many of the items in `lines` as fit now; returns how many
+   * (0 when a lagging lossless consumer holds the producer back: then `await send(...)` the
+   * rest).
+   */
+  trySend(lines: string): number
+  /**
+   * Sends every item in `lines`, in order, resolving once the last is in the buffer: at once
+   * when there is room, else as the slowest lossless consumer reads (or one unsubscribes).
+   * On cancel or close it rejects; items before that point were sent.
+   */
+  send(lines: string): Promise<void>
+  /**
+   * Closes the channel with the prediction's final state (JSON text, optional). Consumers
+   * read what is left, then `next` gives null. True for the call that actually closed it.
+   */
+  close(finalState?: string | undefined | null): boolean
+  /**
+   * A new consumer; see `SubscribeOptions`. Unsubscribe when done: a lossless consumer left
+   * to the garbage collector holds the producer back until it is collected.
+   */
+  subscribe(options?: SubscribeOptions | undefined | null): OutputConsumer
+  /** Items held in the buffer now (never more than `capacity`). */
+  get queued(): number
+  /** Bytes (UTF-8) held in the buffer now. */
+  get queuedBytes(): number
+  get capacity(): number
+  get maxBytes(): number
+  /** Items sent so far, which is also the index the next item gets. */
+  get sent(): number
+  get closed(): boolean
+  /** The final state given to `close`, or null. */
+  get finalState(): string | null
+  /** Consumers subscribed now. */
+  get consumers(): number
+}
+
+/**
+ * One consumer of an output channel. Reads return a batch of up to `max` items (default
+ * 1024) as lines: `batch.split('
+')` gives the items.
+ */
+export declare class OutputConsumer {
+  /**
+   * The items available now, up to `max`, one per line: `''` when none are yet, null once
+   * the channel is closed and everything was read (or after `unsubscribe`).
+   */
+  tryNext(max?: number | undefined | null): string | null
+  /**
+   * Waits for at least one item and resolves with those available, up to `max`, one per
+   * line; null once the channel is closed and everything was read (or after `unsubscribe`).
+   */
+  next(max?: number | undefined | null): Promise<string | null>
+  /** Stops reading and stops holding the producer back; a waiting `next` resolves null. */
+  unsubscribe(): void
+  /**
+   * Items this consumer will never see: evicted before a lossy consumer read them (Cog's
+   * "SSE stream lagged", `skipped`), or gone before a replaying one subscribed ("replay
+   * truncated"). Read it after each batch: a gap lies just before the batch that grew it.
+   */
+  get missed(): number
+  /** Items sent that this consumer has not read yet. */
+  get pending(): number
+  /**
+   * The index of the next item this consumer reads, so a batch of `n` items just read
+   * started at `position - n` (Cog's SSE `output` event `index`).
+   */
+  get position(): number
+  get lossless(): boolean
+  /** The final state given to the channel's `close`, or null. */
+  get finalState(): string | null
+}
+
 /** One held slot. `release()` frees it; releasing twice is harmless. */
 export declare class PredictionSlot {
   release(): void
@@ -46,5 +138,66 @@ export declare class PredictionSlots {
   get full(): boolean
 }
 
+/** The address of the cancel-token C ABI table (`CancelTokenAbi`, version 1) for other addons. */
+export declare function cancelTokenAbi(): bigint
+
+/** Bounds of an output channel's buffer. */
+export interface OutputChannelOptions {
+  /**
+   * Most items held at once (a whole number >= 1); default 1024, as Cog's
+   * `COG_STREAM_HISTORY_CAPACITY`.
+   */
+  capacity?: number
+  /**
+   * Most bytes (UTF-8) held at once (a whole number >= 1); default 16 MiB. A single larger
+   * item is still accepted into an empty buffer.
+   */
+  maxBytes?: number
+}
+
+/**
+ * Reads a safetensors file as zero-copy typed-array views over a private, copy-on-write mapping:
+ * writing into a view never changes the file. Throws on a missing, truncated or malformed file.
+ */
+export declare function readSafetensors(path: string): SafetensorsViews
+
 /** The number of tokens currently registered (a leak check for tests and health reports). */
 export declare function registeredCancelTokens(): number
+
+/** One tensor of a safetensors file. */
+export interface SafetensorsView {
+  /** The safetensors dtype name: F32, F16, BF16, I64, BOOL, ... */
+  dtype: string
+  shape: Array<number>
+  /**
+   * The tensor's bytes, as the typed array of its dtype (F16/BF16 as raw Uint16Array bits,
+   * BOOL and 8-bit floats as Uint8Array, C64 as interleaved Float32Array). A view over the
+   * mapped file, except for a tensor whose offset is not a multiple of its element size,
+   * which is copied.
+   */
+  data: Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array
+  /** False when the data had to be copied (misaligned in the file). */
+  zeroCopy: boolean
+}
+
+/** A safetensors file's tensors (by name, in file order) and its `__metadata__`. */
+export interface SafetensorsViews {
+  metadata: Record<string, string>
+  tensors: Record<string, SafetensorsView>
+}
+
+/** How a consumer reads an output channel. */
+export interface SubscribeOptions {
+  /**
+   * True for a consumer that must see every item (the SSE response of the request that
+   * created the prediction, an embedding caller's iterator): while it lags, `trySend`
+   * takes nothing and `send` waits. False (the default) for one that must never slow the
+   * producer: it skips items evicted before it read them, counting them in `missed`.
+   */
+  lossless?: boolean
+  /**
+   * Start with the oldest item still held (Cog's SSE replay) instead of the next one sent;
+   * items already gone count in `missed` from the start.
+   */
+  replay?: boolean
+}

@@ -773,9 +773,13 @@ if (
   }
 }
 
-const { CancelToken, PredictionSlot, PredictionSlots, registeredCancelTokens } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionSlot, PredictionSlots, cancelTokenAbi, readSafetensors, registeredCancelTokens } = nativeBinding
 export { CancelToken }
+export { OutputChannel }
+export { OutputConsumer }
 export { PredictionSlot }
 export { PredictionSlots }
+export { cancelTokenAbi }
+export { readSafetensors }
 export { registeredCancelTokens }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -62,7 +62,7 @@ export class LoadedPredictor {
   }
 
   /** Cog's prediction object (status, output, logs, metrics...); failures are a status, not a throw. */
-  predict(input: Record<string, unknown> = {}, options: PredictOptions = {}): Promise<PredictionResponse> {
+  async predict(input: Record<string, unknown> = {}, options: PredictOptions = {}): Promise<PredictionResponse> {
     return this.start(input, options).done;
   }
 
@@ -81,13 +81,10 @@ export class LoadedPredictor {
       wake?.();
     };
     prediction.on('output', onOutput);
-    const done = prediction.done.then((response) => {
-      wake?.();
-      return response;
-    });
     let finished: PredictionResponse | undefined;
-    void done.then((response) => {
+    void prediction.done.then((response) => {
       finished = response;
+      wake?.();
     });
     try {
       for (;;) {

@@ -1,3 +1,5 @@
+import { brand } from './brand.js';
+
 /**
  * Thrown inside a prediction once it was cancelled: by code awaiting cancellable work, and by
  * `scope.throwIfCanceled()`. The prediction ends `canceled` even if user code swallows it.
@@ -34,3 +36,7 @@ export class InputValidationError extends Error {
     this.detail = detail;
   }
 }
+
+brand(CancelationError, 'CancelationError');
+brand(PredictorLoadError, 'PredictorLoadError');
+brand(InputValidationError, 'InputValidationError');

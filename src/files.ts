@@ -31,15 +31,17 @@ function fileNameFromUrl(url: URL): string {
   return name || 'file';
 }
 
-function decodeDataUri(uri: string): { bytes: Buffer; mime: string } {
-  const comma = uri.indexOf(',');
-  if (comma < 0) throw new InputFileError('invalid data URI: no comma');
-  const meta = uri.slice(5, comma);
-  const payload = uri.slice(comma + 1);
-  const parts = meta.split(';');
-  const mime = parts[0] || 'text/plain';
-  const bytes = parts.includes('base64') ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload));
-  return { bytes, mime };
+/** A data URI's bytes and MIME type, decoded by the platform's `fetch` (base64 and percent-encoding, per the spec). */
+async function decodeDataUri(uri: string): Promise<{ bytes: Buffer; mime: string }> {
+  let response: Response;
+  try {
+    response = await fetch(uri);
+  } catch (error) {
+    const cause = (error as Error & { cause?: Error }).cause;
+    throw new InputFileError(`invalid data URI: ${cause?.message ?? (error as Error).message}`);
+  }
+  const mime = response.headers.get('content-type') ?? 'text/plain';
+  return { bytes: Buffer.from(await response.arrayBuffer()), mime };
 }
 
 /**
@@ -47,11 +49,12 @@ function decodeDataUri(uri: string): { bytes: Buffer; mime: string } {
  * URIs) in a temp folder that `cleanup()` removes, whatever the prediction's end.
  */
 export class InputFiles {
-  #dir: string | undefined;
+  /** A promise, so that inputs resolved in parallel share one folder (and cleanup finds it). */
+  #dir: Promise<string> | undefined;
   #count = 0;
 
   async #folder(): Promise<string> {
-    this.#dir ??= await mkdtemp(join(tmpdir(), 'cog-node-input-'));
+    this.#dir ??= mkdtemp(join(tmpdir(), 'cog-node-input-'));
     return this.#dir;
   }
 
@@ -59,7 +62,7 @@ export class InputFiles {
     const slot = join(await this.#folder(), String(this.#count++));
     await mkdir(slot);
     if (value.startsWith('data:')) {
-      const { bytes, mime } = decodeDataUri(value);
+      const { bytes, mime } = await decodeDataUri(value);
       const file = join(slot, `file${extensionFor(mime)}`);
       await writeFile(file, bytes);
       return new Path(file);
@@ -100,8 +103,9 @@ export class InputFiles {
   }
 
   async cleanup(): Promise<void> {
-    if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
+    const dir = await this.#dir?.catch(() => undefined);
     this.#dir = undefined;
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 

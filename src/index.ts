@@ -13,3 +13,4 @@ export { AtCapacityError, NotReadyError } from './runtime.js';
 export { openApiSchema } from './openapi.js';
 export { dataUriEncoder, encodeOutput, type FileEncoder } from './output.js';
 export { readConfig, type CogConfig } from './config.js';
+export { createApp, serve, serveFromConfig, type AppSettings, type CogApp, type CogServer, type ServeOptions, type ServeSource } from './server/index.js';

@@ -1,9 +1,23 @@
 import type { Static, TSchema } from 'typebox';
+import { Path } from './path.js';
+import { Secret } from './secret.js';
+
+/**
+ * What a default may be for a value of type `V`: files and secrets may be given as the strings
+ * that stand for them (`default: 'https://.../weights.bin'`), not only as `Path`/`Secret` objects.
+ */
+export type InputDefault<V> = V extends Path
+  ? Path | string
+  : V extends Secret
+    ? Secret | string
+    : V extends readonly (infer E)[]
+      ? InputDefault<E>[]
+      : V;
 
 /** Options with Cog's names (`Input(description=..., ge=...)` in Python). */
 export interface InputOptions<T = unknown> {
   description?: string;
-  default?: T;
+  default?: InputDefault<T>;
   /** Inclusive minimum (numbers). */
   ge?: number;
   /** Inclusive maximum (numbers). */
@@ -12,7 +26,10 @@ export interface InputOptions<T = unknown> {
   min_length?: number;
   /** Maximum string length. */
   max_length?: number;
-  /** A regular expression the whole string must match. */
+  /**
+   * A regular expression the string must match: JSON Schema's `pattern`, as Cog's validator uses
+   * it, so it matches anywhere in the string unless anchored (`^[a-z]+$` for the whole string).
+   */
   regex?: string;
   /** The allowed values (strings or integers). */
   choices?: readonly T[];
@@ -37,6 +54,14 @@ const OPTION_KEYWORDS = {
   accept: 'x-cog-accept',
 } as const;
 
+/** A default as the wire carries it (a `Path` is its path, a `Secret` its value), so schemas stay JSON. */
+function wireDefault(value: unknown): unknown {
+  if (value instanceof Path) return value.path;
+  if (value instanceof Secret) return value.getSecretValue();
+  if (Array.isArray(value)) return value.map(wireDefault);
+  return value;
+}
+
 /**
  * Declares an input: a TypeBox schema plus Cog's options. An input with no `default` (and not
  * `Type.Optional`) is required. The schema is copied, never changed in place.
@@ -49,7 +74,7 @@ export function Input<T extends TSchema>(schema: T, options: InputOptions<Static
   ) as Record<string, unknown>;
   for (const [option, keyword] of Object.entries(OPTION_KEYWORDS)) {
     const value = options[option as keyof InputOptions];
-    if (value !== undefined) result[keyword] = value;
+    if (value !== undefined) result[keyword] = option === 'default' ? wireDefault(value) : value;
   }
   if (options.choices !== undefined) {
     result.enum = [...options.choices];

@@ -55,25 +55,41 @@ export function normalizeMode(mode: string | undefined): 'replace' | 'incr' | 'a
   }
 }
 
-function checkValue(value: unknown): asserts value is MetricValue | null {
-  const ok =
-    value === null ||
-    typeof value === 'boolean' ||
-    (typeof value === 'number' && Number.isFinite(value)) ||
-    typeof value === 'string' ||
-    Array.isArray(value) ||
-    isObject(value);
-  if (!ok) throw new TypeError(`Metric values must be boolean, number, string, array or object, not ${typeof value}`);
+function isMetricValue(value: unknown, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof value === 'boolean' || typeof value === 'string') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isMetricValue(item, depth + 1));
+  if (isObject(value) && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null)) {
+    return Object.values(value).every((item) => isMetricValue(item, depth + 1));
+  }
+  return false;
+}
+
+function checkValue(name: string, value: unknown): asserts value is MetricValue | null {
+  if (value !== null && !isMetricValue(value)) {
+    throw new TypeError(
+      `Metric '${name}': values must be booleans, finite numbers, strings, arrays or plain objects of those, not ${describeValue(value)}`,
+    );
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'object' || value === null) return typeof value;
+  return Array.isArray(value) ? 'an array holding other values' : `${value.constructor?.name ?? 'an object'} (or an object holding other values)`;
 }
 
 export class MetricsStore {
   readonly #root: MetricsObject = {};
 
   /** Applies one metric change; returns the mode actually used (for SSE `metric` events). */
-  record(name: string, value: unknown, mode?: string): 'replace' | 'incr' | 'append' {
+  record(name: string, given: unknown, mode?: string): 'replace' | 'incr' | 'append' {
     checkMetricName(name);
     const normalized = normalizeMode(mode);
-    checkValue(value);
+    checkValue(name, given);
+    // A copy: the caller may keep changing its object or array; the metric is what was recorded.
+    const value = structuredClone(given);
     const segments = name.split('.');
     const leaf = segments.pop() as string;
     let parent = this.#root;

@@ -25,8 +25,16 @@ export function title(name: string): string {
 const TYPE_KEYWORDS = [
   'type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
   'minLength', 'maxLength', 'pattern', 'format', 'minItems', 'maxItems', 'uniqueItems',
-  'description', 'default', 'deprecated', 'x-cog-accept',
+  'description', 'default', 'deprecated',
 ] as const;
+
+/** Component names the document itself uses: a choice input named so would overwrite them. */
+const RESERVED_COMPONENTS = new Set([
+  'Input', 'Output', 'PredictionRequest', 'PredictionResponse', 'TrainingInput', 'TrainingOutput',
+  'TrainingRequest', 'TrainingResponse', 'Status', 'WebhookEvent', 'HTTPValidationError', 'ValidationError',
+]);
+
+const SECRET_MASK = '**********';
 
 function raw(schema: TSchema): JsonObject {
   return schema as unknown as JsonObject;
@@ -35,6 +43,7 @@ function raw(schema: TSchema): JsonObject {
 function literalUnion(schema: JsonObject): unknown[] | undefined {
   const members = schema.anyOf;
   if (!Array.isArray(members) || members.length === 0) return undefined;
+  if (!members.every((member: JsonObject) => 'const' in member)) return undefined;
   const values = members.map((member: JsonObject) => member.const);
   return values.every((value) => typeof value === 'string' || typeof value === 'number') ? values : undefined;
 }
@@ -45,11 +54,31 @@ function enumType(values: unknown[], where: string): 'string' | 'integer' {
   throw new PredictorLoadError(`${where}: choices must be all strings or all integers`);
 }
 
+function isFileKind(schema: unknown): boolean {
+  const kind = cogKind(schema);
+  return kind === 'path' || kind === 'file';
+}
+
+function isNullSchema(schema: unknown): boolean {
+  return typeof schema === 'object' && schema !== null && (schema as JsonObject).type === 'null';
+}
+
+/** Where a value schema sits: what Cog allows differs between inputs and outputs, lists and unions. */
+interface Place {
+  where: string;
+  /** An input (Cog: list[T] of a plain T only) or an output (nested lists allowed). */
+  input: boolean;
+  inList: boolean;
+  /** Unions hold JSON types only: no files, no secrets. */
+  inUnion: boolean;
+}
+
 class SchemaWriter {
   readonly components: Record<string, JsonObject> = {};
 
   /** One value schema (no title, no x-order), in OpenAPI 3.0 form. */
-  value(schema: TSchema, where: string, allowFiles: boolean, depth = 0): JsonObject {
+  value(schema: TSchema, place: Place): JsonObject {
+    const { where } = place;
     const source = raw(schema);
     const kind = cogKind(schema);
     const out: JsonObject = {};
@@ -57,26 +86,36 @@ class SchemaWriter {
       for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
     };
     if (kind === 'path' || kind === 'file') {
-      if (!allowFiles) throw new PredictorLoadError(`${where}: a file cannot be used here`);
+      if (place.inUnion) throw new PredictorLoadError(`${where}: unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets`);
       copy(...TYPE_KEYWORDS);
       return { ...out, type: 'string', format: 'uri' };
     }
     if (kind === 'secret') {
-      copy('description', 'default', 'deprecated');
+      if (place.inUnion) throw new PredictorLoadError(`${where}: unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets`);
+      copy('description', 'deprecated');
+      // The schema is public: a secret's default is shown masked, as Cog's SecretStr was.
+      if (source.default !== undefined) out.default = SECRET_MASK;
       return { ...out, type: 'string', format: 'password', writeOnly: true, 'x-cog-secret': true };
     }
     if (kind === 'iterator' || kind === 'concatenate-iterator') {
-      throw new PredictorLoadError(`${where}: Type.Iterator is only valid as a predictor's output`);
+      throw new PredictorLoadError(`${where}: Type.Iterator and Type.ConcatenateIterator are only valid as a predictor's whole output`);
     }
     if (source['~kind'] === 'Union' || Array.isArray(source.anyOf)) {
-      const members = (source.anyOf as TSchema[]).map((member, i) => {
-        if (cogKind(member) !== undefined) {
-          throw new PredictorLoadError(`${where}: unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets`);
+      const members = source.anyOf as TSchema[];
+      const nonNull = members.filter((member) => !isNullSchema(member));
+      if (nonNull.length < members.length) {
+        if (place.input) {
+          throw new PredictorLoadError(`${where}: a union with null cannot be an input; use Type.Optional(...) for an optional input`);
         }
-        return this.value(member, `${where} (member ${i})`, false, depth);
-      });
+        if (nonNull.length === 1) {
+          // Cog's OpenAPI 3.0 form of `T | None`: T with `nullable: true`.
+          return { ...this.value(nonNull[0]!, place), nullable: true };
+        }
+      }
+      const schemas = nonNull.map((member, i) => this.value(member, { ...place, where: `${where} (member ${i})`, inUnion: true }));
       copy('description', 'default', 'deprecated');
-      return { ...out, anyOf: members };
+      if (nonNull.length < members.length) out.nullable = true;
+      return { ...out, anyOf: schemas };
     }
     if ('const' in source) {
       return { type: typeof source.const === 'string' ? 'string' : Number.isInteger(source.const) ? 'integer' : 'number', enum: [source.const] };
@@ -90,22 +129,29 @@ class SchemaWriter {
         if (Array.isArray(source.enum)) out.enum = source.enum;
         return out;
       case 'array': {
-        if (depth > 0 && allowFiles) {
+        if (place.input && place.inList) {
           throw new PredictorLoadError(`${where}: nested lists are not supported as inputs (Cog allows list[T] of a plain type)`);
         }
         const items = source.items as TSchema | undefined;
         if (!items || Array.isArray(items)) throw new PredictorLoadError(`${where}: lists need one item type (tuples are not supported)`);
         if (raw(items)['~optional'] === true) throw new PredictorLoadError(`${where}: list items cannot be optional`);
         copy('description', 'default', 'deprecated', 'minItems', 'maxItems', 'uniqueItems');
-        return { ...out, type: 'array', items: this.value(items, `${where} items`, allowFiles, depth + 1) };
+        return { ...out, type: 'array', items: this.value(items, { ...place, where: `${where} items`, inList: true }) };
       }
       case 'object':
-      case undefined:
+      case undefined: {
         if (source.type === undefined && Object.keys(source).some((key) => !['description', 'default', 'deprecated', 'title'].includes(key))) {
           throw new PredictorLoadError(`${where}: this type cannot be expressed in Cog's schema`);
         }
         copy('description', 'default', 'deprecated');
+        const patterns = source.patternProperties as Record<string, TSchema> | undefined;
+        const values = patterns ? Object.values(patterns) : [];
+        // An output `dict[str, V]` (TypeBox's Record) keeps its value type, as Cog's static schema does.
+        if (!place.input && values.length === 1) {
+          return { ...out, type: 'object', additionalProperties: this.value(values[0]!, { ...place, where: `${where} values`, inList: false }) };
+        }
         return { ...out, type: 'object' };
+      }
       default:
         throw new PredictorLoadError(`${where}: type '${String(source.type)}' cannot be expressed in Cog's schema`);
     }
@@ -120,8 +166,18 @@ class SchemaWriter {
       const source = raw(schema);
       const optional = source['~optional'] === true;
       const choices = source[COG_CHOICES] === true ? (source.enum as unknown[]) : literalUnion(source);
+      const accept = source['x-cog-accept'];
+      if (accept !== undefined && !isFileKind(schema) && !isFileKind(source.items)) {
+        throw new PredictorLoadError(`${where}: 'accept' applies only to Type.Path() and Type.File() inputs`);
+      }
       let property: JsonObject;
       if (choices !== undefined) {
+        if (source[COG_CHOICES] === true && source.type !== 'string' && source.type !== 'integer') {
+          throw new PredictorLoadError(`${where}: 'choices' applies only to Type.String() and Type.Integer() inputs`);
+        }
+        if (RESERVED_COMPONENTS.has(name)) {
+          throw new PredictorLoadError(`${where}: an input with choices gets a schema component named after it, and '${name}' is taken by Cog's own schema; rename the input`);
+        }
         const component: JsonObject = { title: name, description: 'An enumeration.', enum: choices, type: enumType(choices, where) };
         if (this.components[name] !== undefined && JSON.stringify(this.components[name]) !== JSON.stringify(component)) {
           throw new PredictorLoadError(`${where}: an enumeration named '${name}' already exists with other values`);
@@ -130,8 +186,9 @@ class SchemaWriter {
         property = { allOf: [{ $ref: `#/components/schemas/${name}` }] };
         for (const key of ['description', 'default', 'deprecated']) if (source[key] !== undefined) property[key] = source[key];
       } else {
-        property = { title: title(name), ...this.value(schema, where, true) };
+        property = { title: title(name), ...this.value(schema, { where, input: true, inList: false, inUnion: false }) };
       }
+      if (accept !== undefined) property['x-cog-accept'] = accept;
       property['x-order'] = order;
       if (optional) property.nullable = true;
       if (!optional && source.default === undefined) required.push(name);
@@ -145,6 +202,7 @@ class SchemaWriter {
   /** The `Output` (or `TrainingOutput`) component. */
   output(output: TSchema | undefined, componentTitle: string, kind: string): JsonObject {
     const where = `${kind} output`;
+    const place: Place = { where, input: false, inList: false, inUnion: false };
     if (output === undefined) return { title: componentTitle };
     const source = raw(output);
     const outputKind = cogKind(output);
@@ -152,13 +210,15 @@ class SchemaWriter {
       const schema: JsonObject = {
         title: componentTitle,
         type: 'array',
-        items: this.value(source.items as TSchema, `${where} items`, true, 1),
+        items: this.value(source.items as TSchema, { ...place, where: `${where} items` }),
         'x-cog-array-type': 'iterator',
       };
       if (outputKind === 'concatenate-iterator') schema['x-cog-array-display'] = 'concatenate';
       return schema;
     }
-    if (source['~optional'] === true) throw new PredictorLoadError(`${where}: an optional output is not supported`);
+    if (source['~optional'] === true || (Array.isArray(source.anyOf) && source.anyOf.some(isNullSchema))) {
+      throw new PredictorLoadError(`${where}: an optional output is not supported`);
+    }
     if (source.type === 'object' && source.properties !== undefined) {
       const properties: JsonObject = {};
       const required: string[] = [];
@@ -166,7 +226,7 @@ class SchemaWriter {
         if (raw(field).type === 'object' && raw(field).properties !== undefined) {
           throw new PredictorLoadError(`${where}: field '${name}' is an object; nested objects are not supported`);
         }
-        const property: JsonObject = { title: title(name), ...this.value(field, `${where} field '${name}'`, true, 1) };
+        const property: JsonObject = { title: title(name), ...this.value(field, { ...place, where: `${where} field '${name}'` }) };
         if (raw(field)['~optional'] === true) property.nullable = true;
         else required.push(name);
         properties[name] = sortKeys(property);
@@ -175,7 +235,7 @@ class SchemaWriter {
       if (required.length > 0) schema.required = required;
       return schema;
     }
-    return sortKeys({ ...this.value(output, where, true, 0), title: componentTitle });
+    return sortKeys({ ...this.value(output, place), title: componentTitle });
   }
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
+import { brand } from './brand.js';
 
 /**
  * A local file: what `predict` receives for a `Type.Path()` input (after the server downloaded a
@@ -43,3 +44,5 @@ export class Path {
     return this.path;
   }
 }
+
+brand(Path, 'Path');

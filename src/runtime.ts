@@ -45,6 +45,8 @@ export interface RuntimeOptions {
   setupTimeout?: number;
   /** Also print what the predictor logs (the CLI does). */
   echoLogs?: boolean;
+  /** Seconds a cancelled prediction may run on before it is stopped (`COG_CANCEL_GRACE_PERIOD`, 30). */
+  cancelGracePeriod?: number;
 }
 
 /** `COG_CANCEL_GRACE_PERIOD` seconds (default 30): how long a cancelled prediction may run on. */
@@ -89,7 +91,7 @@ export class PredictorRuntime {
   constructor(
     source: (PredictorInfo & { instance?: LoadedTarget['instance'] }) | { ref: string; cwd: string },
     kind: 'predict' | 'train',
-    options: RuntimeOptions & { executor?: PredictorExecutor; cancelGracePeriod?: number } = {},
+    options: RuntimeOptions & { executor?: PredictorExecutor } = {},
   ) {
     this.kind = kind;
     this.#options = options;
@@ -112,7 +114,7 @@ export class PredictorRuntime {
    * `predict` never stalls the caller's event loop. Returns at once: loading and setup go on
    * while `setupState` says `starting`.
    */
-  static launch(ref: string, cwd: string, kind: 'predict' | 'train', options: RuntimeOptions & { cancelGracePeriod?: number } = {}): PredictorRuntime {
+  static launch(ref: string, cwd: string, kind: 'predict' | 'train', options: RuntimeOptions = {}): PredictorRuntime {
     return new PredictorRuntime({ ref, cwd }, kind, options);
   }
 
@@ -250,7 +252,14 @@ export class PredictorRuntime {
     const slot = this.slots.tryAcquire();
     if (slot === null) throw new AtCapacityError();
     const prediction = new Prediction({ id: options.id, input, context: options.context });
-    prediction.onCancel = () => this.executor.notifyCanceled(prediction.token);
+    prediction.onCancel = () => {
+      this.executor.notifyCanceled(prediction.token);
+      // Code that ignores cancellation (an await that never settles) must not hold the
+      // prediction forever: past the grace period it ends `canceled` and its slot is freed.
+      // A worker thread is replaced by then (host.ts); in-process code is left to finish alone.
+      const grace = (this.#options.cancelGracePeriod ?? cancelGracePeriodFromEnv()) * 1000 + 1000;
+      setTimeout(() => prediction.finish({ status: 'canceled', metrics: {} }), grace).unref();
+    };
     this.#inFlight.set(prediction.id, prediction);
     const onAbort = () => prediction.cancel();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -268,36 +277,46 @@ export class PredictorRuntime {
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
     const encode = (value: unknown) => (encodeFile ? encodeOutput(value, encodeFile) : Promise.resolve(value));
+    let ending: Parameters<Prediction['finish']>[0];
     try {
       prediction.markStarted();
-      let resolved: Record<string, unknown>;
+      let resolved: Record<string, unknown> | undefined;
       try {
         resolved = await files.resolve(this.target.inputs, input, prediction.signal);
       } catch (error) {
-        if (prediction.canceled) return prediction.finish({ status: 'canceled', metrics: {} });
-        return prediction.finish({ status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} });
+        ending = prediction.canceled
+          ? { status: 'canceled', metrics: {} }
+          : { status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} };
       }
-      const result = await this.executor.execute(
-        { input: resolved, context: prediction.context, token: prediction.token },
-        {
-          output: async (item) => {
-            prediction.addOutput(await encode(item));
+      if (resolved !== undefined) {
+        // A single (non-streamed) output is also sent as one `output` event: encode it (upload
+        // its files) once, for both.
+        let lastEncoded: { value: unknown } | undefined;
+        const result = await this.executor.execute(
+          { input: resolved, context: prediction.context, token: prediction.token },
+          {
+            output: async (item) => {
+              lastEncoded = { value: await encode(item) };
+              prediction.addOutput(lastEncoded.value);
+            },
+            log: (text, source) => prediction.addLog(text, source),
+            metric: (event, metrics) => prediction.addMetric(event, metrics),
           },
-          log: (text, source) => prediction.addLog(text, source),
-          metric: (event, metrics) => prediction.addMetric(event, metrics),
-        },
-      );
-      if (result.status === 'succeeded') {
-        const output = result.streamed ? prediction.output ?? [] : await encode(result.output);
-        prediction.finish({ status: 'succeeded', output, metrics: result.metrics });
-      } else {
-        prediction.finish(result);
+        );
+        ending = result.status === 'succeeded'
+          ? {
+              status: 'succeeded',
+              output: result.streamed ? (prediction.output ?? []) : lastEncoded !== undefined ? lastEncoded.value : await encode(result.output),
+              metrics: result.metrics,
+            }
+          : result;
       }
     } catch (error) {
-      prediction.finish({ status: 'failed', error: errorMessage(error), metrics: {} });
-    } finally {
-      await files.cleanup();
+      ending = { status: 'failed', error: errorMessage(error), metrics: {} };
     }
+    // Input files go before the prediction ends: a caller may exit as soon as it has.
+    await files.cleanup().catch(() => undefined);
+    prediction.finish(ending!);
   }
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { processSingleton } from './brand.js';
 import type { CancelToken } from './native.js';
 import { CancelationError } from './errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
@@ -8,7 +9,7 @@ import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js
  * `scope.metrics.steps = 3`, `delete scope.metrics.steps`, `scope.metrics.record(k, v, mode)`.
  */
 export interface MetricRecorder {
-  record(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void;
+  record(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void;
   delete(key: string): void;
   toJSON(): MetricsObject;
   [key: string]: unknown;
@@ -17,7 +18,7 @@ export interface MetricRecorder {
 /** The running prediction, as the predictor sees it through `this.scope`. */
 export interface Scope {
   readonly metrics: MetricRecorder;
-  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void;
+  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void;
   /** The request's `context` (an object of strings); `{}` when none was sent. */
   readonly context: Readonly<Record<string, string>>;
   /** Aborts when the prediction is cancelled. */
@@ -82,7 +83,7 @@ export class PredictionScope implements Scope {
     if (this.cancelToken.canceled) this.#abort.abort(new CancelationError());
   }
 
-  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'append'): void {
+  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void {
     const applied = this.metricsStore.record(key, value, mode);
     this.#onMetric?.({ name: key, value, mode: applied === 'incr' ? 'increment' : applied });
   }
@@ -116,7 +117,14 @@ const neverAborted = new AbortController().signal;
 /** Outside a prediction: silently ignores everything, as Cog's no-op scope. */
 const noopMetrics = new Proxy(
   { record: () => undefined, delete: () => undefined, toJSON: () => ({}) } as Record<string, unknown>,
-  { get: (target, key) => Reflect.get(target, key), set: () => true, deleteProperty: () => true },
+  {
+    get: (target, key) => Reflect.get(target, key),
+    set: () => true,
+    deleteProperty: () => true,
+    // Like a real scope's metrics: its keys are the metrics (none), not its methods.
+    has: () => false,
+    ownKeys: () => [],
+  },
 ) as MetricRecorder;
 
 export const noopScope: Scope = Object.freeze({
@@ -129,7 +137,9 @@ export const noopScope: Scope = Object.freeze({
   cancelToken: null,
 });
 
-const storage = new AsyncLocalStorage<Scope>();
+// Shared by every copy of cog-node in the process: a predictor's file may import its own copy
+// (another install, a test runner's module graph) and must still see the runtime's scope.
+const storage = processSingleton('scope-storage', () => new AsyncLocalStorage<Scope>());
 
 /** The running prediction's scope, or the no-op scope outside one. */
 export function currentScope(): Scope {

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { brand } from './brand.js';
 
 const MASK = '**********';
 
@@ -31,3 +32,5 @@ export class Secret {
 
   static readonly mask = MASK;
 }
+
+brand(Secret, 'Secret');

@@ -1,27 +1,62 @@
-import { parse } from './args.js';
+import { serveFromConfig } from '../server/serve.js';
+import { UsageError, parse } from './args.js';
 
 export const serveHelp = `Usage: cog-node serve [--host HOST] [--port PORT] [--upload-url URL] [--await-explicit-shutdown]
 
-Serves Cog's HTTP prediction API for the predictor named in ./cog.yaml.
+Serves Cog's HTTP prediction API for the predictor (and trainer) named in ./cog.yaml.
+The predictor runs in a worker thread, so the server answers while it computes.
 
 Options:
   --host HOST                 Address to listen on (default 0.0.0.0)
   --port PORT                 Port (default: $PORT, else 5000)
   --upload-url URL            PUT output files to URL/<name> and return their URLs
   --await-explicit-shutdown   Ignore SIGTERM; stop only on POST /shutdown or SIGINT
-  -h, --help                  Show this help.`;
+                              (Cog's form "--await-explicit-shutdown true" works too)
+  --in-process                Run the predictor in the server's thread (no worker)
+  -h, --help                  Show this help.
+
+Environment: PORT, COG_MAX_CONCURRENCY, COG_SETUP_TIMEOUT, COG_WEIGHTS, COG_THROTTLE_RESPONSE_INTERVAL,
+COG_STREAM_HISTORY_CAPACITY, COG_CANCEL_GRACE_PERIOD, WEBHOOK_AUTH_TOKEN, COG_USER_AGENT.`;
+
+/** Cog passes `--await-explicit-shutdown true`; a flag with a value is not a flag to parseArgs. */
+function normalize(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (arg === '--await-explicit-shutdown' && (args[i + 1] === 'true' || args[i + 1] === 'false')) {
+      if (args[i + 1] === 'true') out.push(arg);
+      i += 1;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
+  const { values } = parse(normalize(args), {
     host: { type: 'string' },
     port: { type: 'string' },
     'upload-url': { type: 'string' },
-    'await-explicit-shutdown': { type: 'string' },
+    'await-explicit-shutdown': { type: 'boolean' },
+    'in-process': { type: 'boolean' },
   });
   if (values.help) {
     console.log(serveHelp);
     return 0;
   }
-  process.stderr.write('cog-node serve: the HTTP server is not available in this build yet\n');
-  return 1;
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+  }
+  const server = await serveFromConfig({
+    host: values.host,
+    port,
+    uploadUrl: values['upload-url'],
+    awaitExplicitShutdown: values['await-explicit-shutdown'] ?? false,
+    inProcess: values['in-process'] ?? false,
+  });
+  await server.closed;
+  return 0;
 }

@@ -7,7 +7,7 @@ import type { PredictorInfo } from '../loader.js';
 import type { LogSource } from '../logs.js';
 import type { CancelToken } from '../native.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './protocol.js';
-import { fromPortable } from './portable.js';
+import { fromPortable, toPortable } from './portable.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
 
@@ -164,7 +164,7 @@ export class WorkerExecutor implements PredictorExecutor {
     const id = String(this.#nextId++);
     return new Promise((resolve) => {
       this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, graceTimer: undefined });
-      this.#post({ type: 'predict', id, input: job.input, context: job.context ?? {}, tokenId: job.token.id });
+      this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {}, tokenId: job.token.id });
     });
   }
 

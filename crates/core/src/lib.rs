@@ -2,9 +2,15 @@
 //! by every addon: cancellation tokens that running Rust work obeys, and concurrency slots.
 
 pub mod cancel;
+pub mod channel;
 pub mod registry;
+pub mod safetensors;
 pub mod slots;
 
 pub use cancel::{CancelToken, Canceled};
+pub use channel::{
+    ChannelOptions, Consumer, Delivery, Item, OutputChannel, SendError, Start, TryRecv,
+    TrySendError,
+};
 pub use registry::TokenRegistry;
 pub use slots::{SlotPermit, Slots};

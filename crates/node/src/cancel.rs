@@ -31,6 +31,11 @@ impl CancelToken {
             .ok_or_else(|| Error::new(Status::InvalidArg, format!("no cancel token with id {id}")))
     }
 
+    /// The core token, for other glue (an output channel) that obeys it.
+    pub(crate) fn core(&self) -> &CoreToken {
+        &self.token
+    }
+
     #[napi(getter)]
     pub fn id(&self) -> u32 {
         self.id

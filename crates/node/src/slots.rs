@@ -18,9 +18,9 @@ impl PredictionSlots {
 
     #[napi]
     pub fn try_acquire(&self) -> Option<PredictionSlot> {
-        self.slots
-            .try_acquire()
-            .map(|permit| PredictionSlot { permit: Some(permit) })
+        self.slots.try_acquire().map(|permit| PredictionSlot {
+            permit: Some(permit),
+        })
     }
 
     #[napi(getter)]

@@ -1,0 +1,252 @@
+// HTTP server benchmark: cog-node's server vs Cog's own (coglet, from PyPI) vs a bare node:http
+// echo, side by side in one run on this machine. `node --import tsx benches/http/run.ts`.
+// Measures requests/s and p50/p99 latency at concurrency 1 and 16, server CPU per request,
+// time from start to READY, idle RSS. Needs `wrk` (apt-get install wrk); creates
+// benches/http/.venv with pinned cog and coglet; builds dist/ (npm run build:ts).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const venv = join(here, '.venv');
+const COG_VERSION = '0.23.1';
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONCURRENCY = [1, 16];
+// More slots than connections: coglet frees a slot only after its response has gone out, so with
+// exactly 16 slots a client's next request often meets a 409 (measured: 80% of them under wrk).
+const SLOTS = process.env.BENCH_SLOTS ?? '64';
+
+function sh(command: string, args: string[], cwd = root): string {
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function prepare(): void {
+  try {
+    sh('wrk', ['--version']);
+  } catch (error) {
+    // wrk prints its version and exits 1.
+    if ((error as { code?: string }).code === 'ENOENT') throw new Error('wrk not found: apt-get install wrk');
+  }
+  if (!existsSync(join(venv, 'bin', 'python'))) {
+    console.error(`creating ${venv} with cog==${COG_VERSION} coglet==${COG_VERSION}`);
+    sh('python3', ['-m', 'venv', venv]);
+  }
+  sh(join(venv, 'bin', 'pip'), ['install', '-q', `cog==${COG_VERSION}`, `coglet==${COG_VERSION}`]);
+  console.error('building dist/ (npm run build:ts)');
+  sh('npm', ['run', '-s', 'build:ts']);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Contender {
+  name: string;
+  start(port: number): ChildProcess;
+}
+
+const contenders: Contender[] = [
+  {
+    name: 'bare node:http',
+    start: (port) => spawn(process.execPath, [join(here, 'bare.mjs')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' }),
+  },
+  {
+    name: 'cog-node',
+    start: (port) =>
+      spawn(process.execPath, [join(here, 'serve-node.mjs')], { env: { ...process.env, PORT: String(port), COG_MAX_CONCURRENCY: SLOTS }, stdio: 'ignore' }),
+  },
+  {
+    name: `coglet ${COG_VERSION}`,
+    start: (port) =>
+      spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
+        cwd: join(here, 'echo-python'),
+        // The worker subprocess is started as `python`: the venv's must come first.
+        env: { ...process.env, PATH: `${join(venv, 'bin')}:${process.env.PATH}`, PORT: String(port), COG_MAX_CONCURRENCY: SLOTS, COG_PREDICT_TYPE_STUB: 'predict.py:Predictor', LOG_FORMAT: 'console', COG_LOG_LEVEL: 'error' },
+        stdio: 'ignore',
+      }),
+  },
+];
+
+/** The process and all its descendants (coglet runs its predictor in a worker subprocess). */
+function tree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i]!) ?? []));
+  return all;
+}
+
+function rssBytes(pid: number): number {
+  return tree(pid).reduce((sum, p) => {
+    try {
+      return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+const TICKS = 100; // USER_HZ
+function cpuSeconds(pid: number): number {
+  return tree(pid).reduce((sum, p) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) / TICKS;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+async function waitReady(url: string, bare: boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/health-check`);
+      const body = (await response.json()) as { status?: string };
+      if (bare || body.status === 'READY') return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`${url} not READY within 60 s`);
+}
+
+interface Load {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  cpu_ms_per_request: number;
+}
+
+function toMs(value: string): number {
+  const match = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
+  if (!match) return Number.NaN;
+  const n = Number(match[1]);
+  return match[2] === 'us' ? n / 1000 : match[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, connections: number, seconds: number): Omit<Load, 'cpu_ms_per_request'> & { requests: number } {
+  const out = sh('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(here, 'post.lua'), `${url}/predictions`]);
+  const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
+  const requests = number(/(\d+) requests in/);
+  const errors = number(/Non-2xx or 3xx responses: (\d+)/) || 0;
+  const elapsed = toMs(/requests in ([\d.]+m?s)/.exec(out)?.[1] ?? `${seconds}s`) / 1000;
+  return {
+    // Goodput: a 409 answered fast is not a prediction served.
+    rps: (requests - errors) / elapsed,
+    requests,
+    p50_ms: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99_ms: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    errors,
+  };
+}
+
+interface Result {
+  name: string;
+  ready_s: number;
+  idle_rss_mib: number;
+  load: Record<string, Load>;
+}
+
+async function measure(contender: Contender): Promise<Result> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = contender.start(port);
+  try {
+    await waitReady(url, contender.name.startsWith('bare'));
+    const ready_s = (performance.now() - started) / 1000;
+    // Check the echo answers right before loading it.
+    const probe = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":{"text":"hello"}}' });
+    const answer = (await probe.json()) as { output?: unknown };
+    if (answer.output !== 'hello') throw new Error(`${contender.name} answered ${JSON.stringify(answer)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idle_rss_mib = rssBytes(child.pid!) / (1 << 20);
+    wrk(url, 16, 2); // warm-up (JIT, connection pools)
+    const load: Record<string, Load> = {};
+    for (const connections of CONCURRENCY) {
+      let best: Load | undefined;
+      for (let round = 0; round < ROUNDS; round++) {
+        const cpuBefore = cpuSeconds(child.pid!);
+        const run = wrk(url, connections, DURATION_S);
+        const cpu = cpuSeconds(child.pid!) - cpuBefore;
+        const result = { rps: run.rps, p50_ms: run.p50_ms, p99_ms: run.p99_ms, errors: run.errors, cpu_ms_per_request: (cpu * 1000) / run.requests };
+        if (best === undefined || result.rps > best.rps) best = result;
+      }
+      load[`c${connections}`] = best!;
+    }
+    return { name: contender.name, ready_s, idle_rss_mib, load };
+  } finally {
+    child.kill('SIGKILL');
+    for (const pid of tree(child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function table(results: Result[]): string {
+  const [bare, node, coglet] = results as [Result, Result, Result];
+  const f = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const lines = [
+    '| server | req/s c=1 | p50 / p99 c=1 (ms) | req/s c=16 | p50 / p99 c=16 (ms) | CPU/request c=16 | start→READY | idle RSS |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of results) {
+    const c1 = r.load.c1!;
+    const c16 = r.load.c16!;
+    lines.push(
+      `| ${r.name} | ${f(c1.rps)} | ${f(c1.p50_ms, 2)} / ${f(c1.p99_ms, 2)} | ${f(c16.rps)} | ${f(c16.p50_ms, 2)} / ${f(c16.p99_ms, 2)} | ${f(c16.cpu_ms_per_request * 1000)} µs | ${f(r.ready_s, 2)} s | ${f(r.idle_rss_mib)} MiB |`,
+    );
+  }
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  lines.push('', 'Ratios (cog-node ÷ other; for latency, CPU, READY and RSS lower is better):', '');
+  lines.push(`| vs | req/s c=1 | req/s c=16 | p99 c=16 | CPU/request | start→READY | idle RSS |`, '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const other of [bare, coglet]) {
+    lines.push(
+      `| ${other.name} | ${ratio(node.load.c1!.rps, other.load.c1!.rps)} | ${ratio(node.load.c16!.rps, other.load.c16!.rps)} | ${ratio(node.load.c16!.p99_ms, other.load.c16!.p99_ms)} | ${ratio(node.load.c16!.cpu_ms_per_request, other.load.c16!.cpu_ms_per_request)} | ${ratio(node.ready_s, other.ready_s)} | ${ratio(node.idle_rss_mib, other.idle_rss_mib)} |`,
+    );
+  }
+  const errors = results.filter((r) => Object.values(r.load).some((l) => l.errors > 0));
+  if (errors.length > 0) {
+    lines.push('', `Non-2xx responses (not counted in req/s): ${errors.map((r) => `${r.name} ${Object.entries(r.load).map(([k, l]) => `${k}: ${l.errors}`).join(', ')}`).join('; ')}`);
+  }
+  return lines.join('\n');
+}
+
+prepare();
+const results: Result[] = [];
+for (const contender of contenders) {
+  console.error(`measuring ${contender.name}`);
+  results.push(await measure(contender));
+}
+const report = table(results);
+console.log(report);
+mkdirSync(join(here, 'results'), { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(join(here, 'results', `${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: sh('nproc', []).trim(), loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), results }, null, 2));

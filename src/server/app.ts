@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import { COG_API_VERSION } from '../version.js';
+import { webhookAuthToken, throttleIntervalFromEnv } from './env.js';
+import { HealthReporter } from './health.js';
+import { serverLog } from './log.js';
+import { registerRunRoutes } from './runs.js';
+import type { CogService } from './service.js';
+
+export interface AppOptions {
+  /** `--upload-url`: output files are PUT to `<url>/<basename>`; default: data URIs. */
+  uploadUrl?: string;
+  /** Called after `POST /shutdown` has been answered (`serve()` stops the process). */
+  onShutdown?: () => void;
+}
+
+/** `GET /`: the endpoints, as Cog lists them. */
+function discovery(service: CogService): Record<string, string> {
+  const doc: Record<string, string> = {
+    cog_version: COG_API_VERSION,
+    docs_url: '/docs',
+    openapi_url: '/openapi.json',
+    shutdown_url: '/shutdown',
+    healthcheck_url: '/health-check',
+  };
+  if (service.shape.predict) {
+    Object.assign(doc, {
+      predictions_url: '/predictions',
+      predictions_idempotent_url: '/predictions/{prediction_id}',
+      predictions_cancel_url: '/predictions/{prediction_id}/cancel',
+    });
+  }
+  if (service.shape.train) {
+    Object.assign(doc, {
+      trainings_url: '/trainings',
+      trainings_idempotent_url: '/trainings/{training_id}',
+      trainings_cancel_url: '/trainings/{training_id}/cancel',
+    });
+  }
+  return doc;
+}
+
+/** Cog's HTTP API over a service, as a Hono app (mountable in another Hono or Node server). */
+export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
+  const app = new Hono();
+  const health = new HealthReporter(service);
+  const runOptions = { uploadUrl: options.uploadUrl, throttleMs: throttleIntervalFromEnv(), webhookAuthToken: webhookAuthToken() };
+
+  app.get('/', (c) => c.json(discovery(service)));
+  app.get('/health-check', async (c) => c.json(await health.report()));
+  app.get('/openapi.json', (c) => {
+    const schema = service.schema();
+    return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);
+  });
+  if (service.shape.predict) registerRunRoutes(app, service, 'predict', runOptions);
+  if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
+  app.post('/shutdown', (c) => {
+    // Answer first; the stop begins once this response is on its way.
+    if (options.onShutdown) setImmediate(options.onShutdown);
+    else void service.shutdown();
+    return c.json({});
+  });
+  app.notFound((c) => c.json({ detail: 'Not Found' }, 404));
+  app.onError((error, c) => {
+    serverLog(`${c.req.method} ${c.req.path} failed: ${error.stack ?? String(error)}`);
+    return c.json({ error: `Internal server error: ${error.message}`, status: 'failed' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,19 @@
+/** The server's settings that come from the environment, read as Cog reads them. */
+
+/** `PORT`, default 5000 (Cog's container port). */
+export function portFromEnv(): number {
+  const value = Number.parseInt(process.env.PORT ?? '', 10);
+  return Number.isInteger(value) && value >= 0 && value < 65536 ? value : 5000;
+}
+
+/** `COG_THROTTLE_RESPONSE_INTERVAL` in seconds (default 0.5), as milliseconds. */
+export function throttleIntervalFromEnv(): number {
+  const value = Number.parseFloat(process.env.COG_THROTTLE_RESPONSE_INTERVAL ?? '');
+  return Number.isFinite(value) && value >= 0 ? value * 1000 : 500;
+}
+
+/** `WEBHOOK_AUTH_TOKEN`: sent as `Authorization: Bearer <token>` with every webhook. */
+export function webhookAuthToken(): string | undefined {
+  const token = process.env.WEBHOOK_AUTH_TOKEN;
+  return token === undefined || token === '' ? undefined : token;
+}

@@ -1,0 +1,69 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { COG_NODE_VERSION, COG_API_VERSION } from '../version.js';
+import type { CogService, SetupReport } from './service.js';
+
+export type HealthStatus = 'STARTING' | 'READY' | 'BUSY' | 'SETUP_FAILED' | 'UNHEALTHY' | 'DEFUNCT';
+
+/** Cog's `/health-check` body. */
+export interface HealthReport {
+  status: HealthStatus;
+  setup: SetupReport;
+  version: { coglet: string; cog_node: string; node: string };
+  user_healthcheck_error?: string;
+}
+
+type UserCheck = { healthy: boolean; error?: string };
+
+const VERSION = { coglet: COG_API_VERSION, cog_node: COG_NODE_VERSION, node: process.version };
+
+/**
+ * Answers `/health-check`. The user's `healthcheck()` runs only once the predictor is ready
+ * (busy included); health requests that arrive while one check runs share its result.
+ */
+export class HealthReporter {
+  readonly #service: CogService;
+  #check: Promise<UserCheck> | undefined;
+  #readinessWritten = false;
+
+  constructor(service: CogService) {
+    this.#service = service;
+  }
+
+  #userCheck(): Promise<UserCheck> {
+    const runtime = this.#service.primary;
+    if (runtime === undefined) return Promise.resolve({ healthy: true });
+    this.#check ??= runtime.healthcheck().finally(() => {
+      this.#check = undefined;
+    });
+    return this.#check;
+  }
+
+  async report(): Promise<HealthReport> {
+    const service = this.#service;
+    const setup = service.setup();
+    const report: HealthReport = { status: 'STARTING', setup, version: VERSION };
+    if (service.defunct !== undefined) report.status = 'DEFUNCT';
+    else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
+    else if (setup.status === 'starting' || !service.isReady) report.status = 'STARTING';
+    else {
+      const check = await this.#userCheck();
+      if (!check.healthy) {
+        report.status = 'UNHEALTHY';
+        report.user_healthcheck_error = check.error ?? 'Healthcheck failed';
+      } else {
+        report.status = service.primary?.slots.full ? 'BUSY' : 'READY';
+        this.#markReadyForKubernetes();
+      }
+    }
+    return report;
+  }
+
+  /** In Kubernetes, Cog touches /var/run/cog/ready once ready (a readiness probe's file). */
+  #markReadyForKubernetes(): void {
+    if (this.#readinessWritten || process.env.KUBERNETES_SERVICE_HOST === undefined) return;
+    this.#readinessWritten = true;
+    void mkdir('/var/run/cog', { recursive: true })
+      .then(() => writeFile('/var/run/cog/ready', ''))
+      .catch(() => undefined);
+  }
+}

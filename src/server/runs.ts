@@ -1,0 +1,125 @@
+import type { Context, Hono } from 'hono';
+import { InputValidationError } from '../errors.js';
+import { dataUriEncoder, type FileEncoder } from '../output.js';
+import { generatePredictionId, type Prediction } from '../prediction.js';
+import { AtCapacityError, NotReadyError } from '../runtime.js';
+import { readBody, watchHangUp } from './body.js';
+import { parsePredictionRequest, type PredictionRequest } from './request.js';
+import type { CogService, RunKind } from './service.js';
+import { EVENT_STREAM_SUPPORTED, notImplemented, streamPrediction, wantsEventStream } from './sse.js';
+import { outputFilePrefixEncoder, uploadUrlEncoder, type UploadContext } from './upload.js';
+import { WebhookSender, type TraceHeaders } from './webhook.js';
+
+export interface RunRouteOptions {
+  /** `--upload-url`: where output files are PUT; default: data URIs in the response. */
+  uploadUrl?: string;
+  /** `COG_THROTTLE_RESPONSE_INTERVAL` in ms. */
+  throttleMs: number;
+  /** `WEBHOOK_AUTH_TOKEN`. */
+  webhookAuthToken?: string;
+}
+
+const NAMES = {
+  predict: { path: '/predictions', noun: 'prediction' },
+  train: { path: '/trainings', noun: 'training' },
+} as const;
+
+function failed(c: Context, status: 409 | 503, error: string): Response {
+  return c.json({ error, status: 'failed' }, status);
+}
+
+function traceHeaders(c: Context): TraceHeaders {
+  const trace: TraceHeaders = {};
+  const traceparent = c.req.header('traceparent');
+  const tracestate = c.req.header('tracestate');
+  if (traceparent !== undefined) trace.traceparent = traceparent;
+  if (tracestate !== undefined) trace.tracestate = tracestate;
+  return trace;
+}
+
+/**
+ * `POST /predictions`, `PUT /predictions/{id}`, `POST /predictions/{id}/cancel` (and the same for
+ * `/trainings`), with Cog 0.22's status codes and the superset response bodies.
+ */
+export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): void {
+  const { path, noun } = NAMES[kind];
+
+  function fileEncoder(request: PredictionRequest, sync: boolean, context: UploadContext): FileEncoder {
+    // Legacy servers honoured `output_file_prefix` for sync predictions only, ahead of --upload-url.
+    if (sync && request.outputFilePrefix !== undefined) return outputFilePrefixEncoder(request.outputFilePrefix, context);
+    if (options.uploadUrl !== undefined) return uploadUrlEncoder(options.uploadUrl, context);
+    return dataUriEncoder;
+  }
+
+  async function create(c: Context, pathId: string | undefined): Promise<Response> {
+    const body = await readBody(c);
+    if (!body.ok) return body.response;
+    const parsed = parsePredictionRequest(body.text);
+    if (!parsed.ok) return c.json(parsed.body, parsed.status);
+    const request = parsed.request;
+    if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
+      return c.json({ detail: [{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }] }, 422);
+    }
+    const stream = wantsEventStream(c.req.header('accept'));
+    if (stream && kind === 'train') return c.json({ error: 'Training endpoints do not support streaming responses.' }, 406);
+
+    const runtime = service.runtime(kind);
+    const id = pathId ?? request.id;
+    // Idempotent: an id in flight answers with its current state and starts nothing.
+    const existing = id !== undefined ? runtime?.get(id) : undefined;
+    if (existing !== undefined) {
+      if (!stream) return c.json(existing.response(), 202);
+      return EVENT_STREAM_SUPPORTED ? streamPrediction(c, existing, { createdHere: false }) : notImplemented(c);
+    }
+    if (stream && !EVENT_STREAM_SUPPORTED) return notImplemented(c);
+    if (service.shuttingDown) return failed(c, 503, 'The server is shutting down.');
+    if (service.defunct !== undefined) return failed(c, 503, `The predictor can no longer run (DEFUNCT): ${service.defunct}`);
+    if (runtime === undefined || !service.isReady) return failed(c, 503, new NotReadyError().message);
+
+    const respondAsync = !stream && c.req.header('prefer') === 'respond-async';
+    const sync = !stream && !respondAsync;
+    const trace = traceHeaders(c);
+    const predictionId = id ?? generatePredictionId();
+    let prediction: Prediction | undefined;
+    const upload: UploadContext = { predictionId, trace, signal: () => prediction?.signal };
+    try {
+      prediction = runtime.start(request.input, {
+        id: predictionId,
+        context: request.context,
+        encodeFile: fileEncoder(request, sync, upload),
+      });
+    } catch (error) {
+      if (error instanceof InputValidationError) return c.json({ detail: error.detail }, 422);
+      if (error instanceof AtCapacityError) return failed(c, 409, error.message);
+      if (error instanceof NotReadyError) return failed(c, 503, error.message);
+      throw error;
+    }
+    const webhook = request.webhook === undefined
+      ? undefined
+      : new WebhookSender({
+        url: request.webhook,
+        events: request.events,
+        trace,
+        throttleMs: options.throttleMs,
+        authToken: options.webhookAuthToken,
+      });
+    service.track(prediction, webhook);
+
+    if (stream) return streamPrediction(c, prediction, { createdHere: true });
+    if (respondAsync) {
+      return c.json({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdAt.toISOString() }, 202);
+    }
+    // A sync client that hangs up cancels its prediction (Cog 0.22).
+    const running = prediction;
+    const unwatch = watchHangUp(c, () => running.cancel());
+    try {
+      return c.json(await prediction.done, 200);
+    } finally {
+      unwatch();
+    }
+  }
+
+  app.post(path, (c) => create(c, undefined));
+  app.put(`${path}/:id`, (c) => create(c, c.req.param('id')));
+  app.post(`${path}/:id/cancel`, (c) => (service.runtime(kind)?.cancel(c.req.param('id')) ? c.json({}, 200) : c.json({}, 404)));
+}

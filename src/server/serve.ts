@@ -1,0 +1,145 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { errorMessage } from '../executor.js';
+import { cogRoutes } from './app.js';
+import { portFromEnv } from './env.js';
+import { serverLog } from './log.js';
+import { CogService } from './service.js';
+import { resolveSource, type RuntimeSettings, type ServeSource } from './source.js';
+
+export interface AppSettings extends RuntimeSettings {
+  /** `--upload-url`: output files are PUT to `<url>/<basename>`; default: data URIs. */
+  uploadUrl?: string;
+}
+
+/** Cog's API as a Hono app, for mounting in your own server, and its service. */
+export interface CogApp {
+  app: Hono;
+  service: CogService;
+  /** Resolves when loading and setup are over (check `service.isReady` for the outcome). */
+  ready: Promise<void>;
+  /** Graceful stop: cancels predictions in flight and waits for their terminal webhooks. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Cog's HTTP API for a predictor, as a Hono app to mount in your own Hono or Node server:
+ * `myApp.route('/', createApp(Predictor).app)`, or `getRequestListener(createApp(...).app.fetch)`
+ * from `@hono/node-server` for `node:http`. Setup starts at once, in the background.
+ * `POST /shutdown` calls `onShutdown` (default: `shutdown()`).
+ */
+export function createApp(source: ServeSource, settings: AppSettings & { onShutdown?: () => void } = {}): CogApp {
+  const { shape, load } = resolveSource(source, settings);
+  const service = new CogService(shape, load);
+  const app = cogRoutes(service, { uploadUrl: settings.uploadUrl, onShutdown: settings.onShutdown });
+  return { app, service, ready: service.settled, shutdown: () => service.shutdown() };
+}
+
+export interface ServeOptions extends AppSettings {
+  /** Default `0.0.0.0`, as Cog's server in its container. */
+  host?: string;
+  /** Default `PORT`, else 5000; 0 picks a free port. */
+  port?: number;
+  /** Ignore SIGTERM; stop only on `POST /shutdown` or SIGINT (Cog's `--await-explicit-shutdown`). */
+  awaitExplicitShutdown?: boolean;
+  /** Exit the process with code 0 after a graceful stop (default true: this is a server process). */
+  exit?: boolean;
+}
+
+export interface CogServer extends CogApp {
+  server: Server;
+  host: string;
+  port: number;
+  /** `http://host:port` (loopback when listening on every interface). */
+  url: string;
+  /** Resolves once the server has stopped (after `shutdown()`, `POST /shutdown` or a signal). */
+  closed: Promise<void>;
+}
+
+/** Stops accepting connections and waits for open requests; stragglers are cut after a while. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), 2000);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Serves a predictor over HTTP with Cog's API (the same as `cog-node serve`): listens at once
+ * (health says STARTING), loads and sets up the predictor, handles SIGTERM/SIGINT and `POST
+ * /shutdown` gracefully. An error escaping user code marks the predictor DEFUNCT instead of
+ * crashing the process.
+ */
+export async function serve(source: ServeSource, options: ServeOptions = {}): Promise<CogServer> {
+  const exit = options.exit ?? true;
+  let stopping: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  const cog = createApp(source, { ...options, onShutdown: () => void stop('POST /shutdown') });
+  const server = createAdaptorServer({ fetch: cog.app.fetch }) as Server;
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? portFromEnv(), host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  serverLog(`serving on http://${host}:${port}`);
+
+  const onTerm = () => {
+    if (options.awaitExplicitShutdown) serverLog('SIGTERM ignored (--await-explicit-shutdown): POST /shutdown or SIGINT stops the server');
+    else void stop('SIGTERM');
+  };
+  const onInt = () => void stop('SIGINT');
+  const onCrash = (error: unknown) => cog.service.markDefunct(error instanceof Error ? error.stack ?? error.message : errorMessage(error));
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+
+  function stop(reason: string): Promise<void> {
+    if (stopping !== undefined) {
+      if (reason.startsWith('SIG')) {
+        serverLog(`${reason} again: exiting now`);
+        process.exit(1);
+      }
+      return stopping;
+    }
+    serverLog(`shutting down (${reason})`);
+    stopping = (async () => {
+      await cog.service.shutdown();
+      await closeServer(server);
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('uncaughtException', onCrash);
+      process.off('unhandledRejection', onCrash);
+      serverLog('stopped');
+      resolveClosed();
+      if (exit) process.exit(0);
+    })();
+    return stopping;
+  }
+
+  void cog.ready.then(() => {
+    if (cog.service.isReady) serverLog('ready');
+  });
+  return { ...cog, shutdown: () => stop('shutdown()'), server, host, port, url, closed };
+}
+
+/** `cog-node serve`: serves the predictor (and trainer) named by `cwd`'s cog.yaml. */
+export function serveFromConfig(options: ServeOptions & { cwd?: string } = {}): Promise<CogServer> {
+  const { cwd = process.cwd(), ...rest } = options;
+  return serve(cwd, rest);
+}

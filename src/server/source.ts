@@ -1,0 +1,94 @@
+import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
+import { LoadedPredictor } from '../embed.js';
+import { PredictorLoadError } from '../errors.js';
+import { loadTarget, targetFrom, type LoadedTarget } from '../loader.js';
+import { PredictorRuntime } from '../runtime.js';
+import type { Runtimes, RunKind, ServiceShape } from './service.js';
+
+/** A predictor (or trainer) as the server accepts it. */
+export type Runnable =
+  | (abstract new () => unknown)
+  | ((inputs: never) => unknown)
+  | LoadedTarget
+  | LoadedPredictor;
+
+/**
+ * What to serve: a folder holding cog.yaml, a `file.ts:Name` reference, a class or function, a
+ * `loadPredictor()` result, or `{ predict, train }` to serve a trainer at `/trainings` too.
+ */
+export type ServeSource = string | Runnable | { predict?: Runnable | string; train?: Runnable | string };
+
+export interface RuntimeSettings {
+  /** Predictions in flight at once; default `COG_MAX_CONCURRENCY`, then cog.yaml, then 1. */
+  concurrency?: number;
+  /** Seconds setup may take; default `COG_SETUP_TIMEOUT` (unset: no limit). */
+  setupTimeout?: number;
+  /** Passed to `setup(weights)`; default `COG_WEIGHTS`. */
+  weights?: string;
+  /**
+   * Run a predictor given by reference (cog.yaml, `file.ts:Name`) in the server's own thread
+   * instead of a worker thread. A class or function you pass is always run in-process.
+   */
+  inProcess?: boolean;
+  /** Seconds a cancelled prediction may ignore cancellation before its worker is replaced (default 30). */
+  cancelGracePeriod?: number;
+}
+
+const REFERENCE = /\.(?:[cm]?[jt]sx?)(?::[\w$]+)?$/;
+
+function isRunnable(value: unknown): value is Runnable {
+  return typeof value === 'function' || value instanceof LoadedPredictor || (typeof value === 'object' && value !== null && 'instance' in value && 'method' in value);
+}
+
+/** The endpoints a source will have, and how to load its runtimes (errors there are SETUP_FAILED). */
+export function resolveSource(source: ServeSource, settings: RuntimeSettings = {}): { shape: ServiceShape; load: () => Promise<Runtimes> } {
+  let parts: { predict?: Runnable | string; train?: Runnable | string };
+  let cwd = process.cwd();
+  let configured: number | undefined;
+  if (typeof source === 'string' && !REFERENCE.test(source)) {
+    // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
+    const config = readConfig(source);
+    if (config.predict === undefined && config.train === undefined) {
+      throw new PredictorLoadError(`${config.dir}/cog.yaml: names neither \`predict\` (or \`run\`) nor \`train\``);
+    }
+    // cog.yaml's `environment` is the image's ENV in Cog: the real environment overrides it.
+    for (const [name, value] of Object.entries(config.environment)) process.env[name] ??= value;
+    parts = { predict: config.predict, train: config.train };
+    cwd = config.dir;
+    configured = resolveConcurrency(config);
+  } else if (typeof source === 'string' || isRunnable(source)) {
+    parts = { predict: source };
+  } else {
+    parts = source;
+  }
+  const concurrency = settings.concurrency ?? configured ?? resolveConcurrency(undefined);
+
+  async function runtimeFor(part: Runnable | string | undefined, kind: RunKind): Promise<PredictorRuntime | undefined> {
+    if (part === undefined) return undefined;
+    if (part instanceof LoadedPredictor) return part.runtime;
+    const options = {
+      setupTimeout: settings.setupTimeout ?? setupTimeoutFromEnv(),
+      weights: settings.weights,
+      cancelGracePeriod: settings.cancelGracePeriod,
+    };
+    if (typeof part === 'string' && !settings.inProcess) {
+      // By default the predictor lives in a worker thread: the server answers while it computes.
+      // A trainer runs one training at a time here (whether it is async is known only once loaded).
+      return PredictorRuntime.launch(part, cwd, kind, { ...options, concurrency: kind === 'train' ? 1 : concurrency });
+    }
+    let target: LoadedTarget;
+    if (typeof part === 'string') target = await loadTarget(part, cwd, kind);
+    else if (typeof part === 'function') target = targetFrom(part, kind, part.name || (kind === 'train' ? 'trainer' : 'predictor'));
+    else target = part;
+    return new PredictorRuntime(target, kind, {
+      ...options,
+      // A synchronous trainer beside an async predictor runs one training at a time.
+      concurrency: kind === 'train' && !target.isAsync ? 1 : concurrency,
+    });
+  }
+
+  return {
+    shape: { predict: parts.predict !== undefined, train: parts.train !== undefined },
+    load: async () => ({ predict: await runtimeFor(parts.predict, 'predict'), train: await runtimeFor(parts.train, 'train') }),
+  };
+}
