@@ -104,9 +104,14 @@ describe('OutputChannel', () => {
       code: 'Cancelled',
       message: expect.stringMatching(/canceled/),
     });
-    expect(() => channel.trySend('"third"')).toThrow(/canceled/);
-    // What was sent before the cancel can still be read.
+    // Still full, so nothing more goes in, and a send no longer waits.
+    expect(channel.trySend('"third"')).toBe(0);
+    await expect(channel.send('"third"')).rejects.toMatchObject({ code: 'Cancelled' });
+    // What was sent before the cancel can still be read; once there is room, the events that
+    // end a cancelled prediction (its `completed`) still go through.
     expect(consumer.tryNext()).toBe('"first"');
+    expect(channel.trySend('"completed"')).toBe(1);
+    expect(consumer.tryNext()).toBe('"completed"');
     token.release();
   });
 

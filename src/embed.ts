@@ -1,5 +1,6 @@
 import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from './config.js';
 import { CancelationError, PredictorLoadError } from './errors.js';
+import { decodeEvent } from './events.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
 import { openApiSchema } from './openapi.js';
 import type { FileEncoder } from './output.js';
@@ -71,35 +72,26 @@ export class LoadedPredictor {
     return settle(await this.predict(input, options));
   }
 
-  /** The output items as the predictor yields them; throws at the end like `run()`. */
+  /**
+   * The output items as the predictor yields them; throws at the end like `run()`. The
+   * iterator is a lossless consumer of the prediction's channel: when it is not read, the
+   * generator's next `yield` waits. Leaving the loop early cancels the prediction.
+   */
   async *stream(input: Record<string, unknown> = {}, options: PredictOptions = {}): AsyncGenerator<unknown, void, undefined> {
     const prediction = this.start(input, options);
-    const queue: unknown[] = [];
-    let wake: (() => void) | undefined;
-    const onOutput = (chunk: unknown) => {
-      queue.push(chunk);
-      wake?.();
-    };
-    prediction.on('output', onOutput);
-    let finished: PredictionResponse | undefined;
-    void prediction.done.then((response) => {
-      finished = response;
-      wake?.();
-    });
+    const consumer = prediction.events.subscribe({ lossless: true, replay: true });
+    const items = prediction.outputItems;
     try {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift();
-        if (finished !== undefined) break;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (queue.length > 0 || finished !== undefined) resolve();
-        });
-        wake = undefined;
+      for (let batch = await consumer.next(256); batch !== null; batch = await consumer.next(256)) {
+        for (const line of batch.split('\n')) {
+          const { name, json } = decodeEvent(line);
+          // The channel carries JSON; the items themselves (a `Path` stays a `Path`) are here.
+          if (name === 'output') yield items[(JSON.parse(json) as { index: number }).index];
+        }
       }
-      settle(finished);
+      settle(await prediction.done);
     } finally {
-      prediction.off('output', onOutput);
-      // Leaving the loop early (break, throw) cancels the prediction: nobody reads it any more.
+      consumer.unsubscribe();
       if (!prediction.terminal) prediction.cancel();
     }
   }

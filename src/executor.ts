@@ -104,7 +104,6 @@ export class InProcessExecutor implements PredictorExecutor {
       const iterator = streamOf(value);
       if (iterator !== undefined) {
         streamed = true;
-        const items: unknown[] = [];
         for (;;) {
           if (scope.canceled) {
             await inScope(() => iterator.return?.(undefined));
@@ -112,10 +111,10 @@ export class InProcessExecutor implements PredictorExecutor {
           }
           const step = await inScope(() => iterator.next());
           if (step.done) break;
-          items.push(step.value);
           await sink.output(step.value);
         }
-        value = items;
+        // The items went to the sink one by one; whoever keeps the output array keeps it there.
+        value = undefined;
       } else if (!scope.canceled) {
         await sink.output(value);
       }

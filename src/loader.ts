@@ -16,6 +16,8 @@ export interface PredictorInfo {
   output: TSchema | undefined;
   /** Whether the entry point is an async function or async generator (needed for concurrency > 1). */
   isAsync: boolean;
+  /** Whether it defines `healthcheck()`; without one, health needs no call into its thread. */
+  hasHealthcheck: boolean;
   /** A human name for messages: `predict.ts:Predictor`. */
   name: string;
 }
@@ -88,6 +90,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       inputs: exported.inputs ?? {},
       output: exported.output,
       isAsync: isAsyncFunction(proto[method]),
+      hasHealthcheck: typeof proto.healthcheck === 'function',
       name,
     };
   }
@@ -100,6 +103,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       inputs: fn.inputs ?? {},
       output: fn.output,
       isAsync: isAsyncFunction(fn),
+      hasHealthcheck: false,
       name,
     };
   }

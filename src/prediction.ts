@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { EventStream } from './events.js';
 import { CancelToken } from './native.js';
 import type { LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
@@ -50,6 +51,8 @@ function publicInput(input: Record<string, unknown>): Record<string, unknown> {
 export class Prediction extends EventEmitter<PredictionEvents> {
   readonly id: string;
   readonly token = new CancelToken();
+  /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
+  readonly events = new EventStream(this.token);
   readonly createdAt = new Date();
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
@@ -75,6 +78,11 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#done = new Promise((resolve) => {
       this.#resolve = resolve;
     });
+  }
+
+  /** The output items so far, as the predictor produced (and the runner encoded) them. */
+  get outputItems(): readonly unknown[] {
+    return this.#outputs;
   }
 
   get terminal(): boolean {
@@ -112,22 +120,29 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   markStarted(): void {
     this.status = 'processing';
     this.startedAt = new Date();
+    void this.events.publish('start', { id: this.id, status: 'processing' });
     this.emit('start');
   }
 
-  addOutput(chunk: unknown): void {
+  /** Adds an output item; resolves when streaming consumers have room for it (backpressure). */
+  addOutput(chunk: unknown): Promise<void> {
     this.#outputs.push(chunk);
     this.output = this.#outputs;
-    this.emit('output', chunk, this.#outputs.length - 1);
+    const index = this.#outputs.length - 1;
+    const accepted = this.events.publish('output', { chunk, index });
+    this.emit('output', chunk, index);
+    return accepted;
   }
 
   addLog(data: string, source: LogSource): void {
     this.logs += data;
+    void this.events.publish('log', { source, data });
     this.emit('log', data, source);
   }
 
   addMetric(event: MetricEvent, metrics: MetricsObject): void {
     this.metrics = metrics;
+    void this.events.publish('metric', event);
     this.emit('metric', event);
   }
 
@@ -143,6 +158,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.onFinish?.();
     const response = this.response();
+    this.events.close('completed', response, JSON.stringify(response));
     this.#resolve(response);
     this.emit('completed', response);
   }

@@ -297,7 +297,7 @@ export class PredictorRuntime {
           {
             output: async (item) => {
               lastEncoded = { value: await encode(item) };
-              prediction.addOutput(lastEncoded.value);
+              await prediction.addOutput(lastEncoded.value);
             },
             log: (text, source) => prediction.addLog(text, source),
             metric: (event, metrics) => prediction.addMetric(event, metrics),
@@ -321,6 +321,8 @@ export class PredictorRuntime {
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */
   async healthcheck(timeoutMs = 5000): Promise<{ healthy: boolean; error?: string }> {
+    // Without a user healthcheck there is nothing to ask the predictor's (maybe busy) thread.
+    if (this.#info !== undefined && !this.#info.hasHealthcheck) return { healthy: true };
     let timer: NodeJS.Timeout | undefined;
     try {
       const healthy = await Promise.race([

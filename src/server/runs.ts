@@ -6,7 +6,7 @@ import { AtCapacityError, NotReadyError } from '../runtime.js';
 import { readBody, watchHangUp } from './body.js';
 import { parsePredictionRequest, type PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
-import { EVENT_STREAM_SUPPORTED, notImplemented, streamPrediction, wantsEventStream } from './sse.js';
+import { streamPrediction, wantsEventStream } from './sse.js';
 import { outputFilePrefixEncoder, uploadUrlEncoder, type UploadContext } from './upload.js';
 import { WebhookSender, type TraceHeaders } from './webhook.js';
 
@@ -69,9 +69,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const existing = id !== undefined ? runtime?.get(id) : undefined;
     if (existing !== undefined) {
       if (!stream) return c.json(existing.response(), 202);
-      return EVENT_STREAM_SUPPORTED ? streamPrediction(c, existing, { createdHere: false }) : notImplemented(c);
+      return streamPrediction(c, existing, { createdHere: false });
     }
-    if (stream && !EVENT_STREAM_SUPPORTED) return notImplemented(c);
     if (service.shuttingDown) return failed(c, 503, 'The server is shutting down.');
     if (service.defunct !== undefined) return failed(c, 503, `The predictor can no longer run (DEFUNCT): ${service.defunct}`);
     if (runtime === undefined || !service.isReady) return failed(c, 503, new NotReadyError().message);

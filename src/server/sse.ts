@@ -1,18 +1,20 @@
 import type { Context } from 'hono';
+import { stream } from 'hono/streaming';
+import { decodeEvent } from '../events.js';
 import type { Prediction } from '../prediction.js';
 
 /**
- * SSE (`Accept: text/event-stream`, Cog >= 0.21) — the seam for issue 4.
- *
- * The routes already do everything before the stream: envelope and input validation (422),
- * 503/409, idempotent PUT lookup, trainings' 406. When `EVENT_STREAM_SUPPORTED` is true they start
- * the prediction (for `createdHere`, with no sync-disconnect signal: cancelling when the last
- * subscriber leaves is this module's job) and hand it to `streamPrediction`, which must emit Cog's
- * `start`, `output {chunk,index}`, `log {source,data}`, `metric`, `completed` events (with replay
- * of history for a PUT on an id in flight). Until then those requests get 501 before anything
- * starts.
+ * SSE (`Accept: text/event-stream`, coglet >= 0.21) for every predictor: events `start`,
+ * `output` `{chunk,index}`, `log`, `metric`, `completed` (then the stream ends) and `error`,
+ * read from the prediction's channel in the Rust core. The client that created the prediction
+ * is a lossless consumer: when it reads slowly, the predictor's next output waits, and memory
+ * stays bounded. When it goes away before the end, the prediction is cancelled. A `PUT` for an id
+ * in flight replays the history (`COG_STREAM_HISTORY_CAPACITY` events) and follows live.
  */
-export const EVENT_STREAM_SUPPORTED = false;
+
+/** Past this many subscribers a prediction answers 429, as coglet. */
+const MAX_SUBSCRIBERS = 1024;
+const KEEP_ALIVE_MS = 15_000;
 
 /** Any comma-separated media range of type `text/event-stream` asks for SSE (it wins over `Prefer`). */
 export function wantsEventStream(accept: string | undefined): boolean {
@@ -20,11 +22,57 @@ export function wantsEventStream(accept: string | undefined): boolean {
   return accept.split(',').some((range) => range.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
 }
 
-export function notImplemented(c: Context): Response {
-  return c.json({ error: 'Streaming responses (Accept: text/event-stream) are not implemented yet.' }, 501);
+function frame(name: string, json: string): string {
+  return `event: ${name}\ndata: ${json}\n\n`;
 }
 
 /** Streams a prediction's events; `createdHere` when this request started it. */
-export function streamPrediction(c: Context, _prediction: Prediction, _options: { createdHere: boolean }): Response {
-  return notImplemented(c);
+export function streamPrediction(c: Context, prediction: Prediction, options: { createdHere: boolean }): Response {
+  const events = prediction.events;
+  if (events.channel.consumers >= MAX_SUBSCRIBERS) return c.json({ error: 'Too many stream subscribers' }, 429);
+  // The creator replays from the first event (it subscribes after the prediction started);
+  // a reconnecting client replays what history holds, if history is kept.
+  const consumer = events.subscribe({ lossless: options.createdHere, replay: options.createdHere || events.replayable });
+  c.header('Content-Type', 'text/event-stream');
+  c.header('Cache-Control', 'no-cache');
+  c.header('X-Accel-Buffering', 'no');
+  return stream(c, async (out) => {
+    let gone = false;
+    out.onAbort(() => {
+      gone = true;
+      consumer.unsubscribe();
+      // The creating client left before the end: nobody will read this prediction.
+      if (options.createdHere && !prediction.terminal && events.channel.consumers === 0) prediction.cancel();
+    });
+    const keepAlive = setInterval(() => void out.write(': keep-alive\n\n').catch(() => undefined), KEEP_ALIVE_MS);
+    try {
+      if (consumer.missed > 0) {
+        await out.write(frame('error', JSON.stringify({ error: 'SSE stream replay truncated; events were dropped', skipped: consumer.missed })));
+        return;
+      }
+      let completed = false;
+      let missed = 0;
+      for (let batch = await consumer.next(512); batch !== null && !gone; batch = await consumer.next(512)) {
+        if (consumer.missed > missed) {
+          await out.write(frame('error', JSON.stringify({ error: 'SSE stream lagged; events were dropped', skipped: consumer.missed - missed })));
+          return;
+        }
+        missed = consumer.missed;
+        let text = '';
+        for (const line of batch.split('\n')) {
+          const { name, json } = decodeEvent(line);
+          if (name === 'completed') completed = true;
+          text += frame(name, json);
+        }
+        // Awaiting the write is the backpressure: a slow client holds the next read back.
+        await out.write(text);
+      }
+      // A `completed` that found no room in history still ends the stream, from the final state.
+      const finalState = consumer.finalState;
+      if (!completed && !gone && finalState !== null) await out.write(frame('completed', finalState));
+    } finally {
+      clearInterval(keepAlive);
+      consumer.unsubscribe();
+    }
+  });
 }

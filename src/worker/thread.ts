@@ -27,8 +27,8 @@ async function main(): Promise<void> {
   try {
     const target = await loadTarget(options.ref, options.cwd, options.kind);
     executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
-    const { method, inputs, output, isAsync, name } = target;
-    post({ type: 'loaded', info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, name } });
+    const { method, inputs, output, isAsync, hasHealthcheck, name } = target;
+    post({ type: 'loaded', info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name } });
   } catch (error) {
     post({ type: 'load-failed', error: errorMessage(error), stack: error instanceof Error ? (error.stack ?? '') : String(error) });
     return;

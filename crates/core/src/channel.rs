@@ -201,14 +201,14 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Only closing stops sends outright. Cancellation stops *waiting*: a send that finds room
+    /// still goes through, so the events that end a cancelled prediction reach its consumers.
     fn stopped(&self, state: &State) -> Option<SendError> {
-        if self.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
-            Some(SendError::Canceled)
-        } else if state.closed {
-            Some(SendError::Closed)
-        } else {
-            None
-        }
+        state.closed.then_some(SendError::Closed)
+    }
+
+    fn canceled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(CancelToken::is_canceled)
     }
 }
 
@@ -219,7 +219,8 @@ pub struct OutputChannel {
 }
 
 impl OutputChannel {
-    /// A channel; when `cancel` is given, its cancellation stops sends, waking a waiting one.
+    /// A channel; when `cancel` is given, its cancellation ends a send's wait for room (with
+    /// `Canceled`), so a cancelled predictor is never stuck behind a slow consumer.
     pub fn new(options: ChannelOptions, cancel: Option<CancelToken>) -> Self {
         let options = ChannelOptions {
             capacity: options.capacity.max(1),
@@ -303,6 +304,8 @@ impl OutputChannel {
                     state.wake_consumers();
                 }
                 Poll::Ready(Ok(()))
+            } else if self.shared.canceled() {
+                Poll::Ready(Err(SendError::Canceled))
             } else {
                 register(&mut state.producer_waiters, cx);
                 Poll::Pending
@@ -780,10 +783,14 @@ mod tests {
         );
         token.cancel();
         assert_eq!(blocked.join().expect("producer"), Err(SendError::Canceled));
+        // Still full: a later send does not wait either.
         assert_eq!(
-            channel.try_send(item("third")),
-            Err(TrySendError::Stopped(SendError::Canceled))
+            futures_executor::block_on(channel.send(item("third"))),
+            Err(SendError::Canceled)
         );
+        // Once there is room, the events that end the prediction still go through.
+        drop(_slow);
+        assert_eq!(channel.try_send(item("completed")), Ok(()));
     }
 
     #[test]
