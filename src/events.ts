@@ -24,29 +24,79 @@ interface Pending {
   accepted: (() => void) | undefined;
 }
 
+interface Held {
+  name: StreamEventName;
+  data: unknown;
+}
+
+const RESOLVED = Promise.resolve();
+let defaultCapacity: number | undefined;
+
 /**
  * A prediction's events on their way to its streaming consumers, through the core's bounded
  * channel (Rust): an SSE client or an embedding caller's iterator that must see every event
  * subscribes lossless, and when it falls behind the predictor's next output waits for room, so
  * memory stays bounded. The channel's buffer is also the history a reconnecting client replays.
  * Events are sent in order, batched across N-API.
+ *
+ * Most predictions (sync JSON requests) never have a subscriber, so the channel is opened by the
+ * first one: until then the last `capacity` events wait here, unencoded, and nothing waits.
  */
 export class EventStream {
-  readonly channel: OutputChannel;
   /** Whether a reconnecting subscriber may replay history (capacity 0 disables it). */
   readonly replayable: boolean;
+  readonly #capacity: number;
+  readonly #token: CancelToken;
+  #channel: OutputChannel | undefined;
+  #held: Held[] = [];
+  /** Events that fell out of history before the channel was opened. */
+  #dropped = 0;
+  #final: { name: StreamEventName; data: unknown } | undefined;
   readonly #queue: Pending[] = [];
   #pumping = false;
-  #closing = false;
 
-  constructor(token: CancelToken, capacity = historyCapacityFromEnv()) {
+  constructor(token: CancelToken, capacity = (defaultCapacity ??= historyCapacityFromEnv())) {
+    this.#token = token;
     this.replayable = capacity > 0;
-    this.channel = new OutputChannel({ capacity: Math.max(1, capacity) }, token);
+    this.#capacity = Math.max(1, capacity);
+  }
+
+  /** The channel, opened on first use with the history held so far. */
+  get channel(): OutputChannel {
+    if (this.#channel === undefined) {
+      const channel = new OutputChannel({ capacity: this.#capacity }, this.#token);
+      if (this.#held.length > 0) channel.trySend(this.#held.map((event) => encodeEvent(event.name, event.data)).join('\n'));
+      this.#held = [];
+      if (this.#final !== undefined) {
+        channel.trySend(encodeEvent(this.#final.name, this.#final.data));
+        channel.close(JSON.stringify(this.#final.data));
+      }
+      this.#channel = channel;
+    }
+    return this.#channel;
+  }
+
+  /** Subscribers so far (without opening the channel). */
+  get consumers(): number {
+    return this.#channel?.consumers ?? 0;
+  }
+
+  /** Events lost from history before anyone subscribed (a replay then starts truncated). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** Queues an event; the promise resolves once the channel has taken it (outputs await it). */
   publish(name: StreamEventName, data: unknown): Promise<void> {
-    if (this.#closing) return Promise.resolve();
+    if (this.#final !== undefined) return RESOLVED;
+    if (this.#channel === undefined) {
+      this.#held.push({ name, data });
+      if (this.#held.length > this.#capacity) {
+        this.#held.shift();
+        this.#dropped += 1;
+      }
+      return RESOLVED;
+    }
     return new Promise((resolve) => {
       this.#queue.push({ line: encodeEvent(name, data), accepted: resolve });
       if (!this.#pumping) void this.#pump();
@@ -54,9 +104,15 @@ export class EventStream {
   }
 
   /** Publishes the last event and closes the channel once everything before it is sent. */
-  close(name: StreamEventName, data: unknown, finalState: string): void {
-    void this.publish(name, data).then(() => this.channel.close(finalState));
-    this.#closing = true;
+  close(name: StreamEventName, data: unknown): void {
+    if (this.#final !== undefined) return;
+    if (this.#channel === undefined) {
+      this.#final = { name, data };
+      return;
+    }
+    const channel = this.#channel;
+    void this.publish(name, data).then(() => channel.close(JSON.stringify(data)));
+    this.#final = { name, data };
   }
 
   subscribe(options: { lossless: boolean; replay: boolean }): OutputConsumer {
@@ -64,15 +120,15 @@ export class EventStream {
   }
 
   async #pump(): Promise<void> {
+    const channel = this.channel;
     this.#pumping = true;
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, 256);
         const lines = batch.map((pending) => pending.line);
-        let taken = 0;
         try {
-          taken = this.channel.trySend(lines.join('\n'));
-          if (taken < lines.length) await this.channel.send(lines.slice(taken).join('\n'));
+          const taken = channel.trySend(lines.join('\n'));
+          if (taken < lines.length) await channel.send(lines.slice(taken).join('\n'));
         } catch {
           // Cancelled or closed: nobody is waiting for these events any more.
         }

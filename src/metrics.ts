@@ -145,6 +145,7 @@ export class MetricsStore {
 
   /** A deep copy of the metrics so far. */
   toJSON(): MetricsObject {
-    return structuredClone(this.#root);
+    for (const _key in this.#root) return structuredClone(this.#root);
+    return {};
   }
 }

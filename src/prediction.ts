@@ -39,9 +39,20 @@ export function generatePredictionId(prefix = 'pred'): string {
   return `${prefix}_${nanos.toString(16)}`;
 }
 
-/** The input as responses show it: secrets masked. */
-function publicInput(input: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(input, (_key, value: unknown) => (value instanceof Secret ? Secret.mask : value))) as Record<string, unknown>;
+/** The input as responses show it: secrets masked (a copy only where there is a secret). */
+function publicInput<T>(value: T): T {
+  if (value instanceof Secret) return Secret.mask as T;
+  if (Array.isArray(value)) return (value.some((item) => item instanceof Secret) ? value.map(publicInput) : value) as T;
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const record = value as Record<string, unknown>;
+    let copy: Record<string, unknown> | undefined;
+    for (const [key, field] of Object.entries(record)) {
+      const shown = publicInput(field);
+      if (shown !== field) (copy ??= { ...record })[key] = shown;
+    }
+    return (copy ?? value) as T;
+  }
+  return value;
 }
 
 /**
@@ -66,7 +77,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   logs = '';
   metrics: MetricsObject = {};
   readonly #outputs: unknown[] = [];
-  readonly #abort = new AbortController();
+  #abort: AbortController | undefined;
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
 
@@ -102,12 +113,17 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   cancel(): void {
     if (this.terminal) return;
     this.token.cancel();
-    this.#abort.abort();
+    this.#abort?.abort();
     this.onCancel?.();
   }
 
   /** Aborts when the prediction is cancelled (stops its downloads and uploads). */
   get signal(): AbortSignal {
+    // Made on demand: most predictions never download or upload anything.
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.canceled) this.#abort.abort();
+    }
     return this.#abort.signal;
   }
 
@@ -158,7 +174,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.onFinish?.();
     const response = this.response();
-    this.events.close('completed', response, JSON.stringify(response));
+    this.events.close('completed', response);
     this.#resolve(response);
     this.emit('completed', response);
   }

@@ -68,7 +68,7 @@ export class PredictionScope implements Scope {
   readonly metrics: MetricRecorder;
   readonly context: Readonly<Record<string, string>>;
   readonly cancelToken: CancelToken;
-  readonly #abort = new AbortController();
+  #abort: AbortController | undefined;
   readonly #onMetric: ((event: MetricEvent) => void) | undefined;
 
   constructor(options: {
@@ -80,7 +80,6 @@ export class PredictionScope implements Scope {
     this.cancelToken = options.cancelToken;
     this.#onMetric = options.onMetric;
     this.metrics = recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode));
-    if (this.cancelToken.canceled) this.#abort.abort(new CancelationError());
   }
 
   recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void {
@@ -89,6 +88,11 @@ export class PredictionScope implements Scope {
   }
 
   get signal(): AbortSignal {
+    // Made on demand (most predictors never look); born aborted when the token already is.
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.cancelToken.canceled) this.#abort.abort(new CancelationError());
+    }
     return this.#abort.signal;
   }
 
@@ -108,7 +112,7 @@ export class PredictionScope implements Scope {
 
   /** Aborts the signal after the token was cancelled elsewhere (e.g. by another thread). */
   abortSignal(): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
+    if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
   }
 }
 

@@ -29,7 +29,7 @@ function frame(name: string, json: string): string {
 /** Streams a prediction's events; `createdHere` when this request started it. */
 export function streamPrediction(c: Context, prediction: Prediction, options: { createdHere: boolean }): Response {
   const events = prediction.events;
-  if (events.channel.consumers >= MAX_SUBSCRIBERS) return c.json({ error: 'Too many stream subscribers' }, 429);
+  if (events.consumers >= MAX_SUBSCRIBERS) return c.json({ error: 'Too many stream subscribers' }, 429);
   // The creator replays from the first event (it subscribes after the prediction started);
   // a reconnecting client replays what history holds, if history is kept.
   const consumer = events.subscribe({ lossless: options.createdHere, replay: options.createdHere || events.replayable });
@@ -46,8 +46,9 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
     });
     const keepAlive = setInterval(() => void out.write(': keep-alive\n\n').catch(() => undefined), KEEP_ALIVE_MS);
     try {
-      if (consumer.missed > 0) {
-        await out.write(frame('error', JSON.stringify({ error: 'SSE stream replay truncated; events were dropped', skipped: consumer.missed })));
+      const truncated = consumer.missed + (options.createdHere || !events.replayable ? 0 : events.dropped);
+      if (truncated > 0) {
+        await out.write(frame('error', JSON.stringify({ error: 'SSE stream replay truncated; events were dropped', skipped: truncated })));
         return;
       }
       let completed = false;
