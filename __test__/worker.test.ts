@@ -139,6 +139,24 @@ describe('a predictor in a worker thread', () => {
     expect(response.output).toEqual(seen);
   });
 
+  it('hands each item of a burst over while the generator then computes or waits: batching holds none back', async () => {
+    const runtime = launch('Burster');
+    await runtime.ready;
+    // A short burst then synchronous work (no event loop turn in the worker), and a long fast
+    // burst (batched) then an await: the host must see every item before the generator goes on.
+    for (const [mode, burst] of [['sync', 5], ['async', 200]] as const) {
+      const prediction = runtime.start({ mode, burst });
+      const seen: number[] = [];
+      prediction.on('output', (item) => {
+        seen.push(item as number);
+        if (seen.length === burst) prediction.cancel();
+      });
+      const response = await prediction.done;
+      expect(response.status).toBe('canceled');
+      expect(seen).toEqual(Array.from({ length: burst }, (_, i) => i));
+    }
+  });
+
   it('fails setup of a sync predictor with concurrency > 1, with Cog\'s message', async () => {
     const runtime = launch('SyncOnly', { concurrency: 2 });
     await expect(runtime.ready).rejects.toThrow('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');

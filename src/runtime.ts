@@ -276,7 +276,9 @@ export class PredictorRuntime {
   async #run(prediction: Prediction, input: Record<string, unknown>, options: StartOptions): Promise<void> {
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
-    const encode = (value: unknown) => (encodeFile ? encodeOutput(value, encodeFile) : Promise.resolve(value));
+    // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
+    const plain = (value: unknown) => value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+    const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
     let ending: Parameters<Prediction['finish']>[0];
     try {
       prediction.markStarted();
@@ -296,7 +298,8 @@ export class PredictorRuntime {
           { input: resolved, context: prediction.context, token: prediction.token },
           {
             output: async (item) => {
-              lastEncoded = { value: await encode(item) };
+              const encoded = encode(item);
+              lastEncoded = { value: encoded instanceof Promise ? await encoded : encoded };
               await prediction.addOutput(lastEncoded.value);
             },
             log: (text, source) => prediction.addLog(text, source),

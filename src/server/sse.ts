@@ -53,7 +53,12 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
       }
       let completed = false;
       let missed = 0;
-      for (let batch = await consumer.next(512); batch !== null && !gone; batch = await consumer.next(512)) {
+      // What is there already is taken synchronously; only an empty channel costs an async read.
+      const read = (): string | null | Promise<string | null> => {
+        const ready = consumer.tryNext(512);
+        return ready === '' ? consumer.next(512) : ready;
+      };
+      for (let batch = await read(); batch !== null && !gone; batch = await read()) {
         if (consumer.missed > missed) {
           await out.write(frame('error', JSON.stringify({ error: 'SSE stream lagged; events were dropped', skipped: consumer.missed - missed })));
           return;

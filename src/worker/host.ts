@@ -14,10 +14,12 @@ export type WorkerDeath = 'crashed' | 'hung';
 interface Pending {
   token: CancelToken;
   sink: ExecutionSink;
-  /** Output items are handed to the sink in order; the worker is acked as each is taken. */
+  /** Output items are handed to the sink in order; the worker is acked as each batch is taken. */
   chain: Promise<void>;
   resolve: (result: ExecutionResult) => void;
   graceTimer: NodeJS.Timeout | undefined;
+  /** Items taken but not acked yet: acks go out once per event loop turn (a postMessage each). */
+  unacked: number;
 }
 
 const threadUrl = (): { url: URL; execArgv: string[] } => {
@@ -109,6 +111,15 @@ export class WorkerExecutor implements PredictorExecutor {
     this.#worker?.postMessage(message);
   }
 
+  #ack(id: string, pending: Pending, count: number): void {
+    pending.unacked += count;
+    if (pending.unacked > count) return;
+    setImmediate(() => {
+      this.#post({ type: 'ack', id, count: pending.unacked });
+      pending.unacked = 0;
+    });
+  }
+
   #onMessage(message: FromWorker): void {
     switch (message.type) {
       case 'setup-log':
@@ -119,14 +130,23 @@ export class WorkerExecutor implements PredictorExecutor {
         else this.#setup?.resolve();
         this.#setup = undefined;
         break;
-      case 'output': {
+      case 'outputs': {
         const pending = this.#pending.get(message.id);
         if (!pending) break;
-        const item = fromPortable(message.item);
+        const { id, items } = message;
+        // One step of the chain per batch: each item is taken (awaited) before the next, and the
+        // worker is acked for the whole batch once all of it is taken.
         pending.chain = pending.chain
-          .then(() => pending.sink.output(item))
-          .catch(() => undefined)
-          .then(() => this.#post({ type: 'ack', id: message.id, count: 1 }));
+          .then(async () => {
+            for (const item of items) {
+              try {
+                await pending.sink.output(fromPortable(item));
+              } catch {
+                // The sink's failure is the prediction's business, not the worker's.
+              }
+            }
+          })
+          .then(() => this.#ack(id, pending, items.length));
         break;
       }
       case 'log':
@@ -163,7 +183,7 @@ export class WorkerExecutor implements PredictorExecutor {
   execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
     const id = String(this.#nextId++);
     return new Promise((resolve) => {
-      this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, graceTimer: undefined });
+      this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, graceTimer: undefined, unacked: 0 });
       this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {}, tokenId: job.token.id });
     });
   }

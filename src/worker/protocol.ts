@@ -24,7 +24,8 @@ export type FromWorker =
   | { type: 'load-failed'; error: string; stack: string }
   | { type: 'setup-log'; text: string; source: LogSource }
   | { type: 'setup-done'; error?: string; stack?: string }
-  | { type: 'output'; id: string; item: unknown }
+  /** Output items in the order yielded: one message carries a batch (see thread.ts). */
+  | { type: 'outputs'; id: string; items: unknown[] }
   | { type: 'log'; id: string; text: string; source: LogSource }
   | { type: 'metric'; id: string; event: MetricEvent; metrics: MetricsObject }
   | { type: 'done'; id: string; result: ExecutionResult }
@@ -32,3 +33,19 @@ export type FromWorker =
 
 /** Output items a worker may send before the host has taken them (backpressure window). */
 export const OUTPUT_WINDOW = 64;
+
+/** Most output items in one message: a quarter of the window, so batches overlap with the host's work. */
+export const OUTPUT_BATCH = 16;
+
+/**
+ * An item the generator took less than this many milliseconds to yield is quick; a slow one is
+ * posted at once (with anything batched before it), so a slow generator's items are never held.
+ */
+export const OUTPUT_BATCH_GAP_MS = 0.05;
+
+/**
+ * Items are batched only after this many quick ones in a row (a steady fast stream): a short
+ * burst (a few pieces per model step) is posted item by item, so its last piece does not wait
+ * for the next step's synchronous computation.
+ */
+export const OUTPUT_BATCH_STREAK = 8;

@@ -1,0 +1,197 @@
+// What the server benchmarks share: Cog from PyPI in one venv (benches/http/.venv, made by
+// benches/http/run.ts or here, pinned), starting cog-node's and Cog's servers on a free port,
+// waiting for READY, stopping them with their children, CPU time of a process tree, and
+// medians/percentiles.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benches = dirname(fileURLToPath(import.meta.url));
+export const root = join(benches, '..');
+/** Shared with benches/http: one install of Cog for every bench. */
+export const venv = join(benches, 'http', '.venv');
+export const COG_VERSION = '0.23.1';
+
+export function sh(command: string, args: string[], cwd = root): string {
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Makes sure the venv has cog and coglet at COG_VERSION (installs only what is missing). */
+export function ensureCog(): void {
+  const python = join(venv, 'bin', 'python');
+  if (!existsSync(python)) {
+    console.error(`creating ${venv} with cog==${COG_VERSION} coglet==${COG_VERSION}`);
+    sh('python3', ['-m', 'venv', venv]);
+  }
+  let installed = '';
+  try {
+    installed = sh(python, ['-c', 'import cog, coglet; print(cog.__version__, coglet.__version__)']).trim();
+  } catch {
+    // not installed yet
+  }
+  if (installed !== `${COG_VERSION} ${COG_VERSION}`) {
+    sh(join(venv, 'bin', 'pip'), ['install', '-q', `cog==${COG_VERSION}`, `coglet==${COG_VERSION}`]);
+  }
+}
+
+/** `npm run build:ts`, unless BENCH_NO_BUILD=1 (dist/ is what `cog-node serve` runs). */
+export function buildDist(): void {
+  if (process.env.BENCH_NO_BUILD === '1') return;
+  console.error('building dist/ (npm run build:ts)');
+  sh('npm', ['run', '-s', 'build:ts']);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Server {
+  name: string;
+  url: string;
+  port: number;
+  child: ChildProcess;
+  stop(): void;
+}
+
+async function waitReady(url: string, child: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before READY`);
+    try {
+      const response = await fetch(`${url}/health-check`);
+      const body = (await response.json()) as { status?: string };
+      if (body.status === 'READY') return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${name} not READY within 60 s`);
+}
+
+function started(name: string, port: number, child: ChildProcess): Server {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`${name} exited (${code ?? signal}):\n${stderr}`);
+  });
+  return { name, port, url: `http://127.0.0.1:${port}`, child, stop: () => killTree(child.pid!) };
+}
+
+/** `cog-node serve` (dist/, as installed) in `dir`, which holds cog.yaml. */
+export async function startCogNode(dir: string, options: { env?: Record<string, string>; args?: string[]; name?: string } = {}): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bin', 'cog-node.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])], {
+    cwd: dir,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const server = started(options.name ?? 'cog-node', port, child);
+  await waitReady(server.url, child, server.name);
+  return server;
+}
+
+/** Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`. */
+export async function startCoglet(dir: string, options: { env?: Record<string, string>; name?: string } = {}): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
+    cwd: dir,
+    // The worker subprocess is started as `python`: the venv's must come first.
+    env: {
+      ...process.env,
+      PATH: `${join(venv, 'bin')}:${process.env.PATH}`,
+      PORT: String(port),
+      COG_PREDICT_TYPE_STUB: 'predict.py:Predictor',
+      LOG_FORMAT: 'console',
+      COG_LOG_LEVEL: 'error',
+      ...options.env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const server = started(options.name ?? `coglet ${COG_VERSION}`, port, child);
+  await waitReady(server.url, child, server.name);
+  return server;
+}
+
+/** The process and all its descendants (coglet runs its predictor in a worker subprocess). */
+export function tree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i]!) ?? []));
+  return all;
+}
+
+export function killTree(pid: number): void {
+  for (const p of tree(pid).reverse()) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const TICKS = 100; // USER_HZ
+/** CPU seconds (user + system, all threads) of a process tree so far. */
+export function cpuSeconds(pid: number): number {
+  return tree(pid).reduce((sum, p) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) / TICKS;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** CPU seconds of a process's main thread and of all its other threads (worker threads, GC, I/O). */
+export function threadCpuSeconds(pid: number): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS;
+      if (Number(task) === pid) main += seconds;
+      else others += seconds;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { main, others };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export const median = (values: number[]): number => percentile(values, 50);
+
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+export const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—';
