@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
 npm link --no-audit --no-fund >/dev/null
 if [ "${1:-}" = "--torch" ]; then
-  scripts/build-torch.sh
+  VENV="$(bash scripts/install-libtorch.sh)"
+  LIBTORCH="$(cd /tmp && "$VENV/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])')"
+  export LIBTORCH
+  npm run build:torch -- --target-dir "$HOME/.cache/cog-node/target-torch"
 fi
 echo
 echo "cog-node $(node bin/cog-node.js --version | cut -d' ' -f2) is ready: $(command -v cog-node)"

@@ -1,7 +1,7 @@
 // The Python that has torch (the one scripts/install-libtorch.sh set up, unless COG_NODE_PYTHON
 // says otherwise), and the models and files it makes for the torch tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,4 +24,27 @@ export function makeTorchFixtures(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cog-node-torch-'));
   runPython(join(repoRoot, '__test__', 'fixtures', 'make_torch_models.py'), [dir]);
   return dir;
+}
+
+/** A tensor's elements as plain numbers (bigints converted). */
+export function numbers(tensor: { toTypedArray(): ArrayLike<number> | ArrayLike<bigint> }): number[] {
+  return Array.from(tensor.toTypedArray() as ArrayLike<number | bigint>, Number);
+}
+
+/**
+ * A safetensors file whose F32 tensor `b` starts at byte 3 of the data (after a 3-byte U8
+ * tensor `a`), which no aligned writer produces: `a` = [1, 2, 3], `b` = [1.5, -2].
+ */
+export function misalignedSafetensors(path: string): void {
+  const header = JSON.stringify({
+    a: { dtype: 'U8', shape: [3], data_offsets: [0, 3] },
+    b: { dtype: 'F32', shape: [2], data_offsets: [3, 11] },
+  }).padEnd(80, ' ');
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(header.length));
+  const data = Buffer.alloc(11);
+  data.set([1, 2, 3]);
+  data.writeFloatLE(1.5, 3);
+  data.writeFloatLE(-2, 7);
+  writeFileSync(path, Buffer.concat([length, Buffer.from(header), data]));
 }
