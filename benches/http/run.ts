@@ -3,26 +3,19 @@
 // Measures requests/s and p50/p99 latency at concurrency 1 and 16, server CPU per request,
 // time from start to READY, idle RSS. Needs `wrk` (apt-get install wrk); creates
 // benches/http/.venv with pinned cog and coglet; builds dist/ (npm run build:ts).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COG_VERSION, cpuSeconds, freePort, sh, tree, venv } from '../harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const venv = join(here, '.venv');
-const COG_VERSION = '0.23.1';
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = [1, 16];
 // More slots than connections: coglet frees a slot only after its response has gone out, so with
 // exactly 16 slots a client's next request often meets a 409 (measured: 80% of them under wrk).
 const SLOTS = process.env.BENCH_SLOTS ?? '64';
-
-function sh(command: string, args: string[], cwd = root): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 function prepare(): void {
   try {
@@ -40,15 +33,6 @@ function prepare(): void {
   sh('npm', ['run', '-s', 'build:ts']);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Contender {
   name: string;
@@ -77,40 +61,10 @@ const contenders: Contender[] = [
   },
 ];
 
-/** The process and all its descendants (coglet runs its predictor in a worker subprocess). */
-function tree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...(children.get(all[i]!) ?? []));
-  return all;
-}
-
 function rssBytes(pid: number): number {
   return tree(pid).reduce((sum, p) => {
     try {
       return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
-
-const TICKS = 100; // USER_HZ
-function cpuSeconds(pid: number): number {
-  return tree(pid).reduce((sum, p) => {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(fields[11]) + Number(fields[12])) / TICKS;
     } catch {
       return sum;
     }
