@@ -1,6 +1,5 @@
 import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from './config.js';
 import { CancelationError, PredictorLoadError } from './errors.js';
-import { decodeEvent } from './events.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
 import { openApiSchema } from './openapi.js';
 import type { FileEncoder } from './output.js';
@@ -82,11 +81,15 @@ export class LoadedPredictor {
     const consumer = prediction.events.subscribe({ lossless: true, replay: true });
     const items = prediction.outputItems;
     try {
-      for (let batch = await consumer.next(256); batch !== null; batch = await consumer.next(256)) {
+      // Lossless from the first event, so the nth `output` event is item n: no JSON to parse.
+      let index = 0;
+      for (;;) {
+        // Take what is there without an await; wait only when the channel is empty.
+        const ready = consumer.tryNext(1024);
+        const batch = ready === '' ? await consumer.next(1024) : ready;
+        if (batch === null) break;
         for (const line of batch.split('\n')) {
-          const { name, json } = decodeEvent(line);
-          // The channel carries JSON; the items themselves (a `Path` stays a `Path`) are here.
-          if (name === 'output') yield items[(JSON.parse(json) as { index: number }).index];
+          if (line.startsWith('output ')) yield items[index++];
         }
       }
       settle(await prediction.done);

@@ -1,8 +1,8 @@
 import { CancelationError } from './errors.js';
 import type { LoadedTarget } from './loader.js';
-import { captureLogs, type LogSource } from './logs.js';
+import { captureLogs, outsideCapture, type LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
-import { PredictionScope, runInScope, type MetricEvent } from './scope.js';
+import { PredictionScope, outsideScope, runInScope, type MetricEvent } from './scope.js';
 import type { CancelToken } from './native.js';
 
 /** Where a running prediction's events go, as they happen. */
@@ -96,30 +96,36 @@ export class InProcessExecutor implements PredictorExecutor {
     this.#running.set(job.token, scope);
     const inScope = <T>(fn: () => T): T =>
       captureLogs((text, source) => sink.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
+    // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
+    const outside = <T>(fn: () => T): T => outsideCapture(() => outsideScope(fn));
     const metrics = () => scope.metricsStore.toJSON();
     try {
       const method = this.target.instance[this.target.method] as (input: Record<string, unknown>) => unknown;
-      let value = await inScope(() => method.call(this.target.instance, job.input));
-      let streamed = false;
-      const iterator = streamOf(value);
-      if (iterator !== undefined) {
-        streamed = true;
-        for (;;) {
-          if (scope.canceled) {
-            await inScope(() => iterator.return?.(undefined));
-            throw new CancelationError();
+      // One scope for the whole prediction: async context follows the awaits, so a generator's
+      // steps run in it without entering it again for every item.
+      return await inScope(async (): Promise<ExecutionResult> => {
+        let value = await method.call(this.target.instance, job.input);
+        let streamed = false;
+        const iterator = streamOf(value);
+        if (iterator !== undefined) {
+          streamed = true;
+          for (;;) {
+            if (scope.canceled) {
+              await iterator.return?.(undefined);
+              throw new CancelationError();
+            }
+            const step = await iterator.next();
+            if (step.done) break;
+            await outside(() => sink.output(step.value));
           }
-          const step = await inScope(() => iterator.next());
-          if (step.done) break;
-          await sink.output(step.value);
+          // The items went to the sink one by one; whoever keeps the output array keeps it there.
+          value = undefined;
+        } else if (!scope.canceled) {
+          await outside(() => sink.output(value));
         }
-        // The items went to the sink one by one; whoever keeps the output array keeps it there.
-        value = undefined;
-      } else if (!scope.canceled) {
-        await sink.output(value);
-      }
-      if (scope.canceled) return { status: 'canceled', metrics: metrics() };
-      return { status: 'succeeded', output: value, streamed, metrics: metrics() };
+        if (scope.canceled) return { status: 'canceled', metrics: metrics() };
+        return { status: 'succeeded', output: value, streamed, metrics: metrics() };
+      });
     } catch (error) {
       if (scope.canceled) return { status: 'canceled', metrics: metrics() };
       if (this.#echoLogs === false && error instanceof Error && error.stack) {

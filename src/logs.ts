@@ -41,3 +41,8 @@ export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
   install();
   return captures.run({ sink, echo }, fn);
 }
+
+/** Runs `fn` with no capture: what it writes goes to the real streams. */
+export function outsideCapture<T>(fn: () => T): T {
+  return captures.exit(fn);
+}

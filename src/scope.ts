@@ -153,3 +153,8 @@ export function currentScope(): Scope {
 export function runInScope<T>(scope: Scope, fn: () => T): T {
   return storage.run(scope, fn);
 }
+
+/** Runs `fn` outside any prediction's scope (the runner's own work amid a prediction's). */
+export function outsideScope<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
