@@ -72,7 +72,6 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   completedAt: Date | undefined;
   /** Output items so far (a streamed output), or the final output once terminal. */
   output: unknown;
-  streamed = false;
   error: string | undefined;
   logs = '';
   metrics: MetricsObject = {};

@@ -1,5 +1,4 @@
 import { InProcessExecutor, errorMessage, type PredictorExecutor } from './executor.js';
-import { InputValidationError } from './errors.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
@@ -351,4 +350,3 @@ export class PredictorRuntime {
   }
 }
 
-export { InputValidationError };

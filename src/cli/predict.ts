@@ -1,7 +1,7 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
-import { InputValidationError, PredictorLoadError } from '../errors.js';
+import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
@@ -120,4 +120,3 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   return 0;
 }
 
-export { InputValidationError };
