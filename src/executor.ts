@@ -7,8 +7,11 @@ import type { CancelToken } from './native.js';
 
 /** Where a running prediction's events go, as they happen. */
 export interface ExecutionSink {
-  /** One output item. A returned promise makes a generator's next step wait (backpressure). */
-  output(item: unknown): void | Promise<void>;
+  /**
+   * One output item. A returned promise makes a generator's next step wait (backpressure).
+   * `final` marks a non-streamed predictor's one value, which the result carries too.
+   */
+  output(item: unknown, final?: boolean): void | Promise<void>;
   log(text: string, source: LogSource): void;
   metric(event: MetricEvent, metrics: MetricsObject): void;
 }
@@ -121,7 +124,7 @@ export class InProcessExecutor implements PredictorExecutor {
           // The items went to the sink one by one; whoever keeps the output array keeps it there.
           value = undefined;
         } else if (!scope.canceled) {
-          await outside(() => sink.output(value));
+          await outside(() => sink.output(value, true));
         }
         if (scope.canceled) return { status: 'canceled', metrics: metrics() };
         return { status: 'succeeded', output: value, streamed, metrics: metrics() };

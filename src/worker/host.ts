@@ -161,7 +161,12 @@ export class WorkerExecutor implements PredictorExecutor {
         this.#pending.delete(message.id);
         clearTimeout(pending.graceTimer);
         const result = message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
-        void pending.chain.then(() => pending.resolve(result));
+        // A non-streamed predictor's value came in 'done' only: it is its one output event too.
+        const single = result.status === 'succeeded' && !result.streamed ? result : undefined;
+        void pending.chain
+          .then(() => single && pending.sink.output(single.output, true))
+          .catch(() => undefined)
+          .then(() => pending.resolve(result));
         break;
       }
       case 'healthcheck-result': {

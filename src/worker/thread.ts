@@ -102,7 +102,9 @@ async function main(): Promise<void> {
           .execute(
             { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
             {
-              output: async (item) => {
+              output: async (item, final) => {
+                // A single value travels in 'done' (the host outputs it from there): one message less.
+                if (final) return;
                 addOutput(state, item);
                 // Backpressure: past the window, the generator's next step waits for the host,
                 // until a batch fits again (resuming for one item at a time would post one each).
