@@ -48,59 +48,38 @@ impl Input {
     }
 }
 
+/// An array as TorchScript's typed list when every item has one type, else a tuple.
 fn list(items: Vec<Input>) -> IValue {
     let all = |f: fn(&Input) -> bool| !items.is_empty() && items.iter().all(f);
+    fn each<T>(items: Vec<Input>, take: fn(Input) -> Option<T>) -> Vec<T> {
+        items.into_iter().filter_map(take).collect()
+    }
     if all(|i| matches!(i, Input::Tensor(_))) {
-        IValue::TensorList(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Input::Tensor(t) => Some(t),
-                    _ => None,
-                })
-                .collect(),
-        )
+        IValue::TensorList(each(items, |i| match i {
+            Input::Tensor(t) => Some(t),
+            _ => None,
+        }))
     } else if all(|i| matches!(i, Input::Int(_))) {
-        IValue::IntList(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Input::Int(v) => Some(v),
-                    _ => None,
-                })
-                .collect(),
-        )
+        IValue::IntList(each(items, |i| match i {
+            Input::Int(v) => Some(v),
+            _ => None,
+        }))
     } else if all(|i| matches!(i, Input::Int(_) | Input::Double(_))) {
-        IValue::DoubleList(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Input::Int(v) => Some(v as f64),
-                    Input::Double(v) => Some(v),
-                    _ => None,
-                })
-                .collect(),
-        )
+        IValue::DoubleList(each(items, |i| match i {
+            Input::Int(v) => Some(v as f64),
+            Input::Double(v) => Some(v),
+            _ => None,
+        }))
     } else if all(|i| matches!(i, Input::Bool(_))) {
-        IValue::BoolList(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Input::Bool(v) => Some(v),
-                    _ => None,
-                })
-                .collect(),
-        )
+        IValue::BoolList(each(items, |i| match i {
+            Input::Bool(v) => Some(v),
+            _ => None,
+        }))
     } else if all(|i| matches!(i, Input::Str(_))) {
-        IValue::StringList(
-            items
-                .into_iter()
-                .filter_map(|i| match i {
-                    Input::Str(v) => Some(v),
-                    _ => None,
-                })
-                .collect(),
-        )
+        IValue::StringList(each(items, |i| match i {
+            Input::Str(v) => Some(v),
+            _ => None,
+        }))
     } else {
         IValue::Tuple(items.into_iter().map(Input::into_ivalue).collect())
     }
