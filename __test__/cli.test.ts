@@ -276,6 +276,25 @@ describe('setup', () => {
   });
 });
 
+describe('--setup-timeout', () => {
+  it('fails a setup that takes longer, and rejects a bad value', async () => {
+    const dir = project({
+      'cog.yaml': yaml(),
+      'predict.ts': `export class Predictor {
+  async setup() { await new Promise((resolve) => setTimeout(resolve, 10_000)); }
+  predict() { return 'never'; }
+}
+`,
+    });
+    const slow = await cli(['predict', '--setup-timeout', '0.5'], { cwd: dir });
+    expect(slow.code).toBe(1);
+    expect(slow.stderr).toContain('Setup failed: Setup timed out after 0.5 seconds');
+    const bad = await cli(['predict', '--setup-timeout', 'soon'], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--setup-timeout must be a number of seconds');
+  });
+});
+
 describe('streamed output', () => {
   it('prints a ConcatenateIterator as the text it concatenates', async () => {
     const dir = project({

@@ -20,6 +20,7 @@ Options:
                            Prints the whole ${verb === 'train' ? 'training' : 'prediction'} object as JSON.
   -o, --output PATH        Where to write the output (default: output.<ext> for files, stdout otherwise).
   -e, --env NAME=value     Set an environment variable for the predictor. Repeatable.
+      --setup-timeout SECS Fail when setup() takes longer (default: COG_SETUP_TIMEOUT, else no limit).
   -h, --help               Show this help.
 
 Exit status: 0 when it succeeded, 1 when it failed or was canceled, 2 on bad usage.`;
@@ -47,12 +48,20 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     json: { type: 'string' },
     output: { type: 'string', short: 'o' },
     env: { type: 'string', short: 'e', multiple: true },
+    'setup-timeout': { type: 'string' },
   });
   if (values.help) {
     console.log(predictHelp(verb));
     return 0;
   }
   if (values.json !== undefined && values.input !== undefined) throw new UsageError('--json and -i cannot be used together');
+  let setupTimeout = setupTimeoutFromEnv();
+  if (values['setup-timeout'] !== undefined) {
+    setupTimeout = Number(values['setup-timeout']);
+    if (!Number.isFinite(setupTimeout) || setupTimeout < 0) {
+      throw new UsageError(`--setup-timeout must be a number of seconds, got ${JSON.stringify(values['setup-timeout'])}`);
+    }
+  }
   Object.assign(process.env, envPairs(values.env));
   const cwd = process.cwd();
   const config = readConfig(cwd);
@@ -64,7 +73,7 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
     concurrency: resolveConcurrency(config),
-    setupTimeout: setupTimeoutFromEnv(),
+    setupTimeout,
     echoLogs: true,
   });
   // Validate before setup, so a typo doesn't wait for a model to load.
