@@ -5,20 +5,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors.js';
-import { makeTorchFixtures, misalignedSafetensors, repoRoot } from './helpers/torch.js';
-
-interface Expected {
-  dtype: string;
-  shape: number[];
-  values: number[];
-}
+import { expectedDtypes, makeTorchFixtures, type ExpectedTensor, misalignedSafetensors, repoRoot } from './helpers/torch.js';
 
 let dir: string;
-let expected: Record<string, Expected>;
+let expected: Record<string, ExpectedTensor>;
 
 beforeAll(() => {
   dir = makeTorchFixtures();
-  expected = JSON.parse(readFileSync(join(dir, 'dtypes.json'), 'utf8')) as Record<string, Expected>;
+  expected = expectedDtypes(dir);
 });
 
 const SAFETENSORS_DTYPE: Record<string, [string, string]> = {

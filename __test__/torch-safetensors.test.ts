@@ -3,20 +3,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../src/torch/index.js';
-import { makeTorchFixtures, misalignedSafetensors, numbers } from './helpers/torch.js';
-
-interface Expected {
-  dtype: string;
-  shape: number[];
-  values: number[];
-}
+import { expectedDtypes, makeTorchFixtures, type ExpectedTensor, misalignedSafetensors, numbers } from './helpers/torch.js';
 
 let dir: string;
-let expected: Record<string, Expected>;
+let expected: Record<string, ExpectedTensor>;
 
 beforeAll(() => {
   dir = makeTorchFixtures();
-  expected = JSON.parse(readFileSync(join(dir, 'dtypes.json'), 'utf8')) as Record<string, Expected>;
+  expected = expectedDtypes(dir);
 });
 
 describe('loadSafetensors', () => {

@@ -1,7 +1,7 @@
 // The Python that has torch (the one scripts/install-libtorch.sh set up, unless COG_NODE_PYTHON
 // says otherwise), and the models and files it makes for the torch tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,6 +24,18 @@ export function makeTorchFixtures(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cog-node-torch-'));
   runPython(join(repoRoot, '__test__', 'fixtures', 'make_torch_models.py'), [dir]);
   return dir;
+}
+
+/** A tensor of `dtypes.safetensors` as Python described it in `dtypes.json`. */
+export interface ExpectedTensor {
+  dtype: string;
+  shape: number[];
+  values: number[];
+}
+
+/** What Python wrote into the fixtures' `dtypes.safetensors`, by tensor name. */
+export function expectedDtypes(dir: string): Record<string, ExpectedTensor> {
+  return JSON.parse(readFileSync(join(dir, 'dtypes.json'), 'utf8')) as Record<string, ExpectedTensor>;
 }
 
 /** A tensor's elements as plain numbers (bigints converted). */
