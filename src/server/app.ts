@@ -3,6 +3,7 @@ import { COG_API_VERSION } from '../version.js';
 import { webhookAuthToken, throttleIntervalFromEnv } from './env.js';
 import { HealthReporter } from './health.js';
 import { serverLog } from './log.js';
+import { registerPlayground } from './playground/page.js';
 import { registerRunRoutes } from './runs.js';
 import type { CogService } from './service.js';
 
@@ -51,6 +52,7 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
     const schema = service.schema();
     return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);
   });
+  registerPlayground(app);
   if (service.shape.predict) registerRunRoutes(app, service, 'predict', runOptions);
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {
