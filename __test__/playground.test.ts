@@ -59,7 +59,7 @@ const problems = (page: Page) => (page as Page & { problems: string[] }).problem
 const output = (page: Page) => page.locator('#output').innerText();
 /** The little of the DOM that in-page functions use (this project's TypeScript has no DOM library). */
 interface InPage {
-  document: { getElementById(id: string): { textContent: string | null } };
+  document: { getElementById(id: string): { textContent: string | null; disabled?: boolean }; body: { getAttribute(name: string): string | null } };
   MutationObserver: new (callback: () => void) => { observe(node: unknown, options: Record<string, boolean>): void };
   states: string[];
 }
@@ -118,12 +118,16 @@ describe('playground on a predictor with every kind of input', () => {
       new page.MutationObserver(() => page.states.push(box.textContent ?? '')).observe(box, { childList: true, subtree: true, characterData: true });
     });
     await page.click('#run');
-    await outputContains(page, 'HI0');
-    // Mid-stream: some words there, not all, the prediction still processing, Cancel offered.
-    const partial = await output(page);
-    expect(partial).not.toContain('HI3');
-    expect(await page.getAttribute('body', 'data-status')).toBe('processing');
-    expect(await page.isEnabled('#cancel')).toBe(true);
+    // Mid-stream, read in the page the moment the first word shows: not all words there yet, the
+    // prediction still processing, Cancel offered.
+    const seen = await page.waitForFunction(() => {
+      const { document } = globalThis as unknown as InPage;
+      const text = document.getElementById('output').textContent!;
+      return text.includes('HI0') && { text, status: document.body.getAttribute('data-status'), cancel: !document.getElementById('cancel').disabled };
+    });
+    const partial = (await seen.jsonValue()) as { text: string; status: string; cancel: boolean };
+    expect(partial.text).not.toContain('HI3');
+    expect(partial).toMatchObject({ status: 'processing', cancel: true });
     await page.screenshot({ path: join(ARTIFACTS, 'streaming.png') });
 
     await finished(page);
@@ -206,6 +210,51 @@ describe('playground on examples/ocr-detect (an image in, an image and JSON out)
     expect(boxes[0]!.x).toBeLessThan(60);
     expect(await page.locator('dd[data-metric="boxes"]').innerText()).toBe('1');
     await page.screenshot({ path: join(ARTIFACTS, 'ocr-detect.png'), fullPage: true });
+    expect(problems(page)).toEqual([]);
+  });
+});
+
+describe('playground on an Iterator of files', () => {
+  let server: ServerProcess;
+  let page: Page;
+
+  beforeAll(async () => ({ server, page } = await servePlayground('playground-media')));
+  afterAll(() => stop(server, page));
+
+  it('lists the items: an image and a playable audio inline, other files as download links', async () => {
+    await page.fill('#input-width', '40');
+    await page.click('#run');
+    await finished(page);
+    expect(await page.getAttribute('body', 'data-status')).toBe('succeeded');
+    expect(await page.locator('#output ol.items > li').count()).toBe(3);
+    const image = page.locator('#output li:nth-child(1) img');
+    expect(await image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(40);
+    const audio = page.locator('#output li:nth-child(2) audio');
+    expect(await audio.getAttribute('src')).toMatch(/^data:audio\//);
+    // Chromium decodes it: the metadata gives the tone's length.
+    const duration = await audio.evaluate(
+      (element) =>
+        new Promise<number>((resolve) => {
+          const media = element as unknown as { duration: number; readyState: number; addEventListener(name: string, listener: () => void): void };
+          if (media.readyState >= 1) resolve(media.duration);
+          else media.addEventListener('loadedmetadata', () => resolve(media.duration));
+        }),
+    );
+    expect(duration).toBeCloseTo(0.25, 2);
+    const link = page.locator('#output li:nth-child(3) a.download');
+    expect(await link.getAttribute('download')).toBe('output-2.txt');
+    const href = (await link.getAttribute('href'))!;
+    expect(Buffer.from(href.slice(href.indexOf(',') + 1), 'base64').toString()).toBe('three files');
+    await page.screenshot({ path: join(ARTIFACTS, 'media.png'), fullPage: true });
+  });
+
+  it("shows a failed prediction's error with the items it made before", async () => {
+    await page.check('#input-fail');
+    await page.click('#run');
+    await finished(page);
+    expect(await page.getAttribute('body', 'data-status')).toBe('failed');
+    expect(await page.locator('#error').innerText()).toContain('the media predictor was asked to fail');
+    expect(await page.locator('#output ol.items > li').count()).toBe(3);
     expect(problems(page)).toEqual([]);
   });
 });

@@ -47,6 +47,8 @@ button:disabled { opacity: .45; cursor: default; }
 #output .entry { margin-bottom: 12px; }
 #output .key { font-family: ui-monospace, monospace; font-size: 13px; color: var(--muted); margin-bottom: 4px; }
 #output ol.items { margin: 0; padding-left: 22px; }
+#output ol.items > li { margin: 6px 0; }
+#output a.download { color: var(--accent); }
 #logs { font: 12px/1.4 ui-monospace, monospace; white-space: pre-wrap; max-height: 240px; margin: 0 0 16px; }
 #metrics { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; font-size: 13px; }
 #metrics dt { color: var(--muted); font-family: ui-monospace, monospace; }

@@ -166,10 +166,16 @@ export const PLAYGROUND_SCRIPT = String.raw`
   var VIDEO = /^data:video\/|\.(mp4|webm|mov|mkv)(\?|#|$)/i;
   function isFileValue(value) { return typeof value === 'string' && /^(data:[^,]*,|https?:\/\/)/i.test(value); }
 
+  var EXTENSIONS = { plain: 'txt', jpeg: 'jpg', mpeg: 'mp3', 'svg+xml': 'svg', 'octet-stream': 'bin', 'x-wav': 'wav' };
+
+  /** A data URI carries no name: output[-index].<extension from its type>; a URL keeps its own. */
   function fileName(value, index) {
     var mime = /^data:([^;,]+)/.exec(value);
-    if (mime) return 'output' + (index === undefined ? '' : '-' + index) + '.' + (mime[1].split('/')[1] || 'bin').replace(/[^a-z0-9]/gi, '');
-    return decodeURIComponent(value.split(/[?#]/)[0].split('/').pop() || 'output');
+    if (mime) {
+      var subtype = (mime[1].split('/')[1] || 'octet-stream').toLowerCase();
+      return 'output' + (index === undefined ? '' : '-' + index) + '.' + (EXTENSIONS[subtype] || subtype.replace(/[^a-z0-9]/g, ''));
+    }
+    try { return decodeURIComponent(value.split(/[?#]/)[0].split('/').pop() || 'output'); } catch (e) { return 'output'; }
   }
 
   function renderValue(value, index) {
@@ -223,6 +229,8 @@ export const PLAYGROUND_SCRIPT = String.raw`
       if (streamed.length === 0) outputBox.textContent = '';
       return;
     }
+    // What streamed in is already on the page: keep it (no flicker, media not decoded twice).
+    if (kind !== 'single' && Array.isArray(output) && output.length === streamed.length && streamed.length > 0) return;
     if (kind === 'concatenate' && Array.isArray(output) && output.every(function (c) { return typeof c === 'string'; })) {
       outputBox.textContent = '';
       outputBox.appendChild(el('pre', { className: 'text', text: output.join('') }));
