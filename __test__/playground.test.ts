@@ -14,6 +14,9 @@ const CHROMIUM = process.env.COG_NODE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = process.env.COG_NODE_TEST_ARTIFACTS ?? join(ROOT, '.vitest', 'artifacts', 'playground');
 
 let browser: Browser;
+// The server and page of the running describe block (blocks run one after another).
+let server: ServerProcess;
+let page: Page;
 
 beforeAll(async () => {
   // No skip: CI installs Debian's chromium (.ci/run); a missing browser is a failure to fix.
@@ -67,9 +70,6 @@ const outputContains = (page: Page, text: string) => page.waitForFunction((wante
 const finished = (page: Page) => page.waitForSelector('body:is([data-status="succeeded"], [data-status="failed"], [data-status="canceled"], [data-status="invalid"])');
 
 describe('playground on a predictor with every kind of input', () => {
-  let server: ServerProcess;
-  let page: Page;
-
   beforeAll(async () => ({ server, page } = await servePlayground('playground')));
   afterAll(() => stop(server, page));
 
@@ -185,9 +185,6 @@ describe('playground on a predictor with every kind of input', () => {
 });
 
 describe('playground on examples/ocr-detect (an image in, an image and JSON out)', () => {
-  let server: ServerProcess;
-  let page: Page;
-
   beforeAll(async () => ({ server, page } = await servePlayground('../../../examples/ocr-detect')));
   afterAll(() => stop(server, page));
 
@@ -215,9 +212,6 @@ describe('playground on examples/ocr-detect (an image in, an image and JSON out)
 });
 
 describe('playground on an Iterator of files', () => {
-  let server: ServerProcess;
-  let page: Page;
-
   beforeAll(async () => ({ server, page } = await servePlayground('playground-media')));
   afterAll(() => stop(server, page));
 
