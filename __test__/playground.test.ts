@@ -82,6 +82,16 @@ describe('playground on a predictor with every kind of input', () => {
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/);
   });
 
+  it('is left out when COG_NODE_PLAYGROUND=0', async () => {
+    const off = await startServer('playground', { env: { COG_NODE_PLAYGROUND: '0' } });
+    try {
+      expect((await json(`${off.url}/playground`)).status).toBe(404);
+      expect((await json(`${off.url}/openapi.json`)).status).not.toBe(404);
+    } finally {
+      await off.kill();
+    }
+  });
+
   it('builds one field per input, in x-order, of the kind the schema says', async () => {
     const names = await page.locator('.field').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-field')));
     const { body: schema } = await json(`${server.url}/openapi.json`);
