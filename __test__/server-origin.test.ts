@@ -1,10 +1,8 @@
 // Browser callers of another origin (403 unless COG_CORS_ORIGINS allows them, CORS for those that
 // are) and bodies that are not JSON (415), on a real server on loopback.
-import { serve as listen } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BasePredictor, Input, Type, createApp, type Inputs } from '../src/index.js';
+import { BasePredictor, Input, Type, type Inputs } from '../src/index.js';
+import { serveLocally } from './helpers/app.js';
 
 const ran: string[] = [];
 
@@ -25,20 +23,12 @@ afterEach(async () => {
 });
 
 /** Serves `Echo` on loopback with `COG_CORS_ORIGINS` as given (read when the app is made). */
-async function start(corsOrigins?: string): Promise<{ url: string; shuttingDown: () => boolean }> {
+async function start(corsOrigins?: string): Promise<{ url: string; shutdownRequests: () => number }> {
   if (corsOrigins === undefined) delete process.env.COG_CORS_ORIGINS;
   else process.env.COG_CORS_ORIGINS = corsOrigins;
-  let shutdownCalled = false;
-  const cog = createApp(Echo, { onShutdown: () => { shutdownCalled = true; } });
-  const server = await new Promise<Server>((resolve) => {
-    const s = listen({ fetch: cog.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
-  });
-  await cog.ready;
-  stops.push(async () => {
-    await cog.shutdown();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, shuttingDown: () => shutdownCalled };
+  const app = await serveLocally(Echo);
+  stops.push(() => app.stop());
+  return app;
 }
 
 /** What a page's `fetch(url, { method: 'POST', body: string })` sends: a simple, unpreflighted request. */
@@ -75,12 +65,12 @@ describe('cross-origin browser requests', () => {
     const server = await start();
     const refused = await fetch(`${server.url}/shutdown`, { method: 'POST', headers: { origin: 'http://localhost:8080' } });
     expect(refused.status).toBe(403);
-    expect(server.shuttingDown()).toBe(false);
+    expect(server.shutdownRequests()).toBe(0);
     expect((await jsonPost(`${server.url}/predictions`)).status).toBe(200);
     // The operator's own curl still stops it.
     expect((await fetch(`${server.url}/shutdown`, { method: 'POST' })).status).toBe(200);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(server.shuttingDown()).toBe(true);
+    expect(server.shutdownRequests()).toBe(1);
   });
 
   it('requests without Origin and same-origin ones are unaffected', async () => {

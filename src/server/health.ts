@@ -8,13 +8,24 @@ export type HealthStatus = 'STARTING' | 'READY' | 'BUSY' | 'SETUP_FAILED' | 'UNH
 export interface HealthReport {
   status: HealthStatus;
   setup: SetupReport;
-  version: { coglet: string; cog_node: string; node: string };
+  version: HealthVersion;
   user_healthcheck_error?: string;
+}
+
+/**
+ * What runs: cog-node's and Node's versions, and the Cog HTTP API generation it implements.
+ * No `coglet` field: Cog's playground shows `coglet <version>` when there is one, and its client
+ * code treats every `version` field as optional (it reads `coglet`, `cog`, `python_sdk`, `python`).
+ */
+export interface HealthVersion {
+  cog_node: string;
+  node: string;
+  cog_api: string;
 }
 
 type UserCheck = { healthy: boolean; error?: string };
 
-const VERSION = { coglet: COG_API_VERSION, cog_node: COG_NODE_VERSION, node: process.version };
+const VERSION: HealthVersion = { cog_node: COG_NODE_VERSION, node: process.version, cog_api: COG_API_VERSION };
 
 /**
  * Answers `/health-check`. The user's `healthcheck()` runs only once the predictor is ready

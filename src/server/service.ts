@@ -138,15 +138,16 @@ export class CogService {
     this.#predictions.set(prediction, settled);
     if (webhook !== undefined) {
       // The runtime may have moved the prediction to `processing` before we could listen.
-      if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', prediction.response()));
-      else webhook.send('start', prediction.response());
-      prediction.on('output', () => webhook.send('output', prediction.response()));
-      prediction.on('log', () => webhook.send('logs', prediction.response()));
+      const payload = () => prediction.json();
+      if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
+      else webhook.send('start', payload);
+      prediction.on('output', () => webhook.send('output', payload));
+      prediction.on('log', () => webhook.send('logs', payload));
     }
     void settled.then((response) => {
       this.#predictions.delete(prediction);
       if (webhook === undefined) return;
-      const delivery = webhook.sendTerminal(response);
+      const delivery = webhook.sendTerminal(prediction.json(response));
       this.#deliveries.add(delivery);
       void delivery.finally(() => this.#deliveries.delete(delivery));
     });

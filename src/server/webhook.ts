@@ -57,14 +57,14 @@ export class WebhookSender {
     return this.#options.events.has(event);
   }
 
-  /** A non-terminal event: one attempt, unless filtered out or throttled. */
-  send(event: Exclude<WebhookEvent, 'completed'>, payload: unknown): void {
+  /** A non-terminal event: one attempt, unless filtered out or throttled; `payload` writes its JSON. */
+  send(event: Exclude<WebhookEvent, 'completed'>, payload: () => string): void {
     if (!this.wants(event)) return;
     const now = performance.now();
     if (event !== 'output' && now - this.#lastSent < this.#options.throttleMs) return;
     this.#lastSent = now;
-    // Serialized now: the payload object keeps changing while the request is on its way.
-    const body = JSON.stringify(payload);
+    // Serialized now: the prediction keeps changing while the request is on its way.
+    const body = payload();
     const attempt = detached(() =>
       this.#post(body).then(
         (response) => {
@@ -78,12 +78,11 @@ export class WebhookSender {
   }
 
   /**
-   * The `completed` event, retried as Cog retries it; resolves when delivered or given up (it
+   * The `completed` event (its JSON text), retried as Cog retries it; resolves when delivered or given up (it
    * never rejects). Waits for earlier events still on their way, so the receiver sees it last.
    */
-  sendTerminal(payload: unknown): Promise<void> {
+  sendTerminal(body: string): Promise<void> {
     if (!this.wants('completed')) return Promise.resolve();
-    const body = JSON.stringify(payload);
     return detached(async () => {
       await Promise.allSettled([...this.#inFlight]);
       const maxRetries = this.#options.maxRetries ?? 12;
