@@ -55,6 +55,9 @@ export class HealthReporter {
     const report: HealthReport = { status: 'STARTING', setup, version: VERSION };
     if (service.defunct !== undefined) report.status = 'DEFUNCT';
     else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
+    // Shutting down: alive and finishing its work, but taking none (coglet's Health has no
+    // state of its own for this; BUSY is the one that tells a router to send nothing new).
+    else if (service.shuttingDown) report.status = 'BUSY';
     else if (setup.status === 'starting' || !service.isReady) report.status = 'STARTING';
     else {
       const check = await this.#userCheck();

@@ -108,6 +108,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         trace,
         throttleMs: options.throttleMs,
         authToken: options.webhookAuthToken,
+        stop: service.shutdownSignal,
       });
     service.track(prediction, webhook);
 
