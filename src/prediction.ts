@@ -172,7 +172,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.output = this.#outputs;
     const index = this.#outputs.length - 1;
     const writeChunk = this.#writers?.chunk;
-    const event = writeChunk === undefined ? { chunk, index } : new JsonText(`{"chunk":${writeChunk(chunk) ?? 'null'},"index":${index}}`);
+    const event = writeChunk === undefined ? { chunk, index } : new JsonText(() => `{"chunk":${writeChunk(chunk) ?? 'null'},"index":${index}}`);
     const accepted = this.events.publish('output', event);
     this.emit('output', chunk, index);
     return accepted;
@@ -202,7 +202,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.onFinish?.();
     const response = this.response();
-    this.events.close('completed', this.#writers === undefined ? response : new JsonText(this.json(response)));
+    this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
     this.#resolve(response);
     this.emit('completed', response);
   }
