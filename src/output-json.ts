@@ -30,8 +30,12 @@ export class JsonText {
 type Schema = Record<string, unknown>;
 
 const isSchema = (value: unknown): value is Schema => typeof value === 'object' && value !== null;
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Only plain objects are written field by field; a `Date` or a class with `toJSON` is left to JSON.stringify. */
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+};
 
 /** A whole float as Python's `json.dumps` writes it; anything else as `JSON.stringify` does. */
 const writeFloat: JsonWriter = (value) => {
@@ -45,7 +49,8 @@ const writeFloat: JsonWriter = (value) => {
 function arrayWriter(item: JsonWriter): JsonWriter {
   return (value) => {
     if (!Array.isArray(value)) return JSON.stringify(value);
-    return `[${value.map((element) => item(element) ?? 'null').join(',')}]`;
+    // Array.from visits holes too (as undefined, written null as JSON.stringify does); map would skip them.
+    return `[${Array.from(value, (element) => item(element) ?? 'null').join(',')}]`;
   };
 }
 
