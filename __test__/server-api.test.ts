@@ -43,7 +43,8 @@ describe('discovery, health and schema', () => {
     expect(body.setup.status).toBe('succeeded');
     expect(Date.parse(body.setup.started_at)).toBeLessThanOrEqual(Date.parse(body.setup.completed_at));
     expect(body.setup.logs).toBe('');
-    expect(body.version.coglet).toBe('0.22.0');
+    // What runs, and no `coglet` field: it is not coglet (issue 14.6).
+    expect(body.version).toEqual({ cog_node: expect.stringMatching(/^\d+\.\d+\.\d+/), node: process.version, cog_api: '0.22.0' });
     expect(body.user_healthcheck_error).toBeUndefined();
   });
 
@@ -245,6 +246,7 @@ describe('async, idempotent PUT, cancel, capacity', () => {
     const controller = new AbortController();
     const request = fetch(`${single.url}/predictions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ input: { text: 'x', sleep: 20 } }),
       signal: controller.signal,
     }).catch(() => 'aborted');

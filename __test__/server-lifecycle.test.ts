@@ -131,26 +131,63 @@ describe('trainings', () => {
 });
 
 describe('shutdown', () => {
-  it('POST /shutdown answers {}, cancels work in flight, sends its terminal webhook, exits 0', async () => {
-    const server = await start('echo');
+  it('POST /shutdown lets predictions in flight finish: the sync client gets its output, the webhook its result; health BUSY, new ones 503', async () => {
+    const server = await start('echo', { env: { COG_MAX_CONCURRENCY: '3' } });
     await waitForHealth(server.url, ['READY']);
-    await post(`${server.url}/predictions`, { id: 'bg', input: { text: 'x', sleep: 30 }, webhook: `${peer.url}/bg`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
-    const sync = post(`${server.url}/predictions`, { id: 'fg', input: { text: 'x', sleep: 30 } });
-    await waitForHealth(server.url, ['BUSY']); // both slots taken (concurrency 2)
+    const started = (id: string) => waitFor(() => peer.payloads.some((p) => p.id === id && p.status === 'processing'), `${id} started`);
+    await post(`${server.url}/predictions`, { id: 'bg', input: { text: 'b', sleep: 1 }, webhook: `${peer.url}/bg`, webhook_events_filter: ['start', 'completed'] }, { prefer: 'respond-async' });
+    const sync = post(`${server.url}/predictions`, { id: 'fg', input: { text: 'f', sleep: 1 }, webhook: `${peer.url}/fg`, webhook_events_filter: ['start'] });
+    await Promise.all([started('bg'), started('fg')]);
+    expect((await json(`${server.url}/health-check`)).body.status).toBe('READY'); // 2 of 3 slots taken
     const shutdown = await post(`${server.url}/shutdown`);
     expect(shutdown).toMatchObject({ status: 200, body: {} });
-    expect((await sync).body).toMatchObject({ id: 'fg', status: 'canceled' });
+    expect((await json(`${server.url}/health-check`)).body.status).toBe('BUSY');
+    expect(await post(`${server.url}/predictions`, { input: { text: 'late' } })).toMatchObject({ status: 503, body: { error: 'The server is shutting down.', status: 'failed' } });
+    expect((await sync).body).toMatchObject({ id: 'fg', status: 'succeeded', output: 'f' });
     expect(await server.exited).toEqual({ code: 0, signal: null });
-    expect(peer.requests.filter((r) => r.url === '/bg').map((r) => JSON.parse(r.body.toString()).status)).toEqual(['canceled']);
+    expect(peer.payloads.filter((p) => p.id === 'bg').map((p) => [p.status, p.output])).toEqual([['processing', undefined], ['succeeded', 'b']]);
   });
 
-  it('SIGTERM stops the server gracefully', async () => {
-    const server = await start('echo');
+  it('SIGTERM with COG_SHUTDOWN_TIMEOUT: a prediction still running past it ends canceled and the process exits', async () => {
+    const server = await start('echo', { env: { COG_SHUTDOWN_TIMEOUT: '1' } });
     await waitForHealth(server.url, ['READY']);
-    await post(`${server.url}/predictions`, { input: { text: 'x', sleep: 30 }, webhook: `${peer.url}/term`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
+    await post(`${server.url}/predictions`, { id: 'long-bg', input: { text: 'x', sleep: 10 }, webhook: `${peer.url}/term`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
+    const sync = post(`${server.url}/predictions`, { id: 'long-fg', input: { text: 'x', sleep: 10 } });
+    await waitForHealth(server.url, ['BUSY']);
+    const signalled = Date.now();
     server.child.kill('SIGTERM');
+    expect((await sync).body).toMatchObject({ id: 'long-fg', status: 'canceled' });
     expect(await server.exited).toEqual({ code: 0, signal: null });
+    // 1 s deadline, at most 2 s for the cancelled to stop, and the process's own start and exit.
+    expect(Date.now() - signalled).toBeLessThan(5000);
     expect(peer.requests.filter((r) => r.url === '/term').map((r) => JSON.parse(r.body.toString()).status)).toEqual(['canceled']);
+    expect(server.output()).toContain('2 prediction(s) still running after 1 s (COG_SHUTDOWN_TIMEOUT): canceling them');
+  });
+
+  it('a webhook receiver that never answers holds shutdown no longer than COG_SHUTDOWN_TIMEOUT; the log names what was not delivered, without credentials', async () => {
+    const silent = await new Peer().start();
+    silent.handler = () => undefined; // never answers
+    try {
+      const server = await start('echo', { env: { COG_SHUTDOWN_TIMEOUT: '1' } });
+      await waitForHealth(server.url, ['READY']);
+      const hook = `${silent.url}/hook?token=s3cret-token`;
+      const withCredentials = silent.url.replace('http://', 'http://hook-user:pa55word@') + '/cred?sig=abc123';
+      await post(`${server.url}/predictions`, { id: 'silent-1', input: { text: 'x' }, webhook: hook }, { prefer: 'respond-async' });
+      await post(`${server.url}/predictions`, { id: 'silent-2', input: { text: 'y' }, webhook: withCredentials }, { prefer: 'respond-async' });
+      await waitFor(() => silent.requests.some((r) => r.url.startsWith('/hook')), 'the receiver is called');
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - signalled).toBeLessThan(5000);
+      const log = server.output();
+      expect(log).toContain(`the terminal webhook of prediction silent-1 to ${silent.url}/hook was not delivered (COG_SHUTDOWN_TIMEOUT)`);
+      expect(log).toContain(`the terminal webhook of prediction silent-2 to ${silent.url}/cred was not delivered (COG_SHUTDOWN_TIMEOUT)`);
+      // Node's fetch refuses a URL with credentials and names it in its error: logged redacted too.
+      expect(log).toContain(`webhook start to ${silent.url}/cred failed: `);
+      for (const secret of ['s3cret-token', 'pa55word', 'hook-user', 'abc123']) expect(log).not.toContain(secret);
+    } finally {
+      await silent.stop();
+    }
   });
 
   it('--await-explicit-shutdown ignores SIGTERM; POST /shutdown still stops it', async () => {

@@ -1,4 +1,5 @@
 import { OutputChannel, type CancelToken, type OutputConsumer } from './native.js';
+import { JsonText } from './output-json.js';
 
 /** A prediction's event, as Cog's SSE names it. */
 export type StreamEventName = 'start' | 'output' | 'log' | 'metric' | 'completed' | 'error';
@@ -9,9 +10,14 @@ export function historyCapacityFromEnv(): number {
   return Number.isInteger(value) && value >= 0 ? value : 1024;
 }
 
+/** An event's data as JSON (text written already, such as an output with Cog's floats, as it is). */
+function dataJson(data: unknown): string {
+  return data instanceof JsonText ? data.text : JSON.stringify(data ?? null);
+}
+
 /** One event as the channel carries it: a single line, `<name> <json>`. */
 export function encodeEvent(name: StreamEventName, data: unknown): string {
-  return `${name} ${JSON.stringify(data ?? null)}`;
+  return `${name} ${dataJson(data)}`;
 }
 
 export function decodeEvent(line: string): { name: StreamEventName; json: string } {
@@ -69,7 +75,7 @@ export class EventStream {
       this.#held = [];
       if (this.#final !== undefined) {
         channel.trySend(encodeEvent(this.#final.name, this.#final.data));
-        channel.close(JSON.stringify(this.#final.data));
+        channel.close(dataJson(this.#final.data));
       }
       this.#channel = channel;
     }
@@ -122,7 +128,7 @@ export class EventStream {
       return;
     }
     const channel = this.#channel;
-    void this.publish(name, data).then(() => channel.close(JSON.stringify(data)));
+    void this.publish(name, data).then(() => channel.close(dataJson(data)));
     this.#final = { name, data };
   }
 

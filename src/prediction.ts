@@ -3,6 +3,7 @@ import { EventStream } from './events.js';
 import { CancelToken } from './native.js';
 import type { LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
+import { JsonText, objectWriter, outputWriters, type JsonWriter } from './output-json.js';
 import type { MetricEvent } from './scope.js';
 import { Secret } from './secret.js';
 
@@ -65,6 +66,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
   readonly events = new EventStream(this.token);
   readonly createdAt = new Date();
+  /** `performance.now()` at creation: `predict_time` needs sub-millisecond deltas, which Dates lack. */
+  readonly #createdAtMs = performance.now();
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
   status: PredictionStatus = 'starting';
@@ -77,6 +80,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   metrics: MetricsObject = {};
   readonly #outputs: unknown[] = [];
   #abort: AbortController | undefined;
+  /** Set by `declareOutput` when the output schema has a `Number` in it. */
+  #writers: { chunk: JsonWriter; final: JsonWriter; running: JsonWriter } | undefined;
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
 
@@ -126,6 +131,28 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     return this.#abort.signal;
   }
 
+  /**
+   * The output's schema, given before any output: a `Number` in it is then written as Cog writes
+   * floats (`-10.0`) in `json()`, the `output` events and the `completed` event.
+   */
+  declareOutput(schema: unknown): void {
+    const writers = outputWriters(schema);
+    if (writers === undefined) return;
+    this.#writers = {
+      chunk: writers.chunk,
+      final: objectWriter(new Map([['output', writers.output]])),
+      running: objectWriter(new Map([['output', writers.items]])),
+    };
+  }
+
+  /** A response (default: as of now) as JSON text, for the wire. */
+  json(response: PredictionResponse = this.response()): string {
+    const writers = this.#writers;
+    if (writers === undefined) return JSON.stringify(response);
+    // While running (and for a failed stream) `output` is the items so far, not the final output.
+    return (response.output === this.#outputs ? writers.running : writers.final)(response)!;
+  }
+
   /** Set by the runner: frees the prediction's slot. */
   onFinish: (() => void) | undefined;
 
@@ -144,7 +171,9 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#outputs.push(chunk);
     this.output = this.#outputs;
     const index = this.#outputs.length - 1;
-    const accepted = this.events.publish('output', { chunk, index });
+    const writeChunk = this.#writers?.chunk;
+    const event = writeChunk === undefined ? { chunk, index } : new JsonText(() => `{"chunk":${writeChunk(chunk) ?? 'null'},"index":${index}}`);
+    const accepted = this.events.publish('output', event);
     this.emit('output', chunk, index);
     return accepted;
   }
@@ -161,19 +190,19 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.emit('metric', event);
   }
 
-  /** Ends the prediction; `predict_time` (seconds since creation) is always added. */
+  /** Ends the prediction; `predict_time` (seconds since creation, to the microsecond, as Cog) is always added. */
   finish(result: { status: 'succeeded' | 'failed' | 'canceled'; output?: unknown; error?: string; metrics: MetricsObject }): void {
     if (this.terminal) return;
     this.completedAt = new Date();
     this.status = result.status;
     if (result.status === 'succeeded') this.output = result.output;
     if (result.error !== undefined) this.error = result.error;
-    this.metrics = { ...result.metrics, predict_time: (this.completedAt.getTime() - this.createdAt.getTime()) / 1000 };
+    this.metrics = { ...result.metrics, predict_time: Math.round((performance.now() - this.#createdAtMs) * 1000) / 1e6 };
     this.token.release();
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.onFinish?.();
     const response = this.response();
-    this.events.close('completed', response);
+    this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
     this.#resolve(response);
     this.emit('completed', response);
   }

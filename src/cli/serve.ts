@@ -11,12 +11,15 @@ Options:
   --port PORT                 Port (default: $PORT, else 5000)
   --upload-url URL            PUT output files to URL/<name> and return their URLs
   --await-explicit-shutdown   Ignore SIGTERM; stop only on POST /shutdown or SIGINT
+                              (either way predictions in flight finish first, for at
+                              most COG_SHUTDOWN_TIMEOUT seconds, default 30)
                               (Cog's form "--await-explicit-shutdown true" works too)
   --in-process                Run the predictor in the server's thread (no worker)
   -h, --help                  Show this help.
 
 Environment: PORT, COG_MAX_CONCURRENCY, COG_SETUP_TIMEOUT, COG_WEIGHTS, COG_THROTTLE_RESPONSE_INTERVAL,
-COG_STREAM_HISTORY_CAPACITY, COG_CANCEL_GRACE_PERIOD, WEBHOOK_AUTH_TOKEN, COG_USER_AGENT.`;
+COG_STREAM_HISTORY_CAPACITY, COG_CANCEL_GRACE_PERIOD, COG_SHUTDOWN_TIMEOUT, COG_CORS_ORIGINS,
+WEBHOOK_AUTH_TOKEN, COG_USER_AGENT.`;
 
 /** Cog passes `--await-explicit-shutdown true`; a flag with a value is not a flag to parseArgs. */
 function normalize(args: string[]): string[] {

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { COG_API_VERSION } from '../version.js';
-import { webhookAuthToken, throttleIntervalFromEnv } from './env.js';
+import { corsOriginsFromEnv, webhookAuthToken, throttleIntervalFromEnv } from './env.js';
 import { HealthReporter } from './health.js';
 import { serverLog } from './log.js';
+import { crossOriginGuard } from './origin.js';
 import { registerPlayground } from './playground/page.js';
 import { registerRunRoutes } from './runs.js';
 import type { CogService } from './service.js';
@@ -46,6 +47,8 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   const health = new HealthReporter(service);
   const runOptions = { uploadUrl: options.uploadUrl, throttleMs: throttleIntervalFromEnv(), webhookAuthToken: webhookAuthToken() };
 
+  // First: every route, `/shutdown` and cancel included, is behind the cross-origin check.
+  app.use(crossOriginGuard(corsOriginsFromEnv()));
   app.get('/', (c) => c.json(discovery(service)));
   app.get('/health-check', async (c) => c.json(await health.report()));
   app.get('/openapi.json', (c) => {

@@ -19,12 +19,33 @@ function tooLarge(c: Context): BodyResult {
   return { ok: false, response: c.json({ error: `Request body is larger than ${MAX_BODY_BYTES} bytes (100 MiB)`, status: 'failed' }, 413) };
 }
 
+/** `application/json` or a `+json` type (`application/merge-patch+json`), parameters aside. */
+function isJsonType(contentType: string): boolean {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || /^application\/[\w.+-]+\+json$/.test(type);
+}
+
 /**
- * The request body as text, at most 100 MiB (else 413, without reading the rest). Under
+ * 415 for a body that says it is not JSON, as coglet (axum's `Json`) answers. A missing
+ * `Content-Type` is still read as JSON, as before. Refusing `text/plain` is what keeps a
+ * browser's no-preflight cross-site POST from running a prediction even where CORS allows it.
+ */
+function unsupportedType(c: Context): BodyResult | undefined {
+  const contentType = c.req.header('content-type');
+  if (contentType === undefined || isJsonType(contentType)) return undefined;
+  const type = contentType.split(';')[0]!.trim() || contentType;
+  return { ok: false, response: c.json({ error: `Unsupported Content-Type '${type}': send the request body as application/json`, status: 'failed' }, 415) };
+}
+
+/**
+ * The request body as text, at most 100 MiB (else 413, without reading the rest); a declared
+ * non-JSON type is 415. Under
  * `@hono/node-server` it is read straight from Node's request stream: building the web `Request`
  * and its `ReadableStream` cost more than everything else a small prediction does.
  */
 export async function readBody(c: Context): Promise<BodyResult> {
+  const refused = unsupportedType(c);
+  if (refused !== undefined) return refused;
   const declared = Number(c.req.header('content-length') ?? Number.NaN);
   if (declared > MAX_BODY_BYTES) return tooLarge(c);
   const { incoming } = bindings(c);

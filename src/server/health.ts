@@ -8,13 +8,24 @@ export type HealthStatus = 'STARTING' | 'READY' | 'BUSY' | 'SETUP_FAILED' | 'UNH
 export interface HealthReport {
   status: HealthStatus;
   setup: SetupReport;
-  version: { coglet: string; cog_node: string; node: string };
+  version: HealthVersion;
   user_healthcheck_error?: string;
+}
+
+/**
+ * What runs: cog-node's and Node's versions, and the Cog HTTP API generation it implements.
+ * No `coglet` field: Cog's playground shows `coglet <version>` when there is one, and its client
+ * code treats every `version` field as optional (it reads `coglet`, `cog`, `python_sdk`, `python`).
+ */
+export interface HealthVersion {
+  cog_node: string;
+  node: string;
+  cog_api: string;
 }
 
 type UserCheck = { healthy: boolean; error?: string };
 
-const VERSION = { coglet: COG_API_VERSION, cog_node: COG_NODE_VERSION, node: process.version };
+const VERSION: HealthVersion = { cog_node: COG_NODE_VERSION, node: process.version, cog_api: COG_API_VERSION };
 
 /**
  * Answers `/health-check`. The user's `healthcheck()` runs only once the predictor is ready
@@ -44,6 +55,9 @@ export class HealthReporter {
     const report: HealthReport = { status: 'STARTING', setup, version: VERSION };
     if (service.defunct !== undefined) report.status = 'DEFUNCT';
     else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
+    // Shutting down: alive and finishing its work, but taking none (coglet's Health has no
+    // state of its own for this; BUSY is the one that tells a router to send nothing new).
+    else if (service.shuttingDown) report.status = 'BUSY';
     else if (setup.status === 'starting' || !service.isReady) report.status = 'STARTING';
     else {
       const check = await this.#userCheck();

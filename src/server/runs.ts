@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { InputValidationError } from '../errors.js';
 import { dataUriEncoder, type FileEncoder } from '../output.js';
-import { generatePredictionId, type Prediction } from '../prediction.js';
+import { generatePredictionId, type Prediction, type PredictionResponse } from '../prediction.js';
 import { AtCapacityError, NotReadyError } from '../runtime.js';
 import { readBody, watchHangUp } from './body.js';
 import { parsePredictionRequest, type PredictionRequest } from './request.js';
@@ -26,6 +26,11 @@ const NAMES = {
 
 function failed(c: Context, status: 409 | 503, error: string): Response {
   return c.json({ error, status: 'failed' }, status);
+}
+
+/** A prediction object on the wire, with Cog's floats where its output declares them. */
+function predictionJson(c: Context, prediction: Prediction, response: PredictionResponse, status: 200 | 202): Response {
+  return c.body(prediction.json(response), status, { 'Content-Type': 'application/json' });
 }
 
 function traceHeaders(c: Context): TraceHeaders {
@@ -68,7 +73,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     // Idempotent: an id in flight answers with its current state and starts nothing.
     const existing = id !== undefined ? runtime?.get(id) : undefined;
     if (existing !== undefined) {
-      if (!stream) return c.json(existing.response(), 202);
+      if (!stream) return predictionJson(c, existing, existing.response(), 202);
       return streamPrediction(c, existing, { createdHere: false });
     }
     if (service.shuttingDown) return failed(c, 503, 'The server is shutting down.');
@@ -93,6 +98,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
       if (error instanceof NotReadyError) return failed(c, 503, error.message);
       throw error;
     }
+    // Before any output: the worker's first message cannot arrive while this runs.
+    prediction.declareOutput(runtime.target.output);
     const webhook = request.webhook === undefined
       ? undefined
       : new WebhookSender({
@@ -101,6 +108,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         trace,
         throttleMs: options.throttleMs,
         authToken: options.webhookAuthToken,
+        stop: service.shutdownSignal,
       });
     service.track(prediction, webhook);
 
@@ -112,7 +120,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const running = prediction;
     const unwatch = watchHangUp(c, () => running.cancel());
     try {
-      return c.json(await prediction.done, 200);
+      return predictionJson(c, running, await running.done, 200);
     } finally {
       unwatch();
     }

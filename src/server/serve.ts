@@ -20,7 +20,10 @@ export interface CogApp {
   service: CogService;
   /** Resolves when loading and setup are over (check `service.isReady` for the outcome). */
   ready: Promise<void>;
-  /** Graceful stop: cancels predictions in flight and waits for their terminal webhooks. */
+  /**
+   * Graceful stop: new predictions get 503, those in flight finish and their terminal webhooks
+   * go out; past `COG_SHUTDOWN_TIMEOUT` (default 30 s) the rest are cancelled.
+   */
   shutdown(): Promise<void>;
 }
 

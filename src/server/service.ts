@@ -3,6 +3,7 @@ import { captureLogs } from '../logs.js';
 import { openApiSchema } from '../openapi.js';
 import type { Prediction, PredictionResponse } from '../prediction.js';
 import type { PredictorRuntime, SetupStatus } from '../runtime.js';
+import { shutdownTimeoutFromEnv } from './env.js';
 import { serverLog } from './log.js';
 import type { WebhookSender } from './webhook.js';
 
@@ -28,8 +29,22 @@ export interface ServiceShape {
   train: boolean;
 }
 
-/** How long cancelled work gets to stop at shutdown before it is recorded as canceled anyway. */
-const CANCEL_GRACE_MS = 5000;
+/**
+ * Past the shutdown deadline: how long cancelled predictions get to stop (then they are recorded
+ * canceled anyway) and their `canceled` webhooks get to go out, before the stop completes.
+ */
+const AFTER_DEADLINE_MS = 2000;
+
+/** A promise that resolves after `ms`, and a way to stop its timer. */
+function countdown(ms: number): { elapsed: Promise<void>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { elapsed, clear: () => clearTimeout(timer) };
+}
+
+const TIME_UP = Symbol('time up');
 
 /**
  * The server's state, shared by its routes: the runtimes (loaded in the background while the
@@ -49,7 +64,9 @@ export class CogService {
   #schema: Record<string, unknown> | undefined;
   /** In flight, each with its terminal response to come. */
   readonly #predictions = new Map<Prediction, Promise<PredictionResponse>>();
-  readonly #deliveries = new Set<Promise<void>>();
+  /** Terminal webhooks on their way, with what the log says of one not delivered by shutdown's end. */
+  readonly #deliveries = new Map<Promise<boolean>, { id: string; url: string }>();
+  readonly #shutdownDeadline = new AbortController();
 
   /**
    * `load` creates the runtimes (their setup starts in their constructor). What it prints goes to
@@ -96,6 +113,11 @@ export class CogService {
     return this.#shuttingDown !== undefined;
   }
 
+  /** Aborts when shutdown's time is up: webhook deliveries still going then are given up. */
+  get shutdownSignal(): AbortSignal {
+    return this.#shutdownDeadline.signal;
+  }
+
   /** Setup as Cog reports it: loading the code counts as part of setup. */
   setup(): SetupReport {
     const report: SetupReport = { started_at: this.startedAt.toISOString(), status: 'starting', logs: this.#loadLogs };
@@ -138,16 +160,17 @@ export class CogService {
     this.#predictions.set(prediction, settled);
     if (webhook !== undefined) {
       // The runtime may have moved the prediction to `processing` before we could listen.
-      if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', prediction.response()));
-      else webhook.send('start', prediction.response());
-      prediction.on('output', () => webhook.send('output', prediction.response()));
-      prediction.on('log', () => webhook.send('logs', prediction.response()));
+      const payload = () => prediction.json();
+      if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
+      else webhook.send('start', payload);
+      prediction.on('output', () => webhook.send('output', payload));
+      prediction.on('log', () => webhook.send('logs', payload));
     }
     void settled.then((response) => {
       this.#predictions.delete(prediction);
       if (webhook === undefined) return;
-      const delivery = webhook.sendTerminal(response);
-      this.#deliveries.add(delivery);
+      const delivery = webhook.sendTerminal(prediction.json(response));
+      this.#deliveries.set(delivery, { id: prediction.id, url: webhook.shownUrl });
       void delivery.finally(() => this.#deliveries.delete(delivery));
     });
   }
@@ -166,30 +189,50 @@ export class CogService {
   }
 
   /**
-   * Graceful stop: refuses new work, cancels predictions in flight, waits until they have ended
-   * (recording stragglers as canceled after a grace period) and until their terminal webhooks
-   * are delivered or given up. Calling it again returns the same promise.
+   * Graceful stop, as coglet's: refuses new predictions (503) at once, lets those in flight
+   * finish (their sync clients get their outputs) and their terminal webhooks go out, then
+   * closes the runtimes. Only past `timeoutMs` (`COG_SHUTDOWN_TIMEOUT`, default 30 s) are the
+   * rest cancelled, given a last 2 s, and the webhooks still undelivered then are given up and
+   * logged, so a receiver that never answers cannot hold the server. Calling it again returns
+   * the same promise.
    */
-  shutdown(): Promise<void> {
+  shutdown(timeoutMs = shutdownTimeoutFromEnv()): Promise<void> {
     this.#shuttingDown ??= (async () => {
-      const inFlight = [...this.#predictions];
-      for (const [prediction] of inFlight) prediction.cancel();
-      const settled = Promise.all(inFlight.map(([, response]) => response));
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, CANCEL_GRACE_MS);
-      });
-      await Promise.race([settled, grace]);
-      clearTimeout(timer);
-      for (const [prediction] of inFlight) {
-        if (!prediction.terminal) prediction.finish({ status: 'canceled', metrics: prediction.metrics });
+      const deadline = countdown(timeoutMs);
+      const finished = await this.#drain(deadline.elapsed);
+      deadline.clear();
+      const late = finished ? [] : [...this.#predictions.keys()];
+      if (late.length > 0) {
+        serverLog(`shutdown: ${late.length} prediction(s) still running after ${timeoutMs / 1000} s (COG_SHUTDOWN_TIMEOUT): canceling them`);
+        for (const prediction of late) prediction.cancel();
+        const last = countdown(AFTER_DEADLINE_MS);
+        await this.#drain(last.elapsed);
+        last.clear();
+        for (const prediction of late) {
+          if (!prediction.terminal) prediction.finish({ status: 'canceled', metrics: prediction.metrics });
+        }
+        // Each `done` registers its terminal webhook (in `track`) before this resumes.
+        await Promise.all(late.map((prediction) => prediction.done));
       }
-      // Each `done` registers its terminal webhook (in `track`) before this resumes.
-      await settled;
-      await Promise.allSettled([...this.#deliveries]);
+      for (const { id, url } of this.#deliveries.values()) {
+        serverLog(`shutdown: the terminal webhook of prediction ${id} to ${url} was not delivered (COG_SHUTDOWN_TIMEOUT)`);
+      }
+      this.#shutdownDeadline.abort();
+      await Promise.allSettled([...this.#deliveries.keys()]);
       const runtimes = this.#runtimes ? Object.values(this.#runtimes).filter((r): r is PredictorRuntime => r !== undefined) : [];
       await Promise.allSettled(runtimes.map((runtime) => runtime.close()));
     })();
     return this.#shuttingDown;
+  }
+
+  /** Waits until no prediction is in flight and no terminal webhook on its way; false if `until` came first. */
+  async #drain(until: Promise<void>): Promise<boolean> {
+    const timeUp = until.then(() => TIME_UP);
+    for (;;) {
+      const pending: Promise<unknown>[] = [...this.#predictions.values(), ...this.#deliveries.keys()];
+      if (pending.length === 0) return true;
+      // A prediction that ends adds its delivery before this wakes: the loop then waits for it.
+      if ((await Promise.race([Promise.allSettled(pending), timeUp])) === TIME_UP) return false;
+    }
   }
 }

@@ -1,5 +1,6 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { COG_NODE_VERSION } from '../version.js';
-import { detached, serverLog } from './log.js';
+import { detached, redactUrl, serverLog } from './log.js';
 
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
 
@@ -20,6 +21,12 @@ export interface WebhookOptions {
   throttleMs: number;
   /** `Authorization: Bearer <token>` when set. */
   authToken?: string;
+  /**
+   * Aborted at the shutdown deadline: the terminal event stops retrying (and stops waiting for
+   * its attempt) and is reported undelivered, so a receiver that never answers cannot hold the
+   * server (12 retries of 30 s each are ~8 minutes).
+   */
+  stop?: AbortSignal;
   /** Cog: 12 retries, waiting 100 ms x 2^n before retry n (n capped at 10), 30 s per request. */
   maxRetries?: number;
   backoffBaseMs?: number;
@@ -28,7 +35,23 @@ export interface WebhookOptions {
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const STOPPED = Symbol('stopped');
+
+/** `work`, unless `signal` aborts first; leaves no listener behind on the (long-lived) signal. */
+async function unlessStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof STOPPED> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return STOPPED;
+  let onAbort!: () => void;
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    onAbort = () => resolve(STOPPED);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
 
 /**
  * Delivers one prediction's webhooks as Cog does: `start`, `output`, `logs` are single
@@ -41,9 +64,12 @@ export class WebhookSender {
   readonly #headers: Record<string, string>;
   #lastSent = Number.NEGATIVE_INFINITY;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** The URL as logs show it. */
+  readonly #shownUrl: string;
 
   constructor(options: WebhookOptions) {
     this.#options = options;
+    this.#shownUrl = redactUrl(options.url);
     this.#headers = {
       'content-type': 'application/json',
       'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}`,
@@ -57,20 +83,20 @@ export class WebhookSender {
     return this.#options.events.has(event);
   }
 
-  /** A non-terminal event: one attempt, unless filtered out or throttled. */
-  send(event: Exclude<WebhookEvent, 'completed'>, payload: unknown): void {
+  /** A non-terminal event: one attempt, unless filtered out or throttled; `payload` writes its JSON. */
+  send(event: Exclude<WebhookEvent, 'completed'>, payload: () => string): void {
     if (!this.wants(event)) return;
     const now = performance.now();
     if (event !== 'output' && now - this.#lastSent < this.#options.throttleMs) return;
     this.#lastSent = now;
-    // Serialized now: the payload object keeps changing while the request is on its way.
-    const body = JSON.stringify(payload);
+    // Serialized now: the prediction keeps changing while the request is on its way.
+    const body = payload();
     const attempt = detached(() =>
       this.#post(body).then(
         (response) => {
-          if (!response.ok) serverLog(`webhook ${event} to ${this.#options.url}: HTTP ${response.status}`);
+          if (!response.ok) serverLog(`webhook ${event} to ${this.#shownUrl}: HTTP ${response.status}`);
         },
-        (error: unknown) => serverLog(`webhook ${event} to ${this.#options.url} failed: ${describe(error)}`),
+        (error: unknown) => serverLog(`webhook ${event} to ${this.#shownUrl} failed: ${this.#describe(error)}`),
       ),
     );
     this.#inFlight.add(attempt);
@@ -78,36 +104,58 @@ export class WebhookSender {
   }
 
   /**
-   * The `completed` event, retried as Cog retries it; resolves when delivered or given up (it
-   * never rejects). Waits for earlier events still on their way, so the receiver sees it last.
+   * The `completed` event (its JSON text), retried as Cog retries it; resolves when delivered
+   * (true) or given up or stopped (false); it never rejects. Waits for earlier events still on
+   * their way, so the receiver sees it last.
    */
-  sendTerminal(payload: unknown): Promise<void> {
-    if (!this.wants('completed')) return Promise.resolve();
-    const body = JSON.stringify(payload);
+  sendTerminal(body: string): Promise<boolean> {
+    if (!this.wants('completed')) return Promise.resolve(true);
+    const stop = this.#options.stop;
     return detached(async () => {
-      await Promise.allSettled([...this.#inFlight]);
+      if ((await unlessStopped(Promise.allSettled([...this.#inFlight]), stop)) === STOPPED) return false;
       const maxRetries = this.#options.maxRetries ?? 12;
       const base = this.#options.backoffBaseMs ?? 100;
       for (let attempt = 0; ; ) {
         let retryable: boolean;
         let problem: string;
         try {
-          const response = await this.#post(body);
-          if (response.ok) return;
+          const response = await unlessStopped(this.#post(body), stop);
+          if (response === STOPPED) return false;
+          if (response.ok) return true;
           retryable = RETRY_STATUSES.has(response.status);
           problem = `HTTP ${response.status}`;
         } catch (error) {
           retryable = true;
-          problem = describe(error);
+          problem = this.#describe(error);
         }
         attempt += 1;
         if (!retryable || attempt > maxRetries) {
-          serverLog(`webhook completed to ${this.#options.url} failed after ${attempt} attempt(s): ${problem}`);
-          return;
+          serverLog(`webhook completed to ${this.#shownUrl} failed after ${attempt} attempt(s): ${problem}`);
+          return false;
         }
-        await sleep(base * 2 ** Math.min(attempt, 10));
+        try {
+          await delay(base * 2 ** Math.min(attempt, 10), undefined, { signal: stop });
+        } catch {
+          return false; // stopped while waiting to retry
+        }
       }
     });
+  }
+
+  /** An error as the log shows it: fetch names the URL when it refuses one with credentials. */
+  #describe(error: unknown): string {
+    let text = describe(error).replaceAll(this.#options.url, this.#shownUrl);
+    try {
+      text = text.replaceAll(new URL(this.#options.url).href, this.#shownUrl);
+    } catch {
+      // not a URL: nothing more to hide
+    }
+    return text;
+  }
+
+  /** The URL as logs show it (no credentials, no query). */
+  get shownUrl(): string {
+    return this.#shownUrl;
   }
 
   async #post(body: string): Promise<Response> {
