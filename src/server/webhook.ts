@@ -1,3 +1,4 @@
+import { outboundRequest, type OutboundResponse } from '../outbound.js';
 import { COG_NODE_VERSION } from '../version.js';
 import { detached, serverLog } from './log.js';
 
@@ -110,15 +111,15 @@ export class WebhookSender {
     });
   }
 
-  async #post(body: string): Promise<Response> {
-    const response = await fetch(this.#options.url, {
+  async #post(body: string): Promise<OutboundResponse> {
+    const response = await outboundRequest(this.#options.url, {
       method: 'POST',
       headers: this.#headers,
-      body,
+      body: () => body,
       signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
     });
     // Read and drop the body so the connection goes back to the pool.
-    await response.arrayBuffer().catch(() => undefined);
+    await response.body.dump().catch(() => undefined);
     return response;
   }
 }
