@@ -120,7 +120,8 @@ export class InputFiles {
       }
       const declared = Number(response.headers['content-length']);
       if (max !== undefined && declared > max) {
-        response.body.destroy();
+        // Closes the connection instead of reading it; undici reports that as an error event.
+        response.body.on('error', () => undefined).destroy();
         throw fail(`larger than COG_MAX_DOWNLOAD_BYTES (${max} bytes)`);
       }
       const file = join(slot, fileNameFromUrl(url));
