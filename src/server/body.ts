@@ -4,7 +4,8 @@ import type { Context } from 'hono';
 /** Cog (coglet) refuses request bodies over 100 MiB. */
 export const MAX_BODY_BYTES = 100 * 1024 * 1024;
 
-export type BodyResult = { ok: true; text: string } | { ok: false; response: Response };
+/** The body's bytes, in one Buffer with an ArrayBuffer of its own (so it can be moved to another thread). */
+export type BodyResult = { ok: true; bytes: Buffer } | { ok: false; response: Response };
 
 interface NodeBindings {
   incoming?: IncomingMessage;
@@ -20,7 +21,7 @@ function tooLarge(c: Context): BodyResult {
 }
 
 /**
- * The request body as text, at most 100 MiB (else 413, without reading the rest). Under
+ * The request body, at most 100 MiB (else 413, without reading the rest). Under
  * `@hono/node-server` it is read straight from Node's request stream: building the web `Request`
  * and its `ReadableStream` cost more than everything else a small prediction does.
  */
@@ -57,7 +58,11 @@ export async function readBody(c: Context): Promise<BodyResult> {
       chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     }
   }
-  return { ok: true, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') };
+  // Copied once into a Buffer of its own: chunks may share their ArrayBuffer with other data.
+  const bytes = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(bytes, offset);
+  return { ok: true, bytes };
 }
 
 /**
