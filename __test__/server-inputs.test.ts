@@ -125,6 +125,14 @@ describe('numbers and nesting', () => {
     expect(worst).toBeLessThan(100);
   });
 
+  it('a large valid body (parsed and checked in the parsing thread) runs as any other', async () => {
+    const numbers = Array.from({ length: 300_000 }, (_, index) => index);
+    const { status, body } = await postText(Buffer.from(JSON.stringify({ input: { numbers, count: 3 } })));
+    expect(status).toBe(200);
+    expect(body.output.count).toBe(3);
+    expect(body.output.numbers).toEqual(numbers);
+  });
+
   it('at most 50 entries, each message cut to a few hundred bytes', async () => {
     const { status, text, body } = await postText(JSON.stringify({ input: { count: 'g'.repeat(300_000), numbers: Array(60_000).fill('garbage'), tokens: [1], maybe: {}, image: 7 } }));
     expect(status).toBe(422);
