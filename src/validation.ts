@@ -282,31 +282,31 @@ export class InputValidator {
     const input: Record<string, unknown> = {};
     for (const [name, schema] of Object.entries(this.#inputs)) {
       if (issues.length >= MAX_VALIDATION_ISSUES) break;
-      const value = raw?.[name];
+      let value = raw?.[name];
+      // Defaults are the author's: checked against the schema, but trusted (local paths allowed).
+      const fromDefault = value === undefined;
       if (value === undefined) {
-        // An optional's `default: null` (Cog's `Optional[T] = Input(default=None)`) means absent.
-        if ('default' in schema && schema.default !== undefined && !(schema.default === null && isOptional(schema))) {
-          input[name] = structuredClone(toWire(schema.default));
-        } else if (!isOptional(schema) && !('default' in schema && schema.default !== undefined)) {
-          broken(name, '', 'Field required', 'value_error.missing');
+        if (!('default' in schema) || schema.default === undefined) {
+          if (!isOptional(schema)) broken(name, '', 'Field required', 'value_error.missing');
+          continue;
         }
-        continue;
-      }
-      if (value === null) {
+        // An optional's `default: null` (Cog's `Optional[T] = Input(default=None)`) means absent.
+        if (schema.default === null && isOptional(schema)) continue;
+        value = structuredClone(toWire(schema.default));
+      } else if (value === null) {
         broken(name, '', isOptional(schema) ? 'must not be null (omit an optional input instead)' : 'must not be null');
         continue;
-      }
-      if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
+      } else if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
         broken(name, '', `must not nest lists or objects more than ${MAX_INPUT_DEPTH} levels deep`);
         continue;
       }
-      const local = options.allowLocalPaths ? undefined : localFileAt(schema as unknown as JsonObject, value);
+      const local = options.allowLocalPaths || fromDefault ? undefined : localFileAt(schema as unknown as JsonObject, value);
       if (local !== undefined) {
         broken(name, local, REMOTE_FILE_RULE);
         continue;
       }
       const wire = toWire(value);
-      const checked = options.coerce ? coerce(wire, schema as unknown as JsonObject) : wire;
+      const checked = options.coerce && !fromDefault ? coerce(wire, schema as unknown as JsonObject) : wire;
       if (!validatorFor(schema).Check(checked)) {
         const error = firstError(schema, checked);
         if (error === undefined) broken(name, '', 'is invalid');
