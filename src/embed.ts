@@ -58,7 +58,8 @@ export class LoadedPredictor {
 
   /** Starts a prediction and returns it at once (events: start, output, log, metric, completed). */
   start(input: Record<string, unknown> = {}, options: PredictOptions = {}): Prediction {
-    return this.runtime.start(input, options);
+    // The embedding app is the operator: its own paths (and `Path` objects) are trusted.
+    return this.runtime.start(input, { ...options, validate: { allowLocalPaths: true } });
   }
 
   /** Cog's prediction object (status, output, logs, metrics...); failures are a status, not a throw. */

@@ -37,6 +37,16 @@ export class InputValidationError extends Error {
   }
 }
 
+/**
+ * The server's own request (an input download, a webhook, an upload) was refused before or while
+ * it went out: a redirect to a scheme other than http(s), too many redirects, an address that
+ * `COG_DENY_PRIVATE_NETWORK=1` denies, a download that stalled or grew past its limit.
+ */
+export class OutboundRequestError extends Error {
+  override name = 'OutboundRequestError';
+}
+
 brand(CancelationError, 'CancelationError');
+brand(OutboundRequestError, 'OutboundRequestError');
 brand(PredictorLoadError, 'PredictorLoadError');
 brand(InputValidationError, 'InputValidationError');

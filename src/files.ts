@@ -2,10 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { TSchema } from 'typebox';
+import { OutboundRequestError } from './errors.js';
+import { displayUrl, outboundRequest } from './outbound.js';
 import { Path } from './path.js';
 import type { InputsDeclaration } from './predictor.js';
 import { cogKind } from './types.js';
@@ -15,6 +16,41 @@ import { COG_NODE_VERSION } from './version.js';
 /** Thrown when a Path input cannot be fetched; the prediction fails with this message. */
 export class InputFileError extends Error {
   override name = 'InputFileError';
+}
+
+/** `COG_DOWNLOAD_STALL_TIMEOUT` seconds (default 60): longest wait for a download's headers or its next byte. */
+export function downloadStallTimeoutFromEnv(): number {
+  const value = Number.parseFloat(process.env.COG_DOWNLOAD_STALL_TIMEOUT ?? '');
+  return Number.isFinite(value) && value > 0 ? value : 60;
+}
+
+/** `COG_MAX_DOWNLOAD_BYTES`: the largest input file downloaded; unset (or not a positive number): no limit. */
+export function maxDownloadBytesFromEnv(): number | undefined {
+  const value = Number(process.env.COG_MAX_DOWNLOAD_BYTES ?? '');
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** Why a download failed, in words (undici's timeouts say which setting to raise). */
+function downloadProblem(error: unknown, stallSeconds: number): string {
+  if (error instanceof OutboundRequestError) return error.message;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no response within ${stallSeconds} s (COG_DOWNLOAD_STALL_TIMEOUT)`;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return `stalled: no data for ${stallSeconds} s (COG_DOWNLOAD_STALL_TIMEOUT)`;
+  const cause = (error as { cause?: unknown }).cause;
+  const message = error instanceof Error ? error.message : String(error);
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
+/** Passes bytes through until there are more than `max` of them. */
+function sizeLimit(max: number): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size > max) callback(new OutboundRequestError(`larger than COG_MAX_DOWNLOAD_BYTES (${max} bytes)`));
+      else callback(null, chunk);
+    },
+  });
 }
 
 /** Cog's rule: the URL's basename, URL-decoded, at most 200 bytes, no `/` or NUL. */
@@ -68,18 +104,34 @@ export class InputFiles {
       return new Path(file);
     }
     const url = new URL(value);
-    let response: Response;
+    const stall = downloadStallTimeoutFromEnv();
+    const max = maxDownloadBytesFromEnv();
+    const fail = (problem: string) => new InputFileError(`failed to download ${displayUrl(url)}: ${problem}`);
     try {
-      response = await fetch(url, { signal, headers: { 'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}` } });
+      const response = await outboundRequest(url, {
+        headers: { 'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}` },
+        signal,
+        headersTimeoutMs: stall * 1000,
+        bodyTimeoutMs: stall * 1000,
+      });
+      if (!response.ok) {
+        await response.body.dump().catch(() => undefined);
+        throw fail(`HTTP ${response.status}`);
+      }
+      const declared = Number(response.headers['content-length']);
+      if (max !== undefined && declared > max) {
+        // Closes the connection instead of reading it; undici reports that as an error event.
+        response.body.on('error', () => undefined).destroy();
+        throw fail(`larger than COG_MAX_DOWNLOAD_BYTES (${max} bytes)`);
+      }
+      const file = join(slot, fileNameFromUrl(url));
+      const streams = max === undefined ? [response.body, createWriteStream(file)] as const : [response.body, sizeLimit(max), createWriteStream(file)] as const;
+      await pipeline(streams);
+      return new Path(file);
     } catch (error) {
-      throw new InputFileError(`failed to download ${url.href}: ${(error as Error).message}`);
+      if (error instanceof InputFileError) throw error;
+      throw fail(downloadProblem(error, stall));
     }
-    if (!response.ok || response.body === null) {
-      throw new InputFileError(`failed to download ${url.href}: HTTP ${response.status}`);
-    }
-    const file = join(slot, fileNameFromUrl(url));
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
-    return new Path(file);
   }
 
   async #resolve(value: unknown, signal: AbortSignal): Promise<unknown> {

@@ -17,7 +17,8 @@ export type InputDefault<V> = V extends Path
 /** Options with Cog's names (`Input(description=..., ge=...)` in Python). */
 export interface InputOptions<T = unknown> {
   description?: string;
-  default?: InputDefault<T>;
+  /** `null` is for an optional input (Cog's `Optional[T] = Input(default=None)`): omitted, it stays absent. */
+  default?: InputDefault<T> | null;
   /** Inclusive minimum (numbers). */
   ge?: number;
   /** Inclusive maximum (numbers). */

@@ -43,7 +43,15 @@ export function generatePredictionId(prefix = 'pred'): string {
 /** The input as responses show it: secrets masked (a copy only where there is a secret). */
 function publicInput<T>(value: T): T {
   if (value instanceof Secret) return Secret.mask as T;
-  if (Array.isArray(value)) return (value.some((item) => item instanceof Secret) ? value.map(publicInput) : value) as T;
+  if (Array.isArray(value)) {
+    // Secrets may sit in the items' objects too (`Type.Array(Type.Object({ key: Type.Secret() }))`).
+    let copy: unknown[] | undefined;
+    value.forEach((item: unknown, index) => {
+      const shown = publicInput(item);
+      if (shown !== item) (copy ??= [...value])[index] = shown;
+    });
+    return (copy ?? value) as T;
+  }
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     const record = value as Record<string, unknown>;
     let copy: Record<string, unknown> | undefined;

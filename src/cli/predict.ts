@@ -76,15 +76,17 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     setupTimeout,
     echoLogs: true,
   });
+  // The CLI's user is the operator: `-i image=@photo.png` is a local file, as Cog's CLI means it.
+  const validate = { coerce: true, allowLocalPaths: true };
   // Validate before setup, so a typo doesn't wait for a model to load.
-  runtime.validator.validate(input, { coerce: true });
+  runtime.validator.validate(input, validate);
   try {
     await runtime.ready;
   } catch {
     log(`Setup failed: ${runtime.setupState.error ?? 'unknown error'}`);
     return 1;
   }
-  const prediction = runtime.start(input, { validate: { coerce: true } });
+  const prediction = runtime.start(input, { validate });
   const cancel = () => {
     log('Canceling...');
     prediction.cancel();

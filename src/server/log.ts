@@ -11,16 +11,3 @@ export const detached: <T>(fn: () => T) => T = AsyncResource.bind(<T>(fn: () => 
 export function serverLog(message: string): void {
   detached(() => process.stderr.write(`cog-node: ${message}\n`));
 }
-
-/**
- * A URL as the log shows it: without userinfo, query and fragment, where credentials and tokens
- * ride (`https://user:pass@host/hook?token=...` is logged `https://host/hook`).
- */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '(a URL that does not parse)';
-  }
-}

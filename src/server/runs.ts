@@ -4,7 +4,8 @@ import { dataUriEncoder, type FileEncoder } from '../output.js';
 import { generatePredictionId, type Prediction, type PredictionResponse } from '../prediction.js';
 import { AtCapacityError, NotReadyError } from '../runtime.js';
 import { readBody, watchHangUp } from './body.js';
-import { parsePredictionRequest, type PredictionRequest } from './request.js';
+import { parseBody } from './parse.js';
+import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
 import { streamPrediction, wantsEventStream } from './sse.js';
 import { outputFilePrefixEncoder, uploadUrlEncoder, type UploadContext } from './upload.js';
@@ -59,7 +60,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
   async function create(c: Context, pathId: string | undefined): Promise<Response> {
     const body = await readBody(c);
     if (!body.ok) return body.response;
-    const parsed = parsePredictionRequest(body.text);
+    const { parsed, invalid } = await parseBody(body.bytes, service.runtime(kind));
     if (!parsed.ok) return c.json(parsed.body, parsed.status);
     const request = parsed.request;
     if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
@@ -87,6 +88,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     let prediction: Prediction | undefined;
     const upload: UploadContext = { predictionId, trace, signal: () => prediction?.signal };
     try {
+      // A large body's input was validated where it was parsed (parse.ts).
+      if (invalid !== undefined) throw new InputValidationError(invalid);
       prediction = runtime.start(request.input, {
         id: predictionId,
         context: request.context,

@@ -1,11 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { mimeFor } from '../mime.js';
+import { outboundRequest, type OutboundResponse } from '../outbound.js';
 import type { FileEncoder } from '../output.js';
 import type { Path } from '../path.js';
 import { COG_NODE_VERSION } from '../version.js';
@@ -26,9 +24,6 @@ interface Body {
   contentType: string;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
-
 /** Cog gives an upload 25 s; a large file streamed from disk gets one more second per MiB. */
 function uploadTimeout(bytes: number): number {
   return 25_000 + Math.ceil(bytes / (1 << 20)) * 1000;
@@ -47,44 +42,36 @@ function headersFor(context: UploadContext, body: Body): Record<string, string> 
 }
 
 /**
- * One streamed PUT with `node:http(s)`: `fetch` buffers a streamed request body in memory when
- * the receiver is slower than the disk (measured: a 256 MiB upload raised the peak RSS by ~250
- * MiB), while `pipeline` into `http.request` keeps it to a few chunks.
+ * PUTs `body` (following redirects through the guarded outbound request); returns the final
+ * response (drained). The body is streamed from disk: `fetch` buffered a streamed request body
+ * in memory when the receiver was slower than the disk (a 256 MiB upload raised the peak RSS by
+ * ~250 MiB), undici's `request` writes it with backpressure.
  */
-function putOnce(url: URL, body: Body, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method: 'PUT', headers, signal });
-    request.once('response', resolve);
-    request.once('error', reject);
-    // A receiver may answer (and close) before it has read everything: its answer counts.
-    pipeline(body.open(), request).catch(() => undefined);
-  });
-}
-
-/** PUTs `body`, following redirects; returns the final response (drained) and URL. */
-async function put(target: URL, body: Body, context: UploadContext, name: string): Promise<{ response: IncomingMessage; url: URL }> {
+async function put(target: URL, body: Body, context: UploadContext, name: string): Promise<OutboundResponse> {
   const timeout = AbortSignal.timeout(uploadTimeout(body.length));
   const canceled = context.signal?.();
   const signal = canceled ? AbortSignal.any([timeout, canceled]) : timeout;
-  let url = target;
-  for (let redirects = 0; ; redirects++) {
-    let response: IncomingMessage;
-    try {
-      response = await putOnce(url, body, headersFor(context, body), signal);
-    } catch (error) {
-      const reason = signal.aborted && timeout.aborted ? 'timed out' : (error as Error).message;
-      throw new Error(`failed to upload output file ${name} to ${url.href}: ${reason}`);
-    }
-    response.resume();
-    const status = response.statusCode ?? 0;
-    const location = response.headers.location;
-    if (REDIRECTS.has(status) && location !== undefined && redirects < MAX_REDIRECTS) {
-      url = new URL(location, url);
-      continue;
-    }
-    if (status < 200 || status >= 300) throw new Error(`failed to upload output file ${name} to ${url.href}: HTTP ${status}`);
-    return { response, url };
+  let response: OutboundResponse;
+  try {
+    response = await outboundRequest(target, { method: 'PUT', headers: headersFor(context, body), body: body.open, signal });
+  } catch (error) {
+    const reason = signal.aborted && timeout.aborted ? 'timed out' : (error as Error).message;
+    throw new Error(`failed to upload output file ${name} to ${target.href}: ${reason}`);
+  }
+  await response.body.dump().catch(() => undefined);
+  if (!response.ok) throw new Error(`failed to upload output file ${name} to ${response.url.href}: HTTP ${response.status}`);
+  return response;
+}
+
+/** An upload's `Location` as the output URL, when it is an http(s) URL (never `javascript:` or `file:`). */
+function locationOf(response: OutboundResponse): URL | undefined {
+  const location = response.headers.location;
+  if (typeof location !== 'string' || location === '') return undefined;
+  try {
+    const url = new URL(location, response.url);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -121,9 +108,8 @@ export function uploadUrlEncoder(base: string, context: UploadContext): FileEnco
   return once(async (file) => {
     const { size } = await stat(file.path);
     const body: Body = { open: () => createReadStream(file.path), length: size, contentType: mimeFor(file.name) };
-    const { response, url } = await put(new URL(encodeURIComponent(file.name), folder), body, context, file.name);
-    const location = response.headers.location;
-    return withoutQuery(location ? new URL(location, url) : url);
+    const response = await put(new URL(encodeURIComponent(file.name), folder), body, context, file.name);
+    return withoutQuery(locationOf(response) ?? response.url);
   });
 }
 

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { OutboundRequestError } from '../errors.js';
+import { displayUrl, outboundRequest, type OutboundResponse } from '../outbound.js';
 import { COG_NODE_VERSION } from '../version.js';
-import { detached, redactUrl, serverLog } from './log.js';
+import { detached, serverLog } from './log.js';
 
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
 
@@ -69,7 +71,7 @@ export class WebhookSender {
 
   constructor(options: WebhookOptions) {
     this.#options = options;
-    this.#shownUrl = redactUrl(options.url);
+    this.#shownUrl = displayUrl(options.url);
     this.#headers = {
       'content-type': 'application/json',
       'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}`,
@@ -125,7 +127,8 @@ export class WebhookSender {
           retryable = RETRY_STATUSES.has(response.status);
           problem = `HTTP ${response.status}`;
         } catch (error) {
-          retryable = true;
+          // A refusal (COG_DENY_PRIVATE_NETWORK, a bad redirect) will be refused again: no retries.
+          retryable = !(error instanceof OutboundRequestError);
           problem = this.#describe(error);
         }
         attempt += 1;
@@ -158,15 +161,15 @@ export class WebhookSender {
     return this.#shownUrl;
   }
 
-  async #post(body: string): Promise<Response> {
-    const response = await fetch(this.#options.url, {
+  async #post(body: string): Promise<OutboundResponse> {
+    const response = await outboundRequest(this.#options.url, {
       method: 'POST',
       headers: this.#headers,
-      body,
+      body: () => body,
       signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
     });
     // Read and drop the body so the connection goes back to the pool.
-    await response.arrayBuffer().catch(() => undefined);
+    await response.body.dump().catch(() => undefined);
     return response;
   }
 }
