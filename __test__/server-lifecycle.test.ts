@@ -182,8 +182,6 @@ describe('shutdown', () => {
       const log = server.output();
       expect(log).toContain(`the terminal webhook of prediction silent-1 to ${silent.url}/hook was not delivered (COG_SHUTDOWN_TIMEOUT)`);
       expect(log).toContain(`the terminal webhook of prediction silent-2 to ${silent.url}/cred was not delivered (COG_SHUTDOWN_TIMEOUT)`);
-      // Node's fetch refuses a URL with credentials and names it in its error: logged redacted too.
-      expect(log).toContain(`webhook start to ${silent.url}/cred failed: `);
       for (const secret of ['s3cret-token', 'pa55word', 'hook-user', 'abc123']) expect(log).not.toContain(secret);
     } finally {
       await silent.stop();
