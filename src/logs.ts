@@ -5,7 +5,7 @@ export type LogSink = (text: string, source: LogSource) => void;
 
 interface Capture {
   sink: LogSink;
-  /** Also write to the real stream (the CLI shows logs as they happen). */
+  /** Also write to the real stderr (the CLI shows logs as they happen; its stdout is for the output alone). */
   echo: boolean;
 }
 
@@ -20,6 +20,7 @@ let installed = false;
 function install(): void {
   if (installed) return;
   installed = true;
+  const stderr = process.stderr.write.bind(process.stderr) as (...args: unknown[]) => boolean;
   for (const source of ['stdout', 'stderr'] as const) {
     const stream = process[source];
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
@@ -30,7 +31,7 @@ function install(): void {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(encoding);
       capture.sink(text, source);
       const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      if (capture.echo) return original(chunk, ...rest);
+      if (capture.echo) return stderr(chunk, ...rest);
       callback?.();
       return true;
     }) as typeof stream.write;

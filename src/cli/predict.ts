@@ -3,6 +3,7 @@ import { basename, extname, resolve } from 'node:path';
 import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
+import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
 import { PredictorRuntime } from '../runtime.js';
@@ -68,7 +69,8 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   Object.assign(process.env, config.environment, envPairs(values.env));
   const ref = verb === 'train' ? config.train : config.predict;
   if (ref === undefined) throw new PredictorLoadError(`cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`);
-  const target = await loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict');
+  // What the predictor's module prints as it loads is a log too: stderr, never stdout.
+  const target = await captureLogs(() => undefined, () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'), true);
   const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
@@ -93,7 +95,8 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   // A predictor awaiting only its cancel signal holds no handle; keep the process alive for it.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const concatenate = cogKind(target.output) === 'concatenate-iterator' && values.json === undefined && values.output === undefined;
-  if (concatenate) prediction.on('output', (chunk) => process.stdout.write(String(chunk)));
+  // Emitted from inside the prediction's log capture: write past it, or the tokens would count as logs.
+  if (concatenate) prediction.on('output', (chunk) => outsideCapture(() => process.stdout.write(String(chunk))));
   const response = await prediction.done;
   clearInterval(keepAlive);
   process.off('SIGINT', cancel);
