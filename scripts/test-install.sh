@@ -60,6 +60,7 @@ check "the addon comes from the platform package, not from cog-node itself" \
     if (fs.readdirSync("node_modules/cog-node").some((f) => f.endsWith(".node"))) process.exit(1);
     if (!fs.readdirSync(process.argv[1]).some((f) => f.endsWith(".node"))) process.exit(1);' \
   "node_modules/$(tar xzf "$PLATFORM" -O package/package.json | node -p 'JSON.parse(require("fs").readFileSync(0)).name')"
+check "the package ships cog.yaml's JSON Schema for editors" test -s node_modules/cog-node/cog.schema.json
 check "cog-node-torch is not downloaded for users who never import cog-node/torch" \
   test ! -e node_modules/cog-node-torch
 check "npx cog-node init (in the folder npm install made, with its package.json)" sandbox npx --no cog-node init
