@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { TSchema } from 'typebox';
+import { countDownload } from './download-progress.js';
 import { Path } from './path.js';
 import type { InputsDeclaration } from './predictor.js';
 import { cogKind } from './types.js';
@@ -78,7 +79,7 @@ export class InputFiles {
       throw new InputFileError(`failed to download ${url.href}: HTTP ${response.status}`);
     }
     const file = join(slot, fileNameFromUrl(url));
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), createWriteStream(file));
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), countDownload(url.href, response.headers.get('content-length')), createWriteStream(file));
     return new Path(file);
   }
 

@@ -11,6 +11,12 @@ interface Capture {
 
 const captures = new AsyncLocalStorage<Capture>();
 let installed = false;
+let beforeEcho: (() => void) | undefined;
+
+/** Runs `fn` before each echoed log write (the CLI's status line erases itself; undefined: nothing). */
+export function onEcho(fn: (() => void) | undefined): void {
+  beforeEcho = fn;
+}
 
 /**
  * Routes what code writes to stdout/stderr (console.* included) to the sink of the prediction
@@ -31,7 +37,10 @@ function install(): void {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(encoding);
       capture.sink(text, source);
       const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      if (capture.echo) return stderr(chunk, ...rest);
+      if (capture.echo) {
+        beforeEcho?.();
+        return stderr(chunk, ...rest);
+      }
       callback?.();
       return true;
     }) as typeof stream.write;

@@ -9,6 +9,7 @@ import { Path } from '../path.js';
 import { PredictorRuntime } from '../runtime.js';
 import { cogKind } from '../types.js';
 import { UsageError, envPairs, parse } from './args.js';
+import { StatusLine, showDownloads, showSetup } from './progress.js';
 import { inputsFromFlags, inputsFromJson } from './inputs.js';
 
 export const predictHelp = (verb: 'predict' | 'train') => `Usage: cog-node ${verb} [-i name=value ...] [--json '{...}'] [-o PATH] [-e NAME=value ...]
@@ -80,12 +81,17 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   });
   // Validate before setup, so a typo doesn't wait for a model to load.
   runtime.validator.validate(input, { coerce: true });
+  const status = new StatusLine();
+  const stopSetup = showSetup(status);
   try {
     await runtime.ready;
   } catch {
+    stopSetup();
     log(`Setup failed: ${runtime.setupState.error ?? 'unknown error'}`);
     return 1;
   }
+  stopSetup();
+  const stopDownloads = showDownloads(status);
   const prediction = runtime.start(input, { validate: { coerce: true } });
   const cancel = () => {
     log('Canceling...');
@@ -98,6 +104,7 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   // Emitted from inside the prediction's log capture: write past it, or the tokens would count as logs.
   if (concatenate) prediction.on('output', (chunk) => outsideCapture(() => process.stdout.write(String(chunk))));
   const response = await prediction.done;
+  stopDownloads();
   clearInterval(keepAlive);
   process.off('SIGINT', cancel);
 
