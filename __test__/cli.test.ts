@@ -343,7 +343,8 @@ export class Predictor extends BasePredictor {
     const run = await cli(['predict'], {
       cwd: dir,
       onSpawn: (child) => {
-        child.stdout?.on('data', (chunk: Buffer) => {
+        // The predictor's logs reach stderr (stdout is for the output alone).
+        child.stderr?.on('data', (chunk: Buffer) => {
           if (chunk.toString().includes('started')) child.kill('SIGINT');
         });
       },

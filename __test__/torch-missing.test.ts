@@ -1,10 +1,12 @@
-// Importing cog-node/torch where there is no libtorch: a clear error that says what to install.
+// Importing cog-node/torch where there is no libtorch, or no binary for this platform: a clear error
+// that says what to install; and the addon loading from its npm packages.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { copyPackage } from './helpers/package-copy.js';
 import { repoRoot } from './helpers/torch.js';
 
 const run = promisify(execFile);
@@ -62,5 +64,47 @@ describe('without libtorch', () => {
     const { code, stdout } = await importTorch({ LIBTORCH: dir.trim(), COG_NODE_PYTHON: join(empty, 'no-python') });
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('loaded from LIBTORCH');
+  });
+});
+
+describe('cog-node-torch installed from npm', () => {
+  // node_modules/cog-node (a copy of the package), node_modules/cog-node-torch (torch/'s loader
+  // and manifest) and, when given, the platform package with the binary built here.
+  function installLayout(withBinary: boolean): string {
+    const modules = join(mkdtempSync(join(tmpdir(), 'cog-node-torch-layout-')), 'node_modules');
+    copyPackage(join(modules, 'cog-node'));
+    mkdirSync(join(modules, 'cog-node-torch'));
+    for (const file of ['index.js', 'index.d.ts', 'package.json']) cpSync(join(repoRoot, 'torch', file), join(modules, 'cog-node-torch', file));
+    if (withBinary) {
+      const platform = readdirSync(join(repoRoot, 'torch', 'npm')).find((dir) => existsSync(join(repoRoot, 'torch', `cog-node-torch.${dir}.node`)));
+      if (platform === undefined) throw new Error('the torch addon is not built here: npm run build:torch');
+      const target = join(modules, `cog-node-torch-${platform}`);
+      mkdirSync(target);
+      cpSync(join(repoRoot, 'torch', 'npm', platform, 'package.json'), join(target, 'package.json'));
+      cpSync(join(repoRoot, 'torch', `cog-node-torch.${platform}.node`), join(target, `cog-node-torch.${platform}.node`));
+    }
+    return join(modules, 'cog-node', 'dist', 'torch', 'index.js');
+  }
+
+  const importFrom = async (entry: string) => {
+    const script = `import(${JSON.stringify(entry)}).then((t) => console.log('loaded ' + typeof t.Tensor), (e) => { console.error(e.name + ': ' + e.message); process.exit(3); });`;
+    return run(process.execPath, ['-e', script], { cwd: tmpdir() }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  };
+
+  it('loads the binary from its per-platform package', async () => {
+    const result = await importFrom(installLayout(true));
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('loaded function');
+  });
+
+  it('without the per-platform package, names it', async () => {
+    const result = await importFrom(installLayout(false));
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/NativeAddonNotFoundError: cog-node\/torch cannot find its native addon for this platform, the package cog-node-torch-linux-x64-gnu\./);
+    expect(result.stderr).toMatch(/npm install cog-node-torch-linux-x64-gnu@\d+\.\d+\.\d+/);
+    expect(result.stderr).not.toContain('npm has a bug');
   });
 });

@@ -1,7 +1,41 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
 import { parse } from 'yaml';
 import { PredictorLoadError } from './errors.js';
+
+/**
+ * cog.yaml as cog-node reads it: the one description of the file. It validates cog.yaml here and
+ * is published as cog.schema.json (scripts/cog-yaml-schema.mjs) for editors. A key is one line;
+ * `errorMessage` (which editors also show) is the rule in words, for errors that name the key.
+ * Cog's other keys are accepted: the same file builds the image with Cog.
+ */
+export const cogYamlSchema = Type.Object(
+  {
+    predict: Type.Optional(Type.String({ description: 'The predictor: `file.ts:ExportName` (.ts, .js or .mjs), as Cog\'s `predict.py:Predictor`', errorMessage: 'must be a string like "predict.ts:Predictor"' })),
+    run: Type.Optional(Type.String({ description: 'Cog 0.20\'s name for `predict`', errorMessage: 'must be a string like "predict.ts:Predictor"' })),
+    train: Type.Optional(Type.String({ description: 'The trainer: `file.ts:ExportName`', errorMessage: 'must be a string like "train.ts:Trainer"' })),
+    concurrency: Type.Optional(
+      Type.Object(
+        { max: Type.Optional(Type.Integer({ minimum: 1, description: 'Predictions in flight at once (needs an async predict); COG_MAX_CONCURRENCY overrides it', errorMessage: 'must be an integer >= 1' })) },
+        { description: 'How many predictions run at once', errorMessage: 'must be a mapping such as `{max: 4}`' },
+      ),
+    ),
+    environment: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=', errorMessage: 'must be "NAME=value"' }), {
+        description: 'Environment variables for the predictor, `NAME=value` (the real environment wins)',
+        errorMessage: 'must be a list of "NAME=value"',
+      }),
+    ),
+    build: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Cog: how the image is built (cog-node does not read it)' })),
+    image: Type.Optional(Type.String({ description: 'Cog: the image name to push to (cog-node does not read it)' })),
+  },
+  { title: 'cog.yaml', description: 'Cog\'s cog.yaml, as cog-node and Cog read it', additionalProperties: true },
+);
+
+/** cog.yaml after validation, as written (the normalized values are in `CogConfig`). */
+export type CogYaml = Static<typeof cogYamlSchema>;
 
 /** What cog-node reads from cog.yaml (the same file Cog reads; other keys are accepted). */
 export interface CogConfig {
@@ -13,10 +47,39 @@ export interface CogConfig {
   environment: Record<string, string>;
   /** The folder holding cog.yaml; references resolve against it. */
   dir: string;
+  /** The whole validated file: a key added to `cogYamlSchema` is read from here. */
+  document: CogYaml;
 }
 
 function fail(file: string, message: string): never {
   throw new PredictorLoadError(`${file}: ${message}`);
+}
+
+/** `/concurrency/max` → `concurrency.max`, `/environment/0` → `environment[0]`. */
+function keyName(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((part, index) => (/^\d+$/.test(part) ? `[${part}]` : `${index === 0 ? '' : '.'}${part.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+    .join('');
+}
+
+/** The schema a JSON pointer (`#/properties/concurrency/properties/max`) points at. */
+function schemaAt(pointer: string): TSchema | undefined {
+  let node: unknown = cogYamlSchema;
+  for (const part of pointer.replace(/^#\/?/, '').split('/').filter(Boolean)) node = (node as Record<string, unknown> | undefined)?.[part];
+  return node as TSchema | undefined;
+}
+
+/** The first broken rule, worded as `key` must be ...; the value is shown where it helps. */
+function firstViolation(document: unknown): string | undefined {
+  const [error] = Value.Errors(cogYamlSchema, document);
+  if (error === undefined) return undefined;
+  const rule = (schemaAt(error.schemaPath) as { errorMessage?: string } | undefined)?.errorMessage ?? error.message;
+  const key = keyName(error.instancePath);
+  let value: unknown = document;
+  for (const part of error.instancePath.split('/').slice(1)) value = (value as Record<string, unknown>)[part];
+  return `\`${key}\` ${rule}${typeof value === 'object' ? '' : ` (got ${JSON.stringify(value)})`}`;
 }
 
 /** Reads `cog.yaml` from `dir`. Missing file: an error that says what to write. */
@@ -33,34 +96,21 @@ export function readConfig(dir: string): CogConfig {
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) fail(file, 'must be a mapping of keys');
-  const config = raw as Record<string, unknown>;
-  if (config.predict !== undefined && config.run !== undefined) {
+  // A key written with no value (`concurrency:`) is YAML's null: as if it were not there.
+  const document = Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter(([, value]) => value !== null)) as CogYaml;
+  const violation = firstViolation(document);
+  if (violation !== undefined) fail(file, violation);
+  if (document.predict !== undefined && document.run !== undefined) {
     fail(file, 'set either `run` or `predict` (its older name), not both');
   }
-  const predict = config.run ?? config.predict;
-  if (predict !== undefined && typeof predict !== 'string') fail(file, '`predict` must be a string like "predict.ts:Predictor"');
-  if (config.train !== undefined && typeof config.train !== 'string') fail(file, '`train` must be a string like "train.ts:Trainer"');
-  let max = 1;
-  const concurrency = config.concurrency;
-  if (concurrency !== undefined && concurrency !== null) {
-    if (typeof concurrency !== 'object') fail(file, '`concurrency` must be a mapping such as `{max: 4}`');
-    const value = (concurrency as Record<string, unknown>).max;
-    if (value !== undefined) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(file, '`concurrency.max` must be an integer >= 1');
-      max = value;
-    }
-  }
   const environment: Record<string, string> = {};
-  if (config.environment !== undefined) {
-    if (!Array.isArray(config.environment)) fail(file, '`environment` must be a list of "NAME=value"');
-    for (const entry of config.environment as unknown[]) {
-      const match = typeof entry === 'string' ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(entry) : null;
-      if (!match) fail(file, `\`environment\` entry ${JSON.stringify(entry)} is not "NAME=value"`);
-      if (match[1]! in environment) fail(file, `\`environment\` sets ${match[1]} twice`);
-      environment[match[1]!] = match[2]!;
-    }
+  for (const entry of document.environment ?? []) {
+    const eq = entry.indexOf('=');
+    const name = entry.slice(0, eq);
+    if (name in environment) fail(file, `\`environment\` sets ${name} twice`);
+    environment[name] = entry.slice(eq + 1);
   }
-  return { predict: predict as string | undefined, train: config.train as string | undefined, concurrency: { max }, environment, dir };
+  return { predict: document.run ?? document.predict, train: document.train, concurrency: { max: document.concurrency?.max ?? 1 }, environment, dir, document };
 }
 
 /** `COG_MAX_CONCURRENCY` > `concurrency.max` > 1; invalid values count as 1, as in Cog. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TSchema } from 'typebox';
+import { countDownload } from './download-progress.js';
 import { OutboundRequestError } from './errors.js';
 import { displayUrl, outboundRequest } from './outbound.js';
 import { Path } from './path.js';
@@ -125,7 +126,11 @@ export class InputFiles {
         throw fail(`larger than COG_MAX_DOWNLOAD_BYTES (${max} bytes)`);
       }
       const file = join(slot, fileNameFromUrl(url));
-      const streams = max === undefined ? [response.body, createWriteStream(file)] as const : [response.body, sizeLimit(max), createWriteStream(file)] as const;
+      const length = response.headers['content-length'];
+      const progress = countDownload(displayUrl(url), typeof length === 'string' ? length : null);
+      const streams = max === undefined
+        ? [response.body, progress, createWriteStream(file)] as const
+        : [response.body, sizeLimit(max), progress, createWriteStream(file)] as const;
       await pipeline(streams);
       return new Path(file);
     } catch (error) {

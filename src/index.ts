@@ -12,5 +12,6 @@ export { Prediction, type PredictionResponse, type PredictionStatus } from './pr
 export { AtCapacityError, NotReadyError } from './runtime.js';
 export { openApiSchema } from './openapi.js';
 export { dataUriEncoder, encodeOutput, type FileEncoder } from './output.js';
-export { readConfig, type CogConfig } from './config.js';
+export { cogYamlSchema, readConfig, type CogConfig, type CogYaml } from './config.js';
+export { NativeAddonNotFoundError } from './missing-addon.js';
 export { createApp, serve, serveFromConfig, type AppSettings, type CogApp, type CogServer, type ServeOptions, type ServeSource } from './server/index.js';

@@ -5,12 +5,18 @@ export type LogSink = (text: string, source: LogSource) => void;
 
 interface Capture {
   sink: LogSink;
-  /** Also write to the real stream (the CLI shows logs as they happen). */
+  /** Also write to the real stderr (the CLI shows logs as they happen; its stdout is for the output alone). */
   echo: boolean;
 }
 
 const captures = new AsyncLocalStorage<Capture>();
 let installed = false;
+let beforeEcho: (() => void) | undefined;
+
+/** Runs `fn` before each echoed log write (the CLI's status line erases itself; undefined: nothing). */
+export function onEcho(fn: (() => void) | undefined): void {
+  beforeEcho = fn;
+}
 
 /**
  * Routes what code writes to stdout/stderr (console.* included) to the sink of the prediction
@@ -20,6 +26,7 @@ let installed = false;
 function install(): void {
   if (installed) return;
   installed = true;
+  const stderr = process.stderr.write.bind(process.stderr) as (...args: unknown[]) => boolean;
   for (const source of ['stdout', 'stderr'] as const) {
     const stream = process[source];
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
@@ -30,7 +37,10 @@ function install(): void {
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(encoding);
       capture.sink(text, source);
       const callback = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      if (capture.echo) return original(chunk, ...rest);
+      if (capture.echo) {
+        beforeEcho?.();
+        return stderr(chunk, ...rest);
+      }
       callback?.();
       return true;
     }) as typeof stream.write;

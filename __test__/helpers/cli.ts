@@ -24,13 +24,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `cog-node` command in `cwd` as a child process. */
+/** Runs the real `cog-node` command (or another copy's, `bin`) in `cwd` as a child process. */
 export function cli(
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; stdin?: string; onSpawn?: (child: ReturnType<typeof spawn>) => void },
+  options: { cwd: string; env?: Record<string, string>; stdin?: string; bin?: string; onSpawn?: (child: ReturnType<typeof spawn>) => void },
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,11 +3,13 @@ import { basename, extname, resolve } from 'node:path';
 import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
+import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
 import { PredictorRuntime } from '../runtime.js';
 import { cogKind } from '../types.js';
 import { UsageError, envPairs, parse } from './args.js';
+import { StatusLine, showDownloads, showSetup } from './progress.js';
 import { inputsFromFlags, inputsFromJson } from './inputs.js';
 
 export const predictHelp = (verb: 'predict' | 'train') => `Usage: cog-node ${verb} [-i name=value ...] [--json '{...}'] [-o PATH] [-e NAME=value ...]
@@ -68,7 +70,8 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   Object.assign(process.env, config.environment, envPairs(values.env));
   const ref = verb === 'train' ? config.train : config.predict;
   if (ref === undefined) throw new PredictorLoadError(`cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`);
-  const target = await loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict');
+  // What the predictor's module prints as it loads is a log too: stderr, never stdout.
+  const target = await captureLogs(() => undefined, () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'), true);
   const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
@@ -80,12 +83,17 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   const validate = { coerce: true, allowLocalPaths: true };
   // Validate before setup, so a typo doesn't wait for a model to load.
   runtime.validator.validate(input, validate);
+  const status = new StatusLine();
+  const stopSetup = showSetup(status);
   try {
     await runtime.ready;
   } catch {
+    stopSetup();
     log(`Setup failed: ${runtime.setupState.error ?? 'unknown error'}`);
     return 1;
   }
+  stopSetup();
+  const stopDownloads = showDownloads(status);
   const prediction = runtime.start(input, { validate });
   const cancel = () => {
     log('Canceling...');
@@ -95,8 +103,10 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   // A predictor awaiting only its cancel signal holds no handle; keep the process alive for it.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   const concatenate = cogKind(target.output) === 'concatenate-iterator' && values.json === undefined && values.output === undefined;
-  if (concatenate) prediction.on('output', (chunk) => process.stdout.write(String(chunk)));
+  // Emitted from inside the prediction's log capture: write past it, or the tokens would count as logs.
+  if (concatenate) prediction.on('output', (chunk) => outsideCapture(() => process.stdout.write(String(chunk))));
   const response = await prediction.done;
+  stopDownloads();
   clearInterval(keepAlive);
   process.off('SIGINT', cancel);
 

@@ -78,6 +78,7 @@ export class CogService {
       this.#loadLogs += text;
     };
     this.settled = (async () => {
+      serverLog('setup started');
       try {
         this.#runtimes = await captureLogs(onLog, async () => load());
       } catch (error) {
@@ -89,7 +90,10 @@ export class CogService {
       const runtimes = Object.values(this.#runtimes).filter((runtime): runtime is PredictorRuntime => runtime !== undefined);
       await Promise.allSettled(runtimes.map((runtime) => runtime.ready));
       for (const runtime of runtimes) {
-        if (runtime.setupState.status === 'failed') serverLog(`setup failed: ${runtime.setupState.error ?? 'unknown error'}`);
+        const { status, started_at, completed_at, error } = runtime.setupState;
+        const took = `${((Date.parse(completed_at ?? started_at) - Date.parse(started_at)) / 1000).toFixed(2)} s`;
+        const what = runtimes.length > 1 ? `setup of the ${runtime.kind === 'train' ? 'trainer' : 'predictor'}` : 'setup';
+        serverLog(status === 'failed' ? `${what} failed after ${took}: ${error ?? 'unknown error'}` : `${what} succeeded in ${took}`);
       }
     })();
   }

@@ -1,0 +1,60 @@
+// cog.yaml's one description (src/config.ts): its validation errors name the key and the rule,
+// and the JSON Schema shipped for editors (cog.schema.json, written by build:ts) is that schema.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Value } from 'typebox/value';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { readConfig } from 'cog-node';
+import { cogYamlSchema } from '../src/config.js';
+import { ROOT, cli, project } from './helpers/cli.js';
+
+const published = JSON.parse(readFileSync(join(ROOT, 'cog.schema.json'), 'utf8')) as Record<string, unknown>;
+
+/** readConfig on a real cog.yaml; the error message without the folder. */
+function configError(yaml: string): string {
+  const dir = project({ 'cog.yaml': yaml });
+  try {
+    readConfig(dir);
+  } catch (error) {
+    return (error as Error).message.replace(join(dir, 'cog.yaml'), 'cog.yaml');
+  }
+  throw new Error(`accepted: ${yaml}`);
+}
+
+describe('cog.yaml validation', () => {
+  it.each([
+    ['predict: 3\n', 'cog.yaml: `predict` must be a string like "predict.ts:Predictor" (got 3)'],
+    ['predict: "p.ts"\nconcurrency:\n  max: 1.5\n', 'cog.yaml: `concurrency.max` must be an integer >= 1 (got 1.5)'],
+    ['predict: "p.ts"\nconcurrency: 4\n', 'cog.yaml: `concurrency` must be a mapping such as `{max: 4}` (got 4)'],
+    ['predict: "p.ts"\nenvironment:\n  - A=1\n  - oops\n', 'cog.yaml: `environment[1]` must be "NAME=value" (got "oops")'],
+    ['predict: "p.ts"\nenvironment: A=1\n', 'cog.yaml: `environment` must be a list of "NAME=value" (got "A=1")'],
+    ['predict: "p.ts"\nenvironment: ["A=1", "A=2"]\n', 'cog.yaml: `environment` sets A twice'],
+  ])('%j: %s', (yaml, message) => {
+    expect(configError(yaml)).toBe(message);
+  });
+
+  it("accepts Cog's other keys and empty ones, and keeps the whole document", () => {
+    const config = readConfig(project({ 'cog.yaml': 'build:\n  gpu: true\n  python_version: "3.12"\nimage: r8.im/me/model\npredict: "p.ts:P"\nconcurrency:\nenvironment: ["A=b=c"]\ntests: []\n' }));
+    expect(config).toMatchObject({ predict: 'p.ts:P', concurrency: { max: 1 }, environment: { A: 'b=c' } });
+    expect(config.document).toMatchObject({ build: { gpu: true }, image: 'r8.im/me/model', tests: [] });
+  });
+});
+
+describe('cog.schema.json', () => {
+  it('is the TypeBox schema cog-node validates with, as a draft-07 JSON Schema', () => {
+    expect(published).toEqual({ $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(cogYamlSchema)) });
+  });
+
+  it('checks a cog.yaml as an editor would, and accepts what cog-node init writes', async () => {
+    const dir = project({});
+    writeFileSync(join(dir, 'package.json'), '{}');
+    expect((await cli(['init'], { cwd: dir })).code).toBe(0);
+    const written = readFileSync(join(dir, 'cog.yaml'), 'utf8');
+    expect(written.split('\n')[0]).toBe('# yaml-language-server: $schema=node_modules/cog-node/cog.schema.json');
+    expect(Value.Check(published, parse(written))).toBe(true);
+    expect(Value.Check(published, { predict: 'p.ts', build: { gpu: true }, image: 'x' })).toBe(true);
+    expect(Value.Check(published, { concurrency: { max: 0 } })).toBe(false);
+    expect(Value.Check(published, { environment: ['lowercase ok=1'] })).toBe(false);
+  });
+});

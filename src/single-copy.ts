@@ -1,0 +1,37 @@
+// One cog-node per process: a second copy (a global CLI running a project with its own
+// node_modules/cog-node) would have its own native cancel-token table, scope storage and classes,
+// and predictions would fail obscurely ("no cancel token with id 1"). The first copy to load
+// claims the process; another one fails at once, naming both.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { COG_NODE_VERSION } from './version.js';
+
+const CLAIM = Symbol.for('cog-node.loaded-copy');
+
+interface LoadedCopy {
+  root: string;
+  version: string;
+}
+
+/** This copy's package folder (src/ and dist/ of one package are the same copy). */
+export const packageRoot: string = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
+
+/** A second copy of cog-node loaded into a process that already runs one. */
+export class DuplicateCogNodeError extends Error {
+  override name = 'DuplicateCogNodeError';
+}
+
+export function claimProcess(): void {
+  const registry = globalThis as { [CLAIM]?: LoadedCopy };
+  const first = registry[CLAIM];
+  if (first === undefined) {
+    registry[CLAIM] = { root: packageRoot, version: COG_NODE_VERSION };
+    return;
+  }
+  if (first.root === packageRoot) return;
+  throw new DuplicateCogNodeError(
+    `Two copies of cog-node are loaded in this process: ${first.root} (${first.version}, loaded first) and ${packageRoot} (${COG_NODE_VERSION}). ` +
+      'Their cancellation tokens and prediction scopes cannot see each other. Run the project\'s own copy (`npx cog-node ...`), ' +
+      'or remove one of them so that the predictor\'s `import \'cog-node\'` finds the one that runs it.',
+  );
+}
