@@ -8,7 +8,8 @@ export interface CogConfig {
   /** `predict:` or Cog 0.20's `run:`: `file.ts:ExportName`. */
   predict?: string;
   train?: string;
-  concurrency: { max: number };
+  /** `max` is unset when cog.yaml does not say: the predictor's own `static concurrency` decides. */
+  concurrency: { max?: number };
   /** `environment: ["NAME=value"]`, applied to the predictor's process. */
   environment: Record<string, string>;
   /** The folder holding cog.yaml; references resolve against it. */
@@ -40,7 +41,7 @@ export function readConfig(dir: string): CogConfig {
   const predict = config.run ?? config.predict;
   if (predict !== undefined && typeof predict !== 'string') fail(file, '`predict` must be a string like "predict.ts:Predictor"');
   if (config.train !== undefined && typeof config.train !== 'string') fail(file, '`train` must be a string like "train.ts:Trainer"');
-  let max = 1;
+  let max: number | undefined;
   const concurrency = config.concurrency;
   if (concurrency !== undefined && concurrency !== null) {
     if (typeof concurrency !== 'object') fail(file, '`concurrency` must be a mapping such as `{max: 4}`');

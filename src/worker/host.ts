@@ -32,6 +32,26 @@ const threadUrl = (): { url: URL; execArgv: string[] } => {
 export interface WorkerExecutorOptions extends WorkerOptions {
   /** How long a cancelled prediction may keep running before its worker is replaced (ms). */
   cancelGracePeriodMs: number;
+  /** The worker's JS heap limit (MB); 0: Node's default. See `workerHeapLimitFromEnv`. */
+  maxHeapMb?: number;
+}
+
+/**
+ * `COG_WORKER_MAX_HEAP_MB` (default 4096; 0: Node's default, which depends on the machine's
+ * memory). A predictor whose JS heap runs away then fails at a known size instead of whatever
+ * this host allows (and after V8's long last-ditch collections: ~20-30 s at ~4 GB, measured).
+ * Buffers, typed arrays and native (torch) memory live outside this heap and are not limited.
+ */
+export function workerHeapLimitFromEnv(): number {
+  const value = Number.parseInt(process.env.COG_WORKER_MAX_HEAP_MB ?? '', 10);
+  return Number.isInteger(value) && value >= 0 ? value : 4096;
+}
+
+function crashMessage(error: Error, maxHeapMb: number): string {
+  if ((error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return `Worker crashed: the predictor ran out of JS heap${maxHeapMb > 0 ? ` (limit ${maxHeapMb} MB, COG_WORKER_MAX_HEAP_MB)` : ''}`;
+  }
+  return `Worker crashed: ${errorMessage(error)}`;
 }
 
 export class WorkerExecutor implements PredictorExecutor {
@@ -59,8 +79,9 @@ export class WorkerExecutor implements PredictorExecutor {
 
   #spawn(): Promise<PredictorInfo> {
     const { url, execArgv } = threadUrl();
-    const { ref, cwd, kind, echoLogs } = this.options;
-    const worker = new Worker(url, { workerData: { ref, cwd, kind, echoLogs } satisfies WorkerOptions, execArgv });
+    const { ref, cwd, kind, echoLogs, maxHeapMb = 0 } = this.options;
+    const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
+    const worker = new Worker(url, { workerData: { ref, cwd, kind, echoLogs } satisfies WorkerOptions, execArgv, resourceLimits });
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let loaded = false;
@@ -70,13 +91,18 @@ export class WorkerExecutor implements PredictorExecutor {
           resolve(message.info);
         } else if (message.type === 'load-failed') {
           reject(Object.assign(new Error(message.error), { stack: message.stack }));
+        } else if (message.type === 'crashed') {
+          // It is told, not trusted, to stop: the error may have left it in any state.
+          if (!loaded) reject(Object.assign(new Error(message.error), { stack: message.stack }));
+          else this.#died(worker, 'crashed', `Worker crashed: ${message.error}`);
+          void worker.terminate();
         } else {
           this.#onMessage(message);
         }
       });
       worker.on('error', (error) => {
         if (!loaded) reject(error);
-        else this.#died(worker, 'crashed', `Worker crashed: ${errorMessage(error)}`);
+        else this.#died(worker, 'crashed', crashMessage(error, maxHeapMb));
       });
       worker.on('exit', (code) => {
         if (!loaded) reject(new Error(`the predictor's worker exited with code ${code} while loading`));
