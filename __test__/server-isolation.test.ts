@@ -58,6 +58,14 @@ describe('one bad prediction beside three innocent ones (concurrency 4, worker t
   });
 });
 
+describe("a failed prediction's error", () => {
+  it('is the thrown message word for word (no "Prediction failed:" prefix, unlike coglet), its stack in logs', async () => {
+    const response = await predict(faults, { mode: 'throw' });
+    expect(response.body).toMatchObject({ status: 'failed', error: 'the model broke: CUDA error 700' });
+    expect(response.body.logs).toMatch(/^Error: the model broke: CUDA error 700\n {4}at .*predict\.ts/m);
+  });
+});
+
 describe('outputs are checked against `static output`', () => {
   it.each([
     ['undefined', 'output must be string, got undefined'],
