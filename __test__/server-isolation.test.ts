@@ -58,6 +58,22 @@ describe('one bad prediction beside three innocent ones (concurrency 4, worker t
   });
 });
 
+describe('the same faults with the predictor in the server\'s thread (--in-process)', () => {
+  it('each fails its own prediction beside an innocent one; the server stays READY', async () => {
+    const server = await startServer('faults', { args: ['--in-process'] });
+    servers.push(server);
+    await waitForHealth(server.url, ['READY']);
+    const [circular, rejection, timer, fine] = await Promise.all(
+      ['circular', 'rejection', 'timer', 'fine'].map((mode) => predict(server, { mode, ms: 300 })),
+    );
+    expect(circular!.body).toMatchObject({ status: 'failed', error: 'output.self cannot be encoded: it refers back to itself (a circular reference)' });
+    expect(rejection!.body).toMatchObject({ status: 'failed', error: 'nobody awaited this' });
+    expect(timer!.body).toMatchObject({ status: 'failed', error: 'thrown from a timer' });
+    expect(fine!.body).toMatchObject({ status: 'succeeded', output: 'fine after 300 ms' });
+    expect((await json(`${server.url}/health-check`)).body.status).toBe('READY');
+  });
+});
+
 describe("a failed prediction's error", () => {
   it('is the thrown message word for word (no "Prediction failed:" prefix, unlike coglet), its stack in logs', async () => {
     const response = await predict(faults, { mode: 'throw' });

@@ -8,6 +8,7 @@ import { PredictionSlots } from './native.js';
 import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
+import { currentScope } from './scope.js';
 import { InputValidator, type ValidateOptions } from './validation.js';
 import { WorkerExecutor, workerHeapLimitFromEnv, type WorkerDeath } from './worker/host.js';
 
@@ -274,6 +275,16 @@ export class PredictorRuntime {
 
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /**
+   * For an error that escaped user code in this thread (call it from an `uncaughtException` or
+   * `unhandledRejection` handler): fails the in-process prediction whose async context raised
+   * it, and returns true; false when it belongs to none (a worker thread handles its own).
+   */
+  failEscaped(error: unknown): boolean {
+    const executor = this.#executor;
+    return executor instanceof InProcessExecutor && executor.failPrediction(currentScope(), error);
   }
 
   /** Cancels an in-flight prediction; false when the id is unknown or finished. */
