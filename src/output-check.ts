@@ -36,25 +36,59 @@ function place(where: string, key: string | number): string {
   return typeof key === 'number' || /^\d+$/.test(key) ? `${where}[${key}]` : `${where}.${key}`;
 }
 
+interface Unencodable {
+  /** Keys from the output down to the part (built on the way back up, only on failure). */
+  path: (string | number)[];
+  why: string;
+}
+
+function findUnencodable(value: unknown, ancestors: object[]): Unencodable | undefined {
+  if (typeof value === 'function') return { path: [], why: 'it is a function' };
+  if (typeof value === 'symbol') return { path: [], why: 'it is a symbol' };
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (value instanceof Path || value instanceof Secret || value instanceof Date || value instanceof URL || ArrayBuffer.isView(value)) return undefined;
+  if (ancestors.includes(value)) return { path: [], why: 'it refers back to itself (a circular reference)' };
+  ancestors.push(value);
+  let found: Unencodable | undefined;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length && found === undefined; index += 1) {
+      const item: unknown = value[index];
+      // Numbers and strings (most of a big array) need no call.
+      if (typeof item === 'object' || typeof item === 'function' || typeof item === 'symbol') {
+        found = findUnencodable(item, ancestors);
+        found?.path.unshift(index);
+      }
+    }
+  } else {
+    const entries = value instanceof Map ? [...value.entries()] : value instanceof Set ? [...value].entries() : Object.entries(value);
+    for (const [key, field] of entries) {
+      found = findUnencodable(field, ancestors);
+      if (found !== undefined) {
+        found.path.unshift(typeof key === 'number' ? key : String(key));
+        break;
+      }
+    }
+  }
+  ancestors.pop();
+  return found;
+}
+
 /**
  * Throws `OutputError` naming the first part of `value` that cannot become JSON: a cycle, a
  * function, a symbol. Walks what the encoder walks (arrays, sets, maps, plain and class objects).
  */
-export function checkEncodable(value: unknown, where = 'output', ancestors: object[] = []): void {
-  if (typeof value === 'function') throw new OutputError(`${where} cannot be encoded: it is a function`);
-  if (typeof value === 'symbol') throw new OutputError(`${where} cannot be encoded: it is a symbol`);
-  if (typeof value !== 'object' || value === null) return;
-  if (value instanceof Path || value instanceof Secret || value instanceof Date || value instanceof URL || ArrayBuffer.isView(value)) return;
-  if (ancestors.includes(value)) throw new OutputError(`${where} cannot be encoded: it refers back to itself (a circular reference)`);
-  ancestors.push(value);
-  if (Array.isArray(value) || value instanceof Set) {
-    let index = 0;
-    for (const item of value) checkEncodable(item, place(where, index++), ancestors);
-  } else {
-    const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
-    for (const [key, field] of entries) checkEncodable(field, place(where, String(key)), ancestors);
+export function checkEncodable(value: unknown, where = 'output'): void {
+  const found = findUnencodable(value, []);
+  if (found !== undefined) throw new OutputError(`${found.path.reduce<string>(place, where)} cannot be encoded: ${found.why}`);
+}
+
+/** Whether every item is a string, number, boolean or null (a plain `for`: 20x faster than `every`). */
+function allPlain(items: unknown[]): boolean {
+  for (let index = 0; index < items.length; index += 1) {
+    const item = items[index];
+    if ((typeof item === 'object' && item !== null) || typeof item === 'bigint') return false;
   }
-  ancestors.pop();
+  return true;
 }
 
 /** What the schema sees of an output: files, URLs, dates as the strings they go out as. */
@@ -65,7 +99,9 @@ function asChecked(value: unknown): unknown {
   if (value instanceof Secret) return Secret.mask;
   if (value instanceof Date) return value.toISOString();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
-  if (Array.isArray(value) || value instanceof Set) return [...value].map(asChecked);
+  // An array of plain values (most big outputs) is checked as it is, not copied.
+  if (Array.isArray(value)) return allPlain(value) ? value : value.map(asChecked);
+  if (value instanceof Set) return [...value].map(asChecked);
   const object = value instanceof Map ? Object.fromEntries(value) : (value as Record<string, unknown>);
   if (typeof object.toJSON === 'function') return (object.toJSON as () => unknown)();
   const copy: Record<string, unknown> = {};
@@ -124,6 +160,8 @@ export class OutputChecker {
 
   /** Checks the `index`th item a generator yielded; throws `OutputError`. */
   item(value: unknown, index: number): void {
+    // Most items are tokens: a string needs neither walk.
+    if (typeof value === 'string' && this.#checkItem?.Check(value) !== false) return;
     const where = `output[${index}]`;
     checkEncodable(value, where);
     this.#match(this.#checkItem, this.#itemSchema, value, where);
