@@ -308,17 +308,13 @@ export class PredictorRuntime {
     // The slot is free once the prediction has ended and so has its code: a cancelled async
     // prediction ends at once, but the work it abandoned holds the slot until it settles or
     // the grace period stops it, so the concurrency limit stays true.
-    let holders = 2;
-    const letGo = () => {
-      holders -= 1;
-      if (holders === 0) slot.release();
+    const ended = { prediction: false, work: false };
+    const free = (which: keyof typeof ended) => {
+      if (ended[which]) return;
+      ended[which] = true;
+      if (ended.prediction && ended.work) slot.release();
     };
-    let workEnded = false;
-    const endWork = () => {
-      if (workEnded) return;
-      workEnded = true;
-      letGo();
-    };
+    const endWork = () => free('work');
     let canceledNow: () => void = () => undefined;
     const canceled = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
       canceledNow = () => resolve({ status: 'canceled', metrics: prediction.metrics });
@@ -327,8 +323,8 @@ export class PredictorRuntime {
       this.executor.notifyCanceled(prediction.token);
       setTimeout(canceledNow, ABANDON_AFTER_MS);
       // Code that ignores cancellation (an await that never settles) must not hold the
-      // prediction forever: past the grace period it ends `canceled` and its slot is freed.
-      // A worker thread is replaced by then (host.ts); in-process code is left to finish alone.
+      // prediction or its slot forever: past the grace period both are let go. A worker thread
+      // is replaced by then (host.ts); in-process code is left to finish alone.
       const grace = (this.#options.cancelGracePeriod ?? cancelGracePeriodFromEnv()) * 1000 + 1000;
       setTimeout(() => {
         prediction.finish({ status: 'canceled', metrics: {} });
@@ -342,7 +338,7 @@ export class PredictorRuntime {
     prediction.onFinish = () => {
       options.signal?.removeEventListener('abort', onAbort);
       this.#inFlight.delete(prediction.id);
-      letGo();
+      free('prediction');
     };
     void this.#run(prediction, input, options, { canceled, ended: endWork }).finally(endWork);
     return prediction;
@@ -398,8 +394,8 @@ export class PredictorRuntime {
         void execution.then(work.ended, work.ended);
         // An async predictor cancelled while it awaits something deaf to its signal ends
         // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
-        // code; its work is abandoned (and waited for below). A sync one cannot be abandoned: it keeps the
-        // grace period (the host replaces its busy worker).
+        // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
+        // it keeps the grace period (the host replaces its busy worker).
         const result = this.target.isAsync ? await Promise.race([execution, work.canceled]) : await execution;
         ending = result.status === 'succeeded'
           ? {
