@@ -63,6 +63,7 @@ describe('outputs are checked against static output', () => {
       static inputs = { as: Input(Type.String()) };
       async predict({ as }: { as: string }) {
         if (as === 'function') return [() => 1];
+        if (as === 'promise') return { later: Promise.resolve(1) };
         return as === 'number' ? 3 : { any: ['thing'] };
       }
     }
@@ -70,6 +71,7 @@ describe('outputs are checked against static output', () => {
     expect(await anything.run({ as: 'number' })).toBe(3);
     expect(await anything.run({ as: 'object' })).toEqual({ any: ['thing'] });
     expect((await anything.predict({ as: 'function' })).error).toBe('output[0] cannot be encoded: it is a function');
+    expect((await anything.predict({ as: 'promise' })).error).toBe('output.later cannot be encoded: it is a Promise (await it first)');
   });
 
   it('a circular output fails its own prediction; the ones beside it succeed', async () => {

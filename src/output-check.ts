@@ -47,6 +47,9 @@ function findUnencodable(value: unknown, ancestors: object[]): Unencodable | und
   if (typeof value === 'symbol') return { path: [], why: 'it is a symbol' };
   if (typeof value !== 'object' || value === null) return undefined;
   if (value instanceof Path || value instanceof Secret || value instanceof Date || value instanceof URL || ArrayBuffer.isView(value)) return undefined;
+  // Neither JSON nor structured clone (the way to the server's thread) can carry these.
+  if (value instanceof Promise) return { path: [], why: 'it is a Promise (await it first)' };
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) return { path: [], why: `it is a ${value.constructor.name}` };
   if (ancestors.includes(value)) return { path: [], why: 'it refers back to itself (a circular reference)' };
   ancestors.push(value);
   let found: Unencodable | undefined;
@@ -75,7 +78,7 @@ function findUnencodable(value: unknown, ancestors: object[]): Unencodable | und
 
 /**
  * Throws `OutputError` naming the first part of `value` that cannot become JSON: a cycle, a
- * function, a symbol. Walks what the encoder walks (arrays, sets, maps, plain and class objects).
+ * function, a symbol, a promise. Walks what the encoder walks (arrays, sets, maps, plain and class objects).
  */
 export function checkEncodable(value: unknown, where = 'output'): void {
   const found = findUnencodable(value, []);

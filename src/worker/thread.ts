@@ -32,6 +32,7 @@ interface Running {
 }
 
 const running = new Map<string, Running>();
+/** Set once loaded: the handler of escaped errors asks it whose error it is. */
 let executor: InProcessExecutor | undefined;
 
 const stackOf = (error: unknown) => (error instanceof Error ? (error.stack ?? '') : String(error));
