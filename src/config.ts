@@ -42,7 +42,8 @@ export interface CogConfig {
   /** `predict:` or Cog 0.20's `run:`: `file.ts:ExportName`. */
   predict?: string;
   train?: string;
-  concurrency: { max: number };
+  /** `max` is unset when cog.yaml does not say: the predictor's own `static concurrency` decides. */
+  concurrency: { max?: number };
   /** `environment: ["NAME=value"]`, applied to the predictor's process. */
   environment: Record<string, string>;
   /** The folder holding cog.yaml; references resolve against it. */
@@ -110,7 +111,7 @@ export function readConfig(dir: string): CogConfig {
     if (name in environment) fail(file, `\`environment\` sets ${name} twice`);
     environment[name] = entry.slice(eq + 1);
   }
-  return { predict: document.run ?? document.predict, train: document.train, concurrency: { max: document.concurrency?.max ?? 1 }, environment, dir, document };
+  return { predict: document.run ?? document.predict, train: document.train, concurrency: { max: document.concurrency?.max }, environment, dir, document };
 }
 
 /** `COG_MAX_CONCURRENCY` > `concurrency.max` > 1; invalid values count as 1, as in Cog. */

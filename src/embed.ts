@@ -1,10 +1,10 @@
-import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from './config.js';
+import { readConfig, setupTimeoutFromEnv } from './config.js';
 import { CancelationError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
 import { openApiSchema } from './openapi.js';
 import type { FileEncoder } from './output.js';
 import type { Prediction, PredictionResponse } from './prediction.js';
-import { PredictorRuntime, type RuntimeOptions } from './runtime.js';
+import { PredictorRuntime, configuredConcurrency, type RuntimeOptions } from './runtime.js';
 
 /** Options of one call. */
 export interface PredictOptions {
@@ -120,7 +120,7 @@ export async function loadPredictor(source: PredictorSource = '.', options: Load
       const ref = kind === 'train' ? config.train : config.predict;
       if (ref === undefined) throw new PredictorLoadError(`${source}/cog.yaml names no ${kind === 'train' ? 'train' : 'predict'} target`);
       target = await loadTarget(ref, config.dir, kind);
-      concurrency ??= resolveConcurrency(config);
+      concurrency ??= configuredConcurrency(config);
     }
   } else if (typeof source === 'function') {
     target = targetFrom(source, kind, source.name || 'predictor');
@@ -129,7 +129,7 @@ export async function loadPredictor(source: PredictorSource = '.', options: Load
   }
   const runtime = new PredictorRuntime(target, kind, {
     ...options,
-    concurrency: concurrency ?? resolveConcurrency(undefined),
+    concurrency: concurrency ?? configuredConcurrency(undefined),
     setupTimeout: options.setupTimeout ?? setupTimeoutFromEnv(),
   });
   await runtime.ready;

@@ -2,7 +2,8 @@ import { CancelationError } from './errors.js';
 import type { LoadedTarget } from './loader.js';
 import { captureLogs, outsideCapture, type LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
-import { PredictionScope, outsideScope, runInScope, type MetricEvent } from './scope.js';
+import { OutputChecker } from './output-check.js';
+import { PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from './scope.js';
 import type { CancelToken } from './native.js';
 
 /** Where a running prediction's events go, as they happen. */
@@ -64,10 +65,25 @@ export class InProcessExecutor implements PredictorExecutor {
   readonly target: LoadedTarget;
   #echoLogs: boolean;
   readonly #running = new Map<CancelToken, PredictionScope>();
+  /** How to fail each running prediction from outside its code (an error escaped its async context). */
+  readonly #faults = new Map<Scope, (error: unknown) => void>();
+  readonly #outputs: OutputChecker;
 
   constructor(target: LoadedTarget, options: { echoLogs?: boolean } = {}) {
     this.target = target;
     this.#echoLogs = options.echoLogs ?? false;
+    this.#outputs = new OutputChecker(target.output);
+  }
+
+  /**
+   * Fails the prediction running in `scope` with `error` (an uncaught exception or unhandled
+   * rejection raised in its async context: a timer it set, a promise it dropped). Its code may
+   * run on, unheard. False when no prediction of this executor runs in that scope.
+   */
+  failPrediction(scope: Scope, error: unknown): boolean {
+    const fail = this.#faults.get(scope);
+    fail?.(error);
+    return fail !== undefined;
   }
 
   /** Runs `setup(weights)` if the predictor has one; what it prints goes to `onLog`. */
@@ -91,14 +107,26 @@ export class InProcessExecutor implements PredictorExecutor {
   }
 
   async execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
+    // After a fault the prediction is over, though its code may still log or yield: drop that.
+    let over = false;
+    const events: ExecutionSink = {
+      output: (item, final) => (over ? undefined : sink.output(item, final)),
+      log: (text, source) => {
+        if (!over) sink.log(text, source);
+      },
+      metric: (event, metrics) => {
+        if (!over) sink.metric(event, metrics);
+      },
+    };
     const scope = new PredictionScope({
       context: job.context,
       cancelToken: job.token,
-      onMetric: (event) => sink.metric(event, scope.metricsStore.toJSON()),
+      onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
     this.#running.set(job.token, scope);
+    const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
-      captureLogs((text, source) => sink.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
+      captureLogs((text, source) => events.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
     // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
     const outside = <T>(fn: () => T): T => outsideCapture(() => outsideScope(fn));
     const metrics = () => scope.metricsStore.toJSON();
@@ -106,29 +134,32 @@ export class InProcessExecutor implements PredictorExecutor {
       const method = this.target.instance[this.target.method] as (input: Record<string, unknown>) => unknown;
       // One scope for the whole prediction: async context follows the awaits, so a generator's
       // steps run in it without entering it again for every item.
-      return await inScope(async (): Promise<ExecutionResult> => {
+      const run = inScope(async (): Promise<ExecutionResult> => {
         let value = await method.call(this.target.instance, job.input);
         let streamed = false;
         const iterator = streamOf(value);
         if (iterator !== undefined) {
           streamed = true;
-          for (;;) {
+          for (let index = 0; ; index += 1) {
             if (scope.canceled) {
               await iterator.return?.(undefined);
               throw new CancelationError();
             }
             const step = await iterator.next();
             if (step.done) break;
-            await outside(() => sink.output(step.value));
+            this.#outputs.item(step.value, index);
+            await outside(() => events.output(step.value));
           }
           // The items went to the sink one by one; whoever keeps the output array keeps it there.
           value = undefined;
         } else if (!scope.canceled) {
-          await outside(() => sink.output(value, true));
+          this.#outputs.value(value);
+          await outside(() => events.output(value, true));
         }
         if (scope.canceled) return { status: 'canceled', metrics: metrics() };
         return { status: 'succeeded', output: value, streamed, metrics: metrics() };
       });
+      return await Promise.race([run, faulted]);
     } catch (error) {
       if (scope.canceled) return { status: 'canceled', metrics: metrics() };
       if (this.#echoLogs === false && error instanceof Error && error.stack) {
@@ -136,7 +167,9 @@ export class InProcessExecutor implements PredictorExecutor {
       }
       return { status: 'failed', error: errorMessage(error), metrics: metrics() };
     } finally {
+      over = true;
       this.#running.delete(job.token);
+      this.#faults.delete(scope);
     }
   }
 }

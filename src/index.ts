@@ -1,5 +1,5 @@
 // cog-node's public API: write a predictor, describe its inputs, run it (CLI, HTTP, embedded).
-export { BasePredictor, BaseRunner, BaseTrainer, type Inputs, type InputsDeclaration } from './predictor.js';
+export { BasePredictor, BaseRunner, BaseTrainer, type Inputs, type InputsDeclaration, type PredictorConcurrency } from './predictor.js';
 export { Input, type InputOptions } from './input.js';
 export { Type, type Static, type TSchema } from './types.js';
 export { Path } from './path.js';

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { register as registerTypeScript } from 'tsx/esm/api';
 import type { TSchema } from 'typebox';
 import { PredictorLoadError } from './errors.js';
-import type { InputsDeclaration, PredictorInstance } from './predictor.js';
+import type { InputsDeclaration, PredictorConcurrency, PredictorInstance } from './predictor.js';
 
 export type EntryPoint = 'predict' | 'run' | 'train';
 
@@ -20,6 +20,8 @@ export interface PredictorInfo {
   hasHealthcheck: boolean;
   /** A human name for messages: `predict.ts:Predictor`. */
   name: string;
+  /** Its own `static concurrency = { max }` (Cog's `@cog.concurrent(max=N)`); env and cog.yaml win. */
+  concurrency?: number;
 }
 
 /** A loaded predictor or trainer: its instance, the method to call, and its declarations. */
@@ -27,7 +29,7 @@ export interface LoadedTarget extends PredictorInfo {
   instance: PredictorInstance;
 }
 
-type Declared = { inputs?: InputsDeclaration; output?: TSchema };
+type Declared = { inputs?: InputsDeclaration; output?: TSchema; concurrency?: PredictorConcurrency };
 type Constructor = (new () => PredictorInstance) & Declared;
 type PredictFunction = ((inputs: Record<string, unknown>) => unknown) & Declared;
 
@@ -38,6 +40,17 @@ function isClass(value: unknown): value is Constructor {
 function isAsyncFunction(fn: unknown): boolean {
   const name = (fn as { constructor?: { name?: string } } | undefined)?.constructor?.name;
   return name === 'AsyncFunction' || name === 'AsyncGeneratorFunction';
+}
+
+/** `static concurrency = { max: N }`, checked: N a whole number >= 1. */
+function declaredConcurrency(declared: Declared, name: string): number | undefined {
+  const concurrency: unknown = declared.concurrency;
+  if (concurrency === undefined) return undefined;
+  const max = typeof concurrency === 'object' && concurrency !== null ? (concurrency as { max?: unknown }).max : undefined;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+    throw new PredictorLoadError(`${name}: \`concurrency\` must be { max: N } with N an integer >= 1, got ${JSON.stringify(concurrency) ?? String(concurrency)}`);
+  }
+  return max;
 }
 
 let hooksRegistered = false;
@@ -92,6 +105,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       isAsync: isAsyncFunction(proto[method]),
       hasHealthcheck: typeof proto.healthcheck === 'function',
       name,
+      concurrency: declaredConcurrency(exported, name),
     };
   }
   if (typeof exported === 'function') {
@@ -105,6 +119,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       isAsync: isAsyncFunction(fn),
       hasHealthcheck: false,
       name,
+      concurrency: declaredConcurrency(fn, name),
     };
   }
   throw new PredictorLoadError(`${name}: expected a class or a function, got ${typeof exported}`);

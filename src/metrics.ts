@@ -6,27 +6,41 @@ export type MetricValue = boolean | number | string | MetricValue[] | { [key: st
 export type MetricMode = 'replace' | 'incr' | 'increment' | 'append';
 export type MetricsObject = { [key: string]: MetricValue };
 
-const SEGMENT = /^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$/;
 const MAX_NAME_LENGTH = 128;
 const MAX_SEGMENTS = 4;
 
-/** Throws a `TypeError` (wrong name, mode or value) that fails the prediction if uncaught. */
-export function checkMetricName(name: string): void {
+/**
+ * Throws a `TypeError` (wrong name, mode or value) that fails the prediction if uncaught. The
+ * texts are coglet's, word for word (Cog's tests compare them). A delete skips the reserved
+ * names: deleting what cannot exist is harmless, as in coglet.
+ */
+export function checkMetricName(name: string, options: { deleting?: boolean } = {}): void {
   const fail = (why: string): never => {
-    throw new TypeError(`Invalid metric name '${name}': ${why}`);
+    throw new TypeError(why);
   };
-  if (typeof name !== 'string' || name.length === 0) fail('must be a non-empty string');
-  if (name.length > MAX_NAME_LENGTH) fail(`must be at most ${MAX_NAME_LENGTH} characters`);
-  if (name === 'predict_time') fail('predict_time is reserved');
-  if (name.startsWith('cog.')) fail("the 'cog.' prefix is reserved");
+  if (typeof name !== 'string') fail(`metric name must be a string, got ${typeof name}`);
+  if (!options.deleting) {
+    if (name === 'predict_time') fail("'predict_time' is reserved by the runtime");
+    if (name.startsWith('cog.')) fail("the 'cog.' prefix is reserved for system metrics");
+  }
+  if (name.length === 0) fail('metric name must not be empty');
+  if (name.length > MAX_NAME_LENGTH) fail(`metric name must be ${MAX_NAME_LENGTH} characters or fewer (got ${name.length} characters)`);
   const segments = name.split('.');
-  if (segments.length > MAX_SEGMENTS) fail(`must have at most ${MAX_SEGMENTS} dot-separated segments`);
-  for (const segment of segments) {
-    if (segment === '') fail('must not have empty segments or leading/trailing dots');
-    if (segment.includes('__')) fail("must not contain '__'");
-    if (!SEGMENT.test(segment)) {
-      fail('each segment must start with a letter, end with a letter or digit, and hold only letters, digits and underscores');
+  if (segments.length > MAX_SEGMENTS) fail(`metric name must have at most ${MAX_SEGMENTS} dot-separated segments (got ${segments.length})`);
+  for (const [index, segment] of segments.entries()) {
+    if (segment === '') {
+      if (index === 0) fail('metric name must not start with a dot');
+      if (index === segments.length - 1) fail('metric name must not end with a dot');
+      fail('metric name must not contain empty segments (consecutive dots)');
     }
+    if (!/^[A-Za-z]/.test(segment)) fail(`metric name segment '${segment}' must start with a letter`);
+    // Scanned in order, so the first rule broken is the one named.
+    for (let at = 1; at < segment.length; at += 1) {
+      const char = segment[at]!;
+      if (char === '_' && segment[at - 1] === '_') fail(`metric name segment '${segment}' must not contain consecutive underscores`);
+      if (char !== '_' && !/[A-Za-z0-9]/.test(char)) fail(`metric name segment '${segment}' contains invalid character '${char}'`);
+    }
+    if (segment.endsWith('_')) fail(`metric name segment '${segment}' must end with a letter or digit`);
   }
 }
 
@@ -85,8 +99,8 @@ export class MetricsStore {
 
   /** Applies one metric change; returns the mode actually used (for SSE `metric` events). */
   record(name: string, given: unknown, mode?: string): 'replace' | 'incr' | 'append' {
-    checkMetricName(name);
     const normalized = normalizeMode(mode);
+    checkMetricName(name, { deleting: given === null && normalized === 'replace' });
     checkValue(name, given);
     // A copy: the caller may keep changing its object or array; the metric is what was recorded.
     const value = structuredClone(given);

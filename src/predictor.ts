@@ -20,8 +20,9 @@ type MetricMode = 'replace' | 'incr' | 'append';
  * (or `run()`, Cog 0.20's name), and declare `static inputs` and `static output`.
  */
 export class BasePredictor {
-  // `static inputs` and `static output` are read from the subclass. They are not declared here,
-  // so that subclasses need no `override` under `noImplicitOverride`.
+  // `static inputs`, `static output` and `static concurrency = { max: N }` (see
+  // `PredictorDeclaration`) are read from the subclass. They are not declared here, so that
+  // subclasses need no `override` under `noImplicitOverride`.
 
   /** Records a metric of the running prediction (a no-op outside one). */
   recordMetric(key: string, value: MetricValue | null, mode: MetricMode = 'replace'): void {
@@ -50,8 +51,15 @@ export interface PredictorInstance {
   healthcheck?(): unknown;
 }
 
+/** How many predictions may run at once: Cog 0.22's `@cog.concurrent(max=N)`. */
+export interface PredictorConcurrency {
+  max: number;
+}
+
 /** A class (or a function, as Cog accepts) with its declarations attached. */
 export interface PredictorDeclaration {
   inputs?: InputsDeclaration;
   output?: TSchema;
+  /** Predictions in flight at once (needs an async `predict`); `COG_MAX_CONCURRENCY` and cog.yaml's `concurrency.max` win. */
+  concurrency?: PredictorConcurrency;
 }

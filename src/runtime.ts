@@ -1,13 +1,23 @@
-import { InProcessExecutor, errorMessage, type PredictorExecutor } from './executor.js';
+import { resolveConcurrency, type CogConfig } from './config.js';
+import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
+import type { MetricsObject } from './metrics.js';
 import { PredictionSlots } from './native.js';
 import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
+import { currentScope } from './scope.js';
 import { InputValidator, type ValidateOptions } from './validation.js';
-import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
+import { WorkerExecutor, workerHeapLimitFromEnv, type WorkerDeath } from './worker/host.js';
+
+/**
+ * How long a cancelled async prediction gets to stop on its own (its cleanup logs kept, its slot
+ * free when it ends) before it ends `canceled` without it. A prediction that obeys its signal
+ * stops within a few ms, even in a worker thread (a message each way).
+ */
+const ABANDON_AFTER_MS = 100;
 
 /** The answer to a prediction when all slots are busy (HTTP 409). */
 export class AtCapacityError extends Error {
@@ -36,7 +46,10 @@ export interface SetupState {
 }
 
 export interface RuntimeOptions {
-  /** Predictions in flight at once (default 1); more than 1 needs an async `predict`. */
+  /**
+   * Predictions in flight at once; more than 1 needs an async `predict`. Unset: the predictor's
+   * own `static concurrency = { max }`, else 1.
+   */
   concurrency?: number;
   /** Passed to `setup(weights)`; defaults to `COG_WEIGHTS`. */
   weights?: string;
@@ -46,6 +59,16 @@ export interface RuntimeOptions {
   echoLogs?: boolean;
   /** Seconds a cancelled prediction may run on before it is stopped (`COG_CANCEL_GRACE_PERIOD`, 30). */
   cancelGracePeriod?: number;
+}
+
+/**
+ * The concurrency the operator chose: `COG_MAX_CONCURRENCY`, then cog.yaml's `concurrency.max`;
+ * undefined when neither says, so the predictor's own `static concurrency` decides (else 1).
+ */
+export function configuredConcurrency(config: Pick<CogConfig, 'concurrency'> | undefined): number | undefined {
+  const fromEnv = process.env.COG_MAX_CONCURRENCY;
+  if (fromEnv !== undefined && fromEnv !== '') return resolveConcurrency(config);
+  return config?.concurrency.max;
 }
 
 /** `COG_CANCEL_GRACE_PERIOD` seconds (default 30): how long a cancelled prediction may run on. */
@@ -71,7 +94,7 @@ export interface StartOptions {
  */
 export class PredictorRuntime {
   readonly kind: 'predict' | 'train';
-  readonly slots: PredictionSlots;
+  #slots: PredictionSlots;
   /** The current (or last) setup: a restarted worker runs setup again, with a new state. */
   setupState: SetupState;
   /** Settles when the first setup has finished; rejects when it failed. */
@@ -94,7 +117,7 @@ export class PredictorRuntime {
   ) {
     this.kind = kind;
     this.#options = options;
-    this.slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
+    this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     if ('ref' in source) {
       this.ready = this.#launch(source.ref, source.cwd, options.cancelGracePeriod ?? cancelGracePeriodFromEnv());
@@ -120,7 +143,14 @@ export class PredictorRuntime {
   async #launch(ref: string, cwd: string, cancelGracePeriod: number): Promise<void> {
     let started;
     try {
-      started = await WorkerExecutor.start({ ref, cwd, kind: this.kind, echoLogs: this.#options.echoLogs ?? false, cancelGracePeriodMs: cancelGracePeriod * 1000 });
+      started = await WorkerExecutor.start({
+        ref,
+        cwd,
+        kind: this.kind,
+        echoLogs: this.#options.echoLogs ?? false,
+        cancelGracePeriodMs: cancelGracePeriod * 1000,
+        maxHeapMb: workerHeapLimitFromEnv(),
+      });
     } catch (error) {
       this.#failSetup(error);
       throw error;
@@ -137,6 +167,14 @@ export class PredictorRuntime {
     this.#validator = new InputValidator(info.inputs);
     this.#info = info;
     this.#executor = executor;
+    // The predictor's `static concurrency` is known only now (it may load in a worker).
+    const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
+    if (capacity !== this.#slots.capacity) this.#slots = new PredictionSlots(capacity);
+  }
+
+  /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
+  get slots(): PredictionSlots {
+    return this.#slots;
   }
 
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
@@ -197,11 +235,17 @@ export class PredictorRuntime {
       const timeout = options.setupTimeout ?? 0;
       if (timeout > 0) {
         let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Error(`Setup timed out after ${timeout} seconds`);
         const expired = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`Setup timed out after ${timeout} seconds`)), timeout * 1000);
+          timer = setTimeout(() => reject(timedOut), timeout * 1000);
         });
         try {
           await Promise.race([setup, expired]);
+        } catch (error) {
+          // A worker still running setup() would keep its core busy for good: stop it (in this
+          // thread nothing can stop it).
+          if (error === timedOut && this.executor instanceof WorkerExecutor) await this.executor.close();
+          throw error;
         } finally {
           clearTimeout(timer);
         }
@@ -233,6 +277,16 @@ export class PredictorRuntime {
     return this.#inFlight.size;
   }
 
+  /**
+   * For an error that escaped user code in this thread (call it from an `uncaughtException` or
+   * `unhandledRejection` handler): fails the in-process prediction whose async context raised
+   * it, and returns true; false when it belongs to none (a worker thread handles its own).
+   */
+  failEscaped(error: unknown): boolean {
+    const executor = this.#executor;
+    return executor instanceof InProcessExecutor && executor.failPrediction(currentScope(), error);
+  }
+
   /** Cancels an in-flight prediction; false when the id is unknown or finished. */
   cancel(id: string): boolean {
     const prediction = this.#inFlight.get(id);
@@ -251,13 +305,31 @@ export class PredictorRuntime {
     const slot = this.slots.tryAcquire();
     if (slot === null) throw new AtCapacityError();
     const prediction = new Prediction({ id: options.id, input, context: options.context });
+    // The slot is free once the prediction has ended and so has its code: a cancelled async
+    // prediction ends at once, but the work it abandoned holds the slot until it settles or
+    // the grace period stops it, so the concurrency limit stays true.
+    const ended = { prediction: false, work: false };
+    const free = (which: keyof typeof ended) => {
+      if (ended[which]) return;
+      ended[which] = true;
+      if (ended.prediction && ended.work) slot.release();
+    };
+    const endWork = () => free('work');
+    let canceledNow: () => void = () => undefined;
+    const canceled = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
+      canceledNow = () => resolve({ status: 'canceled', metrics: prediction.metrics });
+    });
     prediction.onCancel = () => {
       this.executor.notifyCanceled(prediction.token);
+      setTimeout(canceledNow, ABANDON_AFTER_MS);
       // Code that ignores cancellation (an await that never settles) must not hold the
-      // prediction forever: past the grace period it ends `canceled` and its slot is freed.
-      // A worker thread is replaced by then (host.ts); in-process code is left to finish alone.
+      // prediction or its slot forever: past the grace period both are let go. A worker thread
+      // is replaced by then (host.ts); in-process code is left to finish alone.
       const grace = (this.#options.cancelGracePeriod ?? cancelGracePeriodFromEnv()) * 1000 + 1000;
-      setTimeout(() => prediction.finish({ status: 'canceled', metrics: {} }), grace).unref();
+      setTimeout(() => {
+        prediction.finish({ status: 'canceled', metrics: {} });
+        endWork();
+      }, grace).unref();
     };
     this.#inFlight.set(prediction.id, prediction);
     const onAbort = () => prediction.cancel();
@@ -266,19 +338,30 @@ export class PredictorRuntime {
     prediction.onFinish = () => {
       options.signal?.removeEventListener('abort', onAbort);
       this.#inFlight.delete(prediction.id);
-      slot.release();
+      free('prediction');
     };
-    void this.#run(prediction, input, options);
+    void this.#run(prediction, input, options, { canceled, ended: endWork }).finally(endWork);
     return prediction;
   }
 
-  async #run(prediction: Prediction, input: Record<string, unknown>, options: StartOptions): Promise<void> {
+  /**
+   * Runs one prediction to its end. `work.ended` is called once the predictor's code for it has
+   * ended: before the prediction finishes (so whoever awaits `done` finds the slot free), or
+   * after, when a cancelled async prediction's work was abandoned.
+   */
+  async #run(
+    prediction: Prediction,
+    input: Record<string, unknown>,
+    options: StartOptions,
+    work: { canceled: Promise<{ status: 'canceled'; metrics: MetricsObject }>; ended: () => void },
+  ): Promise<void> {
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
     // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
     const plain = (value: unknown) => value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
     const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
     let ending: Parameters<Prediction['finish']>[0];
+    let execution: Promise<ExecutionResult> | undefined;
     try {
       prediction.markStarted();
       let resolved: Record<string, unknown> | undefined;
@@ -293,18 +376,27 @@ export class PredictorRuntime {
         // A single (non-streamed) output is also sent as one `output` event: encode it (upload
         // its files) once, for both.
         let lastEncoded: { value: unknown } | undefined;
-        const result = await this.executor.execute(
+        // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
+        execution = this.executor.execute(
           { input: resolved, context: prediction.context, token: prediction.token },
           {
             output: async (item) => {
+              if (prediction.terminal) return;
               const encoded = encode(item);
               lastEncoded = { value: encoded instanceof Promise ? await encoded : encoded };
               await prediction.addOutput(lastEncoded.value);
             },
-            log: (text, source) => prediction.addLog(text, source),
-            metric: (event, metrics) => prediction.addMetric(event, metrics),
+            log: (text, source) => prediction.terminal || prediction.addLog(text, source),
+            metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
           },
         );
+        // Registered first, so it runs before whatever awaits the execution below.
+        void execution.then(work.ended, work.ended);
+        // An async predictor cancelled while it awaits something deaf to its signal ends
+        // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
+        // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
+        // it keeps the grace period (the host replaces its busy worker).
+        const result = this.target.isAsync ? await Promise.race([execution, work.canceled]) : await execution;
         ending = result.status === 'succeeded'
           ? {
               status: 'succeeded',
@@ -318,7 +410,9 @@ export class PredictorRuntime {
     }
     // Input files go before the prediction ends: a caller may exit as soon as it has.
     await files.cleanup().catch(() => undefined);
+    if (execution === undefined) work.ended();
     prediction.finish(ending!);
+    await execution?.catch(() => undefined);
   }
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */

@@ -1,12 +1,12 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
+import { readConfig, setupTimeoutFromEnv } from '../config.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
-import { PredictorRuntime } from '../runtime.js';
+import { PredictorRuntime, configuredConcurrency } from '../runtime.js';
 import { cogKind } from '../types.js';
 import { UsageError, envPairs, parse } from './args.js';
 import { StatusLine, showDownloads, showSetup } from './progress.js';
@@ -75,7 +75,7 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
-    concurrency: resolveConcurrency(config),
+    concurrency: configuredConcurrency(config),
     setupTimeout,
     echoLogs: true,
   });

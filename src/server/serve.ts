@@ -106,7 +106,11 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
     else void stop('SIGTERM');
   };
   const onInt = () => void stop('SIGINT');
-  const onCrash = (error: unknown) => cog.service.markDefunct(error instanceof Error ? error.stack ?? error.message : errorMessage(error));
+  const onCrash = (error: unknown) => {
+    // Raised in an in-process prediction's async context: that prediction fails, the rest run on.
+    if (cog.service.runtime('predict')?.failEscaped(error) || cog.service.runtime('train')?.failEscaped(error)) return;
+    cog.service.markDefunct(error instanceof Error ? error.stack ?? error.message : errorMessage(error));
+  };
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   process.on('uncaughtException', onCrash);

@@ -1,8 +1,8 @@
-import { readConfig, resolveConcurrency, setupTimeoutFromEnv } from '../config.js';
+import { readConfig, setupTimeoutFromEnv } from '../config.js';
 import { LoadedPredictor } from '../embed.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from '../loader.js';
-import { PredictorRuntime } from '../runtime.js';
+import { PredictorRuntime, configuredConcurrency } from '../runtime.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
 
 /** A predictor (or trainer) as the server accepts it. */
@@ -19,7 +19,7 @@ export type Runnable =
 export type ServeSource = string | Runnable | { predict?: Runnable | string; train?: Runnable | string };
 
 export interface RuntimeSettings {
-  /** Predictions in flight at once; default `COG_MAX_CONCURRENCY`, then cog.yaml, then 1. */
+  /** Predictions in flight at once; default `COG_MAX_CONCURRENCY`, then cog.yaml, then the predictor's `static concurrency`, then 1. */
   concurrency?: number;
   /** Seconds setup may take; default `COG_SETUP_TIMEOUT` (unset: no limit). */
   setupTimeout?: number;
@@ -55,13 +55,13 @@ export function resolveSource(source: ServeSource, settings: RuntimeSettings = {
     for (const [name, value] of Object.entries(config.environment)) process.env[name] ??= value;
     parts = { predict: config.predict, train: config.train };
     cwd = config.dir;
-    configured = resolveConcurrency(config);
+    configured = configuredConcurrency(config);
   } else if (typeof source === 'string' || isRunnable(source)) {
     parts = { predict: source };
   } else {
     parts = source;
   }
-  const concurrency = settings.concurrency ?? configured ?? resolveConcurrency(undefined);
+  const concurrency = settings.concurrency ?? configured ?? configuredConcurrency(undefined);
 
   async function runtimeFor(part: Runnable | string | undefined, kind: RunKind): Promise<PredictorRuntime | undefined> {
     if (part === undefined) return undefined;

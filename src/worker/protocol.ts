@@ -29,7 +29,9 @@ export type FromWorker =
   | { type: 'log'; id: string; text: string; source: LogSource }
   | { type: 'metric'; id: string; event: MetricEvent; metrics: MetricsObject }
   | { type: 'done'; id: string; result: ExecutionResult }
-  | { type: 'healthcheck-result'; seq: number; healthy: boolean; error?: string };
+  | { type: 'healthcheck-result'; seq: number; healthy: boolean; error?: string }
+  /** An error that belongs to no prediction escaped: the host replaces this worker. */
+  | { type: 'crashed'; error: string; stack: string };
 
 /** Output items a worker may send before the host has taken them (backpressure window). */
 export const OUTPUT_WINDOW = 64;

@@ -1,11 +1,13 @@
 // The predictor's worker thread: loads the predictor, runs setup and predictions in-process here,
 // and reports everything to the host over postMessage. Cancellation arrives two ways: the Rust
 // token (readable synchronously, even inside a busy loop) and a 'cancel' message (aborts the
-// scope's signal once this thread's event loop is free).
+// scope's signal once this thread's event loop is free). An error that escapes user code fails
+// the prediction whose async context raised it; one that belongs to none ends this worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../loader.js';
 import { CancelToken } from '../native.js';
+import { currentScope } from '../scope.js';
 import { OUTPUT_BATCH, OUTPUT_BATCH_GAP_MS, OUTPUT_BATCH_STREAK, OUTPUT_WINDOW, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
 
@@ -30,6 +32,23 @@ interface Running {
 }
 
 const running = new Map<string, Running>();
+/** Set once loaded: the handler of escaped errors asks it whose error it is. */
+let executor: InProcessExecutor | undefined;
+
+const stackOf = (error: unknown) => (error instanceof Error ? (error.stack ?? '') : String(error));
+
+/**
+ * An uncaught exception or unhandled rejection. A timer or promise made inside a prediction
+ * carries its scope (AsyncLocalStorage), so the error fails that prediction and its neighbours
+ * run on; anything else (setup's timers, our own code) may have broken this thread: the host
+ * replaces it.
+ */
+function escaped(error: unknown): void {
+  if (executor?.failPrediction(currentScope(), error)) return;
+  post({ type: 'crashed', error: errorMessage(error), stack: stackOf(error) });
+}
+process.on('uncaughtException', escaped);
+process.on('unhandledRejection', escaped);
 
 /** Posts the batched outputs; called before any other message of the prediction, to keep order. */
 function flush(state: Running): void {
@@ -63,26 +82,26 @@ function addOutput(state: Running, item: unknown): void {
 }
 
 async function main(): Promise<void> {
-  let executor: InProcessExecutor;
+  let predictor: InProcessExecutor;
   try {
     const target = await loadTarget(options.ref, options.cwd, options.kind);
-    executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
-    const { method, inputs, output, isAsync, hasHealthcheck, name } = target;
-    post({ type: 'loaded', info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name } });
+    predictor = executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
+    const { method, inputs, output, isAsync, hasHealthcheck, name, concurrency } = target;
+    post({ type: 'loaded', info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name, concurrency } });
   } catch (error) {
-    post({ type: 'load-failed', error: errorMessage(error), stack: error instanceof Error ? (error.stack ?? '') : String(error) });
+    post({ type: 'load-failed', error: errorMessage(error), stack: stackOf(error) });
     return;
   }
 
   port.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'setup':
-        executor
+        predictor
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
           .then(
             () => post({ type: 'setup-done' }),
             (error: unknown) =>
-              post({ type: 'setup-done', error: errorMessage(error), stack: error instanceof Error ? (error.stack ?? '') : String(error) }),
+              post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
           );
         break;
       case 'predict': {
@@ -98,7 +117,7 @@ async function main(): Promise<void> {
           flushScheduled: false,
         };
         running.set(id, state);
-        void executor
+        void predictor
           .execute(
             { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
             {
@@ -127,16 +146,12 @@ async function main(): Promise<void> {
               },
             },
           )
-          .then(
-            (result: ExecutionResult) => {
-              flush(state);
-              post({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
-            },
-            (error: unknown) => {
-              flush(state);
-              post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
-            },
-          )
+          .then((result: ExecutionResult) => {
+            flush(state);
+            post({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
+          })
+          // A value structured clone refuses (a Promise, a WeakMap inside the output) fails here.
+          .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
           .finally(() => running.delete(id));
         break;
       }
@@ -152,13 +167,13 @@ async function main(): Promise<void> {
       case 'cancel': {
         const state = running.get(message.id);
         if (state) {
-          executor.notifyCanceled(state.token);
+          predictor.notifyCanceled(state.token);
           state.wakeSender?.();
         }
         break;
       }
       case 'healthcheck':
-        executor.healthcheck().then(
+        predictor.healthcheck().then(
           (healthy) => post({ type: 'healthcheck-result', seq: message.seq, healthy }),
           (error: unknown) => post({ type: 'healthcheck-result', seq: message.seq, healthy: false, error: errorMessage(error) }),
         );
