@@ -8,6 +8,7 @@ pub mod channel;
 pub mod registry;
 pub mod safetensors;
 pub mod slots;
+pub mod typed_array;
 
 pub use cancel::{CancelToken, Canceled};
 pub use channel::{
