@@ -63,6 +63,12 @@ impl CancelToken {
         self.inner.canceled.load(Ordering::SeqCst)
     }
 
+    /// How many clones of this token are alive (tests of code that hands clones out).
+    #[cfg(test)]
+    pub(crate) fn clones(&self) -> usize {
+        Arc::strong_count(&self.inner)
+    }
+
     /// The check Rust work calls between steps: `token.check()?`.
     pub fn check(&self) -> Result<(), Canceled> {
         if self.is_canceled() {

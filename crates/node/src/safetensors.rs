@@ -7,7 +7,9 @@ use std::ffi::c_void;
 use std::ptr;
 use std::sync::Arc;
 
-use cog_node_core::safetensors::{Dtype, Mapping, SafetensorsFile, TensorEntry};
+use cog_node_core::safetensors::{Mapping, SafetensorsFile, TensorEntry};
+use cog_node_core::typed_array::TypedArrayKind;
+use cog_node_napi_shared::{JsTypedArray, OrderedObject};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -25,7 +27,7 @@ pub struct SafetensorsView {
     #[napi(
         ts_type = "Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array"
     )]
-    pub data: ViewData,
+    pub data: JsTypedArray,
     /// False when the data had to be copied (misaligned in the file).
     pub zero_copy: bool,
 }
@@ -35,7 +37,7 @@ pub struct SafetensorsView {
 pub struct SafetensorsViews {
     pub metadata: BTreeMap<String, String>,
     #[napi(ts_type = "Record<string, SafetensorsView>")]
-    pub tensors: NamedViews,
+    pub tensors: OrderedObject<SafetensorsView>,
 }
 
 /// Reads a safetensors file as zero-copy typed-array views over a private, copy-on-write mapping:
@@ -61,51 +63,8 @@ pub fn read_safetensors(env: Env, path: String) -> Result<SafetensorsViews> {
     }
     Ok(SafetensorsViews {
         metadata: file.metadata().clone(),
-        tensors: NamedViews(tensors),
+        tensors: OrderedObject(tensors),
     })
-}
-
-/// A JS value made in this call (a typed array).
-pub struct ViewData(sys::napi_value);
-
-impl ToNapiValue for ViewData {
-    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        Ok(val.0)
-    }
-}
-
-impl TypeName for ViewData {
-    fn type_name() -> &'static str {
-        "TypedArray"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-/// Named tensors as a plain object whose keys keep the file's order.
-pub struct NamedViews(Vec<(String, SafetensorsView)>);
-
-impl ToNapiValue for NamedViews {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let mut object = ptr::null_mut();
-        check_status!(unsafe { sys::napi_create_object(env, &mut object) })?;
-        for (name, tensor) in val.0 {
-            let key = unsafe { String::to_napi_value(env, name) }?;
-            let value = unsafe { SafetensorsView::to_napi_value(env, tensor) }?;
-            check_status!(unsafe { sys::napi_set_property(env, object, key, value) })?;
-        }
-        Ok(object)
-    }
-}
-
-impl TypeName for NamedViews {
-    fn type_name() -> &'static str {
-        "Record<string, SafetensorsView>"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
 }
 
 unsafe extern "C" fn release_mapping(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
@@ -148,30 +107,14 @@ fn external_buffer(env: sys::napi_env, mapping: Arc<Mapping>) -> Result<(sys::na
     Ok((buffer, false))
 }
 
-fn typed_array_kind(dtype: Dtype) -> (sys::napi_typedarray_type, usize) {
-    use sys::TypedarrayType as T;
-    match dtype {
-        Dtype::I8 => (T::int8_array, 1),
-        Dtype::I16 => (T::int16_array, 2),
-        Dtype::U16 | Dtype::F16 | Dtype::BF16 => (T::uint16_array, 2),
-        Dtype::I32 => (T::int32_array, 4),
-        Dtype::U32 => (T::uint32_array, 4),
-        Dtype::F32 | Dtype::C64 => (T::float32_array, 4),
-        Dtype::F64 => (T::float64_array, 8),
-        Dtype::I64 => (T::bigint64_array, 8),
-        Dtype::U64 => (T::biguint64_array, 8),
-        // BOOL, U8, the 8-bit floats, and sub-byte dtypes as raw bytes.
-        _ => (T::uint8_array, 1),
-    }
-}
-
 fn view(
     env: sys::napi_env,
     buffer: sys::napi_value,
     external: bool,
     entry: &TensorEntry,
-) -> Result<(ViewData, bool)> {
-    let (kind, size) = typed_array_kind(entry.dtype);
+) -> Result<(JsTypedArray, bool)> {
+    let kind = TypedArrayKind::of_safetensors(entry.dtype);
+    let size = kind.element_size();
     let length = entry.byte_len() / size;
     let mut source = buffer;
     let mut offset = entry.range.start;
@@ -198,11 +141,12 @@ fn view(
         source = copy;
         offset = 0;
     }
-    let mut array = ptr::null_mut();
-    check_status!(
-        unsafe { sys::napi_create_typedarray(env, kind, length, source, offset, &mut array) },
-        "cannot create a view of tensor `{}`",
-        entry.name
-    )?;
-    Ok((ViewData(array), zero_copy))
+    // SAFETY: `env` is this call's and `source` an ArrayBuffer made in it.
+    let array = unsafe { JsTypedArray::new(env, kind, length, source, offset) }.map_err(|e| {
+        Error::new(
+            e.status,
+            format!("cannot create a view of tensor `{}`", entry.name),
+        )
+    })?;
+    Ok((array, zero_copy))
 }

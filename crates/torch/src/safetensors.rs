@@ -5,12 +5,11 @@
 //! `pread` into libtorch's memory from a few threads. On a GPU, each tensor is copied from the
 //! mapping to the device.
 
-use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cog_node_core::safetensors::{SafetensorsFile, TensorEntry};
+use cog_node_napi_shared::OrderedObject;
 use napi::bindgen_prelude::*;
-use napi::sys;
 use napi_derive::napi;
 use tch::{Device, Kind};
 
@@ -34,7 +33,14 @@ pub fn load_safetensors(
     worker::run_detached(
         env,
         move || load(&path, device, copy),
-        |_env, tensors| Ok(NamedTensors(tensors)),
+        |_env, tensors| {
+            Ok(OrderedObject(
+                tensors
+                    .into_iter()
+                    .map(|(name, tensor)| (name, Tensor::new(tensor)))
+                    .collect(),
+            ))
+        },
     )
 }
 
@@ -177,20 +183,4 @@ fn read_eagerly(file: &SafetensorsFile, kinds: &[Kind]) -> TorchResult<Vec<tch::
     });
     results.into_iter().collect::<TorchResult<()>>()?;
     Ok(tensors)
-}
-
-/// Named tensors as a plain object whose keys keep the file's order.
-pub struct NamedTensors(Vec<(String, tch::Tensor)>);
-
-impl ToNapiValue for NamedTensors {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        let mut object = ptr::null_mut();
-        check_status!(unsafe { sys::napi_create_object(env, &mut object) })?;
-        for (name, tensor) in val.0 {
-            let key = unsafe { String::to_napi_value(env, name) }?;
-            let value = unsafe { Tensor::to_napi_value(env, Tensor::new(tensor)) }?;
-            check_status!(unsafe { sys::napi_set_property(env, object, key, value) })?;
-        }
-        Ok(object)
-    }
 }

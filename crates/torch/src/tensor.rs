@@ -4,6 +4,8 @@
 
 use std::ptr;
 
+use cog_node_core::typed_array::TypedArrayKind;
+use cog_node_napi_shared::{kind_of_napi_type, JsTypedArray};
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -49,12 +51,12 @@ impl Tensor {
                         "dtype: expected one of uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, bool; got {name:?}"
                     ))
                 })?;
-                if kind.elt_size_in_bytes() != array.element_size {
+                if kind.elt_size_in_bytes() != array.kind.element_size() {
                     return Err(TorchError::Invalid(format!(
                         "dtype: {name} has {}-byte elements but the data is a {} ({}-byte elements)",
                         kind.elt_size_in_bytes(),
-                        array.type_name(),
-                        array.element_size
+                        array.kind.name(),
+                        array.kind.element_size()
                     ))
                     .into());
                 }
@@ -70,7 +72,7 @@ impl Tensor {
             unsafe {
                 std::slice::from_raw_parts(
                     array.data.cast::<u8>(),
-                    array.length * array.element_size,
+                    array.length * array.kind.element_size(),
                 )
             }
         };
@@ -111,8 +113,8 @@ impl Tensor {
     )]
     pub fn to_typed_array(&self, env: Env) -> Result<JsTypedArray> {
         let tensor = guarded(|| host_copy(&self.inner))?;
-        let (array_type, element_size) =
-            typed_array_for(tensor.f_kind().map_err(TorchError::from)?)?;
+        let array_kind = typed_array_for(tensor.f_kind().map_err(TorchError::from)?)?;
+        let element_size = array_kind.element_size();
         let numel = tensor.numel();
         let byte_len = numel * element_size;
         let mut buffer = ptr::null_mut();
@@ -127,11 +129,8 @@ impl Tensor {
                 .f_copy_data_u8(dst, numel)
                 .map_err(TorchError::from)?;
         }
-        let mut array = ptr::null_mut();
-        check_status!(unsafe {
-            sys::napi_create_typedarray(env.raw(), array_type, numel, buffer, 0, &mut array)
-        })?;
-        Ok(JsTypedArray(array))
+        // SAFETY: `env` is this call's and `buffer` the ArrayBuffer made above.
+        unsafe { JsTypedArray::new(env.raw(), array_kind, numel, buffer, 0) }
     }
 
     #[napi(js_name = "toString", catch_unwind)]
@@ -155,16 +154,15 @@ fn host_copy(tensor: &tch::Tensor) -> TorchResult<tch::Tensor> {
     Ok(host.f_contiguous()?)
 }
 
-fn typed_array_for(kind: Kind) -> TorchResult<(sys::napi_typedarray_type, usize)> {
-    use sys::TypedarrayType as T;
+fn typed_array_for(kind: Kind) -> TorchResult<TypedArrayKind> {
     Ok(match kind {
-        Kind::Uint8 | Kind::Bool => (T::uint8_array, 1),
-        Kind::Int8 => (T::int8_array, 1),
-        Kind::Int16 => (T::int16_array, 2),
-        Kind::Int => (T::int32_array, 4),
-        Kind::Int64 => (T::bigint64_array, 8),
-        Kind::Float => (T::float32_array, 4),
-        Kind::Double => (T::float64_array, 8),
+        Kind::Uint8 | Kind::Bool => TypedArrayKind::Uint8,
+        Kind::Int8 => TypedArrayKind::Int8,
+        Kind::Int16 => TypedArrayKind::Int16,
+        Kind::Int => TypedArrayKind::Int32,
+        Kind::Int64 => TypedArrayKind::BigInt64,
+        Kind::Float => TypedArrayKind::Float32,
+        Kind::Double => TypedArrayKind::Float64,
         other => {
             return Err(TorchError::Invalid(format!(
                 "toTypedArray: a {} tensor has no typed array; convert it first",
@@ -192,28 +190,9 @@ fn check_shape(shape: &[i64], length: usize) -> TorchResult<()> {
     Ok(())
 }
 
-/// A typed array made in this call.
-pub struct JsTypedArray(pub(crate) sys::napi_value);
-
-impl ToNapiValue for JsTypedArray {
-    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> Result<sys::napi_value> {
-        Ok(val.0)
-    }
-}
-
-impl TypeName for JsTypedArray {
-    fn type_name() -> &'static str {
-        "TypedArray"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
 struct TypedArrayInfo {
-    array_type: sys::napi_typedarray_type,
+    kind: TypedArrayKind,
     length: usize,
-    element_size: usize,
     data: *mut std::ffi::c_void,
 }
 
@@ -222,10 +201,7 @@ impl TypedArrayInfo {
         let mut is_typed_array = false;
         check_status!(unsafe { sys::napi_is_typedarray(env, value, &mut is_typed_array) })?;
         if !is_typed_array {
-            return Err(TorchError::Invalid(
-                "data: expected a typed array (Float32Array, BigInt64Array, ...)".into(),
-            )
-            .into());
+            return Err(not_a_typed_array());
         }
         let mut array_type = 0;
         let mut length = 0;
@@ -241,60 +217,34 @@ impl TypedArrayInfo {
                 ptr::null_mut(),
             )
         })?;
-        let element_size = match array_type {
-            sys::TypedarrayType::int8_array
-            | sys::TypedarrayType::uint8_array
-            | sys::TypedarrayType::uint8_clamped_array => 1,
-            sys::TypedarrayType::int16_array | sys::TypedarrayType::uint16_array => 2,
-            sys::TypedarrayType::int32_array
-            | sys::TypedarrayType::uint32_array
-            | sys::TypedarrayType::float32_array => 4,
-            _ => 8,
-        };
-        Ok(Self {
-            array_type,
-            length,
-            element_size,
-            data,
-        })
-    }
-
-    fn type_name(&self) -> &'static str {
-        use sys::TypedarrayType as T;
-        match self.array_type {
-            T::int8_array => "Int8Array",
-            T::uint8_array => "Uint8Array",
-            T::uint8_clamped_array => "Uint8ClampedArray",
-            T::int16_array => "Int16Array",
-            T::uint16_array => "Uint16Array",
-            T::int32_array => "Int32Array",
-            T::uint32_array => "Uint32Array",
-            T::float32_array => "Float32Array",
-            T::float64_array => "Float64Array",
-            T::bigint64_array => "BigInt64Array",
-            T::biguint64_array => "BigUint64Array",
-            _ => "typed array",
-        }
+        // A typed-array type newer than this N-API names (Float16Array) is refused like a
+        // non-array, rather than read with a guessed element size.
+        let kind = kind_of_napi_type(array_type).ok_or_else(not_a_typed_array)?;
+        Ok(Self { kind, length, data })
     }
 
     fn default_kind(&self) -> Result<Kind> {
-        use sys::TypedarrayType as T;
-        Ok(match self.array_type {
-            T::int8_array => Kind::Int8,
-            T::uint8_array | T::uint8_clamped_array => Kind::Uint8,
-            T::int16_array => Kind::Int16,
-            T::int32_array => Kind::Int,
-            T::float32_array => Kind::Float,
-            T::float64_array => Kind::Double,
-            T::bigint64_array => Kind::Int64,
-            _ => {
+        Ok(match self.kind {
+            TypedArrayKind::Int8 => Kind::Int8,
+            TypedArrayKind::Uint8 | TypedArrayKind::Uint8Clamped => Kind::Uint8,
+            TypedArrayKind::Int16 => Kind::Int16,
+            TypedArrayKind::Int32 => Kind::Int,
+            TypedArrayKind::Float32 => Kind::Float,
+            TypedArrayKind::Float64 => Kind::Double,
+            TypedArrayKind::BigInt64 => Kind::Int64,
+            TypedArrayKind::Uint16 | TypedArrayKind::Uint32 | TypedArrayKind::BigUint64 => {
                 return Err(TorchError::Invalid(format!(
                     "data: libtorch has no unsigned {}-bit type for a {}; pass dtype (e.g. float16 for a Uint16Array of half floats)",
-                    self.element_size * 8,
-                    self.type_name()
+                    self.kind.element_size() * 8,
+                    self.kind.name()
                 ))
                 .into())
             }
         })
     }
+}
+
+fn not_a_typed_array() -> Error {
+    TorchError::Invalid("data: expected a typed array (Float32Array, BigInt64Array, ...)".into())
+        .into()
 }
