@@ -9,7 +9,7 @@ export { currentScope, type Scope, type MetricRecorder, type MetricEvent } from 
 export type { MetricValue, MetricsObject } from './metrics.js';
 export { loadPredictor, LoadedPredictor, PredictionError, type LoadOptions, type PredictOptions } from './embed.js';
 export { Prediction, type PredictionResponse, type PredictionStatus } from './prediction.js';
-export { AtCapacityError, NotReadyError } from './runtime.js';
+export { AtCapacityError, NotReadyError, PredictorRuntime, type RuntimeOptions } from './runtime.js';
 export { openApiSchema } from './openapi.js';
 export { dataUriEncoder, encodeOutput, type FileEncoder } from './output.js';
 export { cogYamlSchema, readConfig, type CogConfig, type CogYaml } from './config.js';
