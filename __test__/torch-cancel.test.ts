@@ -6,7 +6,7 @@ import { CancelationError } from '../src/errors.js';
 import { CancelToken } from '../src/native.js';
 import { PredictionScope, runInScope } from '../src/scope.js';
 import { Tensor, expectTensor, loadTorchScript, type TorchScriptModule } from '../src/torch/index.js';
-import { makeTorchFixtures, numbers } from './helpers/torch.js';
+import { makeTorchFixtures } from './helpers/torch.js';
 
 let dir: string;
 const input = () => Tensor.fromTypedArray(new Float32Array(256).fill(0.5), [1, 256]);
