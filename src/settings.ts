@@ -67,7 +67,7 @@ export const settingRows = {
     return Number.isInteger(value) && value >= 0 && value < 65536 ? value : 5000;
   }),
   /** Milliseconds. */
-  throttleInterval: row('COG_THROTTLE_RESPONSE_INTERVAL', '0.5', 'Seconds between two non-terminal webhooks of a prediction', (raw) => seconds(0.5)(raw) * 1000),
+  throttleInterval: row('COG_THROTTLE_RESPONSE_INTERVAL', '0.5', 'Least seconds between two `start`/`logs` webhooks of a prediction (`output` and `completed` are never held back)', (raw) => seconds(0.5)(raw) * 1000),
   webhookAuthToken: row('WEBHOOK_AUTH_TOKEN', 'unset', 'Sent as `Authorization: Bearer <token>` with every webhook', (raw): string | undefined => (raw === '' ? undefined : raw)),
   userAgent: row('COG_USER_AGENT', '`cog-node/<version>`', 'The User-Agent of downloads, uploads and webhooks', (raw) => raw ?? `cog-node/${COG_NODE_VERSION}`),
   /** Milliseconds. */
