@@ -113,19 +113,3 @@ export function readConfig(dir: string): CogConfig {
   }
   return { predict: document.run ?? document.predict, train: document.train, concurrency: { max: document.concurrency?.max }, environment, dir, document };
 }
-
-/** `COG_MAX_CONCURRENCY` > `concurrency.max` > 1; invalid values count as 1, as in Cog. */
-export function resolveConcurrency(config: Pick<CogConfig, 'concurrency'> | undefined): number {
-  const fromEnv = process.env.COG_MAX_CONCURRENCY;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const value = Number.parseInt(fromEnv, 10);
-    return Number.isInteger(value) && value > 0 ? value : 1;
-  }
-  return config?.concurrency.max ?? 1;
-}
-
-/** `COG_SETUP_TIMEOUT` in seconds; unset or 0: no limit. */
-export function setupTimeoutFromEnv(): number {
-  const value = Number.parseFloat(process.env.COG_SETUP_TIMEOUT ?? '');
-  return Number.isFinite(value) && value > 0 ? value : 0;
-}

@@ -1,10 +1,10 @@
-import { readConfig, setupTimeoutFromEnv } from './config.js';
 import { CancelationError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
 import { openApiSchema } from './openapi.js';
 import type { FileEncoder } from './output.js';
+import { resolvePlan } from './plan.js';
 import type { Prediction, PredictionResponse } from './prediction.js';
-import { PredictorRuntime, configuredConcurrency, type RuntimeOptions } from './runtime.js';
+import { PredictorRuntime, type RuntimeOptions } from './runtime.js';
 
 /** Options of one call. */
 export interface PredictOptions {
@@ -110,28 +110,14 @@ type PredictorSource = string | (abstract new () => unknown) | ((inputs: never) 
  */
 export async function loadPredictor(source: PredictorSource = '.', options: LoadOptions = {}): Promise<LoadedPredictor> {
   const kind = options.train ? 'train' : 'predict';
+  const plan = resolvePlan<Exclude<PredictorSource, string>>(typeof source === 'string' ? source : { [kind]: source }, { ...options, kind });
+  const part = plan[kind];
+  if (part === undefined) throw new PredictorLoadError(`${source as string}/cog.yaml names no ${kind} target`);
   let target: LoadedTarget;
-  let concurrency = options.concurrency;
-  if (typeof source === 'string') {
-    if (/\.(?:[cm]?[jt]sx?)(?::[\w$]+)?$/.test(source)) {
-      target = await loadTarget(source, process.cwd(), kind);
-    } else {
-      const config = readConfig(source);
-      const ref = kind === 'train' ? config.train : config.predict;
-      if (ref === undefined) throw new PredictorLoadError(`${source}/cog.yaml names no ${kind === 'train' ? 'train' : 'predict'} target`);
-      target = await loadTarget(ref, config.dir, kind);
-      concurrency ??= configuredConcurrency(config);
-    }
-  } else if (typeof source === 'function') {
-    target = targetFrom(source, kind, source.name || 'predictor');
-  } else {
-    target = source;
-  }
-  const runtime = new PredictorRuntime(target, kind, {
-    ...options,
-    concurrency: concurrency ?? configuredConcurrency(undefined),
-    setupTimeout: options.setupTimeout ?? setupTimeoutFromEnv(),
-  });
+  if (typeof part === 'string') target = await loadTarget(part, plan.cwd, kind);
+  else if (typeof part === 'function') target = targetFrom(part, kind, part.name || 'predictor');
+  else target = part;
+  const runtime = new PredictorRuntime(target, kind, { ...options, ...plan.runtime });
   await runtime.ready;
   return new LoadedPredictor(runtime);
 }

@@ -1,14 +1,9 @@
 import { OutputChannel, type CancelToken, type OutputConsumer } from './native.js';
 import { JsonText } from './output-json.js';
+import { currentSettings } from './settings.js';
 
 /** A prediction's event, as Cog's SSE names it. */
 export type StreamEventName = 'start' | 'output' | 'log' | 'metric' | 'completed' | 'error';
-
-/** `COG_STREAM_HISTORY_CAPACITY` (default 1024): events kept for a reconnecting SSE client. */
-export function historyCapacityFromEnv(): number {
-  const value = Number.parseInt(process.env.COG_STREAM_HISTORY_CAPACITY ?? '', 10);
-  return Number.isInteger(value) && value >= 0 ? value : 1024;
-}
 
 /** An event's data as JSON (text written already, such as an output with Cog's floats, as it is). */
 function dataJson(data: unknown): string {
@@ -36,7 +31,6 @@ interface Held {
 }
 
 const RESOLVED = Promise.resolve();
-let defaultCapacity: number | undefined;
 
 /**
  * A prediction's events on their way to its streaming consumers, through the core's bounded
@@ -61,7 +55,7 @@ export class EventStream {
   readonly #queue: Pending[] = [];
   #pumping = false;
 
-  constructor(token: CancelToken, capacity = (defaultCapacity ??= historyCapacityFromEnv())) {
+  constructor(token: CancelToken, capacity = currentSettings().streamHistoryCapacity) {
     this.#token = token;
     this.replayable = capacity > 0;
     this.#capacity = Math.max(1, capacity);

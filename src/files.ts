@@ -10,25 +10,13 @@ import { OutboundRequestError } from './errors.js';
 import { displayUrl, outboundRequest } from './outbound.js';
 import { Path } from './path.js';
 import type { InputsDeclaration } from './predictor.js';
+import { currentSettings } from './settings.js';
 import { cogKind } from './types.js';
 import { extensionFor } from './mime.js';
-import { COG_NODE_VERSION } from './version.js';
 
 /** Thrown when a Path input cannot be fetched; the prediction fails with this message. */
 export class InputFileError extends Error {
   override name = 'InputFileError';
-}
-
-/** `COG_DOWNLOAD_STALL_TIMEOUT` seconds (default 60): longest wait for a download's headers or its next byte. */
-export function downloadStallTimeoutFromEnv(): number {
-  const value = Number.parseFloat(process.env.COG_DOWNLOAD_STALL_TIMEOUT ?? '');
-  return Number.isFinite(value) && value > 0 ? value : 60;
-}
-
-/** `COG_MAX_DOWNLOAD_BYTES`: the largest input file downloaded; unset (or not a positive number): no limit. */
-export function maxDownloadBytesFromEnv(): number | undefined {
-  const value = Number(process.env.COG_MAX_DOWNLOAD_BYTES ?? '');
-  return Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 /** Why a download failed, in words (undici's timeouts say which setting to raise). */
@@ -105,12 +93,11 @@ export class InputFiles {
       return new Path(file);
     }
     const url = new URL(value);
-    const stall = downloadStallTimeoutFromEnv();
-    const max = maxDownloadBytesFromEnv();
+    const { downloadStallTimeout: stall, maxDownloadBytes: max, userAgent } = currentSettings();
     const fail = (problem: string) => new InputFileError(`failed to download ${displayUrl(url)}: ${problem}`);
     try {
       const response = await outboundRequest(url, {
-        headers: { 'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}` },
+        headers: { 'user-agent': userAgent },
         signal,
         headersTimeoutMs: stall * 1000,
         bodyTimeoutMs: stall * 1000,

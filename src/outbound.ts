@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 import { Agent, request, type Dispatcher } from 'undici';
 import { OutboundRequestError } from './errors.js';
+import { currentSettings } from './settings.js';
 
 export const MAX_REDIRECTS = 5;
 
@@ -31,11 +32,6 @@ export interface OutboundResponse {
   body: Dispatcher.ResponseData['body'];
   /** Where the response came from, after redirects. */
   url: URL;
-}
-
-/** `COG_DENY_PRIVATE_NETWORK=1` (or `true`): the server may reach public addresses only. */
-export function denyPrivateNetwork(): boolean {
-  return /^(1|true|yes)$/i.test(process.env.COG_DENY_PRIVATE_NETWORK ?? '');
 }
 
 /** A URL as it may be shown in errors and logs: no userinfo, query or fragment (they carry credentials). */
@@ -114,7 +110,8 @@ function checkTarget(url: URL, deny: boolean): void {
  * each hop is checked, at most `MAX_REDIRECTS` of them, and only to http(s) URLs.
  */
 export async function outboundRequest(target: URL | string, options: OutboundOptions = {}): Promise<OutboundResponse> {
-  const deny = denyPrivateNetwork();
+  // `COG_DENY_PRIVATE_NETWORK=1`: public addresses only.
+  const deny = currentSettings().denyPrivateNetwork;
   let url = new URL(target);
   let method = options.method ?? 'GET';
   let body = options.body;

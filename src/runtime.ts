@@ -1,4 +1,3 @@
-import { resolveConcurrency, type CogConfig } from './config.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
@@ -9,8 +8,9 @@ import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
 import { currentScope } from './scope.js';
+import { currentSettings } from './settings.js';
 import { InputValidator, type ValidateOptions } from './validation.js';
-import { WorkerExecutor, workerHeapLimitFromEnv, type WorkerDeath } from './worker/host.js';
+import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
 
 /**
  * How long a cancelled async prediction gets to stop on its own (its cleanup logs kept, its slot
@@ -59,22 +59,8 @@ export interface RuntimeOptions {
   echoLogs?: boolean;
   /** Seconds a cancelled prediction may run on before it is stopped (`COG_CANCEL_GRACE_PERIOD`, 30). */
   cancelGracePeriod?: number;
-}
-
-/**
- * The concurrency the operator chose: `COG_MAX_CONCURRENCY`, then cog.yaml's `concurrency.max`;
- * undefined when neither says, so the predictor's own `static concurrency` decides (else 1).
- */
-export function configuredConcurrency(config: Pick<CogConfig, 'concurrency'> | undefined): number | undefined {
-  const fromEnv = process.env.COG_MAX_CONCURRENCY;
-  if (fromEnv !== undefined && fromEnv !== '') return resolveConcurrency(config);
-  return config?.concurrency.max;
-}
-
-/** `COG_CANCEL_GRACE_PERIOD` seconds (default 30): how long a cancelled prediction may run on. */
-export function cancelGracePeriodFromEnv(): number {
-  const value = Number.parseFloat(process.env.COG_CANCEL_GRACE_PERIOD ?? '');
-  return Number.isFinite(value) && value >= 0 ? value : 30;
+  /** The worker thread's JS heap limit in MB (`COG_WORKER_MAX_HEAP_MB`); 0: V8's own. */
+  workerMaxHeapMb?: number;
 }
 
 export interface StartOptions {
@@ -120,7 +106,7 @@ export class PredictorRuntime {
     this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     if ('ref' in source) {
-      this.ready = this.#launch(source.ref, source.cwd, options.cancelGracePeriod ?? cancelGracePeriodFromEnv());
+      this.ready = this.#launch(source.ref, source.cwd, options.cancelGracePeriod ?? currentSettings().cancelGracePeriod);
     } else {
       const executor = options.executor ?? (source.instance ? new InProcessExecutor(source as LoadedTarget, { echoLogs: options.echoLogs }) : undefined);
       if (executor === undefined) throw new TypeError('PredictorRuntime needs a loaded target or an executor');
@@ -149,7 +135,7 @@ export class PredictorRuntime {
         kind: this.kind,
         echoLogs: this.#options.echoLogs ?? false,
         cancelGracePeriodMs: cancelGracePeriod * 1000,
-        maxHeapMb: workerHeapLimitFromEnv(),
+        maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
       });
     } catch (error) {
       this.#failSetup(error);
@@ -231,7 +217,7 @@ export class PredictorRuntime {
       if (this.slots.capacity > 1 && !this.target.isAsync) {
         throw new Error('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
       }
-      const setup = this.executor.setup(options.weights ?? process.env.COG_WEIGHTS, onLog);
+      const setup = this.executor.setup(options.weights ?? currentSettings().weights, onLog);
       const timeout = options.setupTimeout ?? 0;
       if (timeout > 0) {
         let timer: NodeJS.Timeout | undefined;
@@ -325,7 +311,7 @@ export class PredictorRuntime {
       // Code that ignores cancellation (an await that never settles) must not hold the
       // prediction or its slot forever: past the grace period both are let go. A worker thread
       // is replaced by then (host.ts); in-process code is left to finish alone.
-      const grace = (this.#options.cancelGracePeriod ?? cancelGracePeriodFromEnv()) * 1000 + 1000;
+      const grace = (this.#options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000 + 1000;
       setTimeout(() => {
         prediction.finish({ status: 'canceled', metrics: {} });
         endWork();

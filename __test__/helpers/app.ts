@@ -12,10 +12,13 @@ export interface LocalApp {
   stop(): Promise<void>;
 }
 
-/** Serves `source` on a free loopback port once it is set up; the environment is read now. */
-export async function serveLocally(source: Parameters<typeof createApp>[0]): Promise<LocalApp> {
+/**
+ * Serves `source` on a free loopback port once it is set up; the environment is read now.
+ * `create`: another copy's `createApp` (the built package's, whose worker thread needs no tsx).
+ */
+export async function serveLocally(source: Parameters<typeof createApp>[0], create: typeof createApp = createApp): Promise<LocalApp> {
   let requests = 0;
-  const cog = createApp(source, { onShutdown: () => void (requests += 1) });
+  const cog = create(source, { onShutdown: () => void (requests += 1) });
   const server = await new Promise<Server>((resolve) => {
     const s = listen({ fetch: cog.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
   });

@@ -1,12 +1,13 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { readConfig, setupTimeoutFromEnv } from '../config.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
-import { PredictorRuntime, configuredConcurrency } from '../runtime.js';
+import { resolvePlan } from '../plan.js';
+import { PredictorRuntime } from '../runtime.js';
+import { setEnvironment } from '../settings.js';
 import { cogKind } from '../types.js';
 import { UsageError, envPairs, parse } from './args.js';
 import { StatusLine, showDownloads, showSetup } from './progress.js';
@@ -57,28 +58,24 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     return 0;
   }
   if (values.json !== undefined && values.input !== undefined) throw new UsageError('--json and -i cannot be used together');
-  let setupTimeout = setupTimeoutFromEnv();
+  let setupTimeout: number | undefined;
   if (values['setup-timeout'] !== undefined) {
     setupTimeout = Number(values['setup-timeout']);
     if (!Number.isFinite(setupTimeout) || setupTimeout < 0) {
       throw new UsageError(`--setup-timeout must be a number of seconds, got ${JSON.stringify(values['setup-timeout'])}`);
     }
   }
-  Object.assign(process.env, envPairs(values.env));
-  const cwd = process.cwd();
-  const config = readConfig(cwd);
-  Object.assign(process.env, config.environment, envPairs(values.env));
-  const ref = verb === 'train' ? config.train : config.predict;
+  // `-e` is the operator's word: over the real environment, which wins over cog.yaml's.
+  setEnvironment(envPairs(values.env));
+  const plan = resolvePlan<never>(process.cwd(), { setupTimeout });
+  const { cwd } = plan;
+  const ref = plan[verb];
   if (ref === undefined) throw new PredictorLoadError(`cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`);
   // What the predictor's module prints as it loads is a log too: stderr, never stdout.
   const target = await captureLogs(() => undefined, () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'), true);
   const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
 
-  const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', {
-    concurrency: configuredConcurrency(config),
-    setupTimeout,
-    echoLogs: true,
-  });
+  const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', { ...plan.runtime, echoLogs: true });
   // The CLI's user is the operator: `-i image=@photo.png` is a local file, as Cog's CLI means it.
   const validate = { coerce: true, allowLocalPaths: true };
   // Validate before setup, so a typo doesn't wait for a model to load.

@@ -4,6 +4,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { downloadProgress, type DownloadProgress } from '../download-progress.js';
 import { onEcho, outsideCapture } from '../logs.js';
+import { currentSettings } from '../settings.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -21,7 +22,7 @@ export class StatusLine {
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
     this.#stream = stream;
-    this.#enabled = stream.isTTY === true && process.env.TERM !== 'dumb';
+    this.#enabled = stream.isTTY === true && !currentSettings().dumbTerminal;
   }
 
   get enabled(): boolean {

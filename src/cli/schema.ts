@@ -1,7 +1,7 @@
-import { readConfig } from '../config.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { openApiSchema, type SchemaSources } from '../openapi.js';
+import { resolvePlan } from '../plan.js';
 import { parse } from './args.js';
 
 export const schemaHelp = `Usage: cog-node schema
@@ -18,14 +18,14 @@ export async function schemaCommand(args: string[]): Promise<number> {
     console.log(schemaHelp);
     return 0;
   }
-  const config = readConfig(process.cwd());
+  const plan = resolvePlan<never>(process.cwd());
   const sources: SchemaSources = {};
-  if (config.predict !== undefined) {
-    const target = await loadTarget(config.predict, config.dir, 'predict');
+  if (plan.predict !== undefined) {
+    const target = await loadTarget(plan.predict, plan.cwd, 'predict');
     sources.predict = { inputs: target.inputs, output: target.output };
   }
-  if (config.train !== undefined) {
-    const target = await loadTarget(config.train, config.dir, 'train');
+  if (plan.train !== undefined) {
+    const target = await loadTarget(plan.train, plan.cwd, 'train');
     sources.train = { inputs: target.inputs, output: target.output };
   }
   if (sources.predict === undefined && sources.train === undefined) {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
+import { currentSettings, type Settings } from '../settings.js';
 import { COG_API_VERSION } from '../version.js';
-import { corsOriginsFromEnv, webhookAuthToken, throttleIntervalFromEnv } from './env.js';
 import { HealthReporter } from './health.js';
 import { serverLog } from './log.js';
 import { crossOriginGuard } from './origin.js';
@@ -13,6 +13,8 @@ export interface AppOptions {
   uploadUrl?: string;
   /** Called after `POST /shutdown` has been answered (`serve()` stops the process). */
   onShutdown?: () => void;
+  /** The settings the entry point read; default: the current ones. */
+  settings?: Settings;
 }
 
 /** `GET /`: the endpoints, as Cog lists them. */
@@ -44,18 +46,19 @@ function discovery(service: CogService): Record<string, string> {
 /** Cog's HTTP API over a service, as a Hono app (mountable in another Hono or Node server). */
 export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   const app = new Hono();
-  const health = new HealthReporter(service);
-  const runOptions = { uploadUrl: options.uploadUrl, throttleMs: throttleIntervalFromEnv(), webhookAuthToken: webhookAuthToken() };
+  const settings = options.settings ?? currentSettings();
+  const health = new HealthReporter(service, settings);
+  const runOptions = { uploadUrl: options.uploadUrl, throttleMs: settings.throttleInterval, webhookAuthToken: settings.webhookAuthToken };
 
   // First: every route, `/shutdown` and cancel included, is behind the cross-origin check.
-  app.use(crossOriginGuard(corsOriginsFromEnv()));
+  app.use(crossOriginGuard(settings.corsOrigins));
   app.get('/', (c) => c.json(discovery(service)));
   app.get('/health-check', async (c) => c.json(await health.report()));
   app.get('/openapi.json', (c) => {
     const schema = service.schema();
     return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);
   });
-  registerPlayground(app);
+  if (settings.playground) registerPlayground(app);
   if (service.shape.predict) registerRunRoutes(app, service, 'predict', runOptions);
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Settings } from '../settings.js';
 import { COG_NODE_VERSION, COG_API_VERSION } from '../version.js';
 import type { CogService, SetupReport } from './service.js';
 
@@ -35,9 +36,12 @@ export class HealthReporter {
   readonly #service: CogService;
   #check: Promise<UserCheck> | undefined;
   #readinessWritten = false;
+  /** In Kubernetes (`KUBERNETES_SERVICE_HOST` set). */
+  readonly #kubernetes: boolean;
 
-  constructor(service: CogService) {
+  constructor(service: CogService, settings: Pick<Settings, 'kubernetes'>) {
     this.#service = service;
+    this.#kubernetes = settings.kubernetes;
   }
 
   #userCheck(): Promise<UserCheck> {
@@ -74,7 +78,7 @@ export class HealthReporter {
 
   /** In Kubernetes, Cog touches /var/run/cog/ready once ready (a readiness probe's file). */
   #markReadyForKubernetes(): void {
-    if (this.#readinessWritten || process.env.KUBERNETES_SERVICE_HOST === undefined) return;
+    if (this.#readinessWritten || !this.#kubernetes) return;
     this.#readinessWritten = true;
     void mkdir('/var/run/cog', { recursive: true })
       .then(() => writeFile('/var/run/cog/ready', ''))

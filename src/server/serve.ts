@@ -4,9 +4,9 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { errorMessage } from '../executor.js';
 import { cogRoutes } from './app.js';
-import { portFromEnv } from './env.js';
 import { serverLog } from './log.js';
 import { CogService } from './service.js';
+import type { Settings } from '../settings.js';
 import { resolveSource, type RuntimeSettings, type ServeSource } from './source.js';
 
 export interface AppSettings extends RuntimeSettings {
@@ -34,10 +34,15 @@ export interface CogApp {
  * `POST /shutdown` calls `onShutdown` (default: `shutdown()`).
  */
 export function createApp(source: ServeSource, settings: AppSettings & { onShutdown?: () => void } = {}): CogApp {
-  const { shape, load } = resolveSource(source, settings);
+  return buildApp(source, settings).cog;
+}
+
+/** `createApp`, and the settings its resolver read (the server's port is one). */
+function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
+  const { shape, load, settings } = resolveSource(source, options);
   const service = new CogService(shape, load);
-  const app = cogRoutes(service, { uploadUrl: settings.uploadUrl, onShutdown: settings.onShutdown });
-  return { app, service, ready: service.settled, shutdown: () => service.shutdown() };
+  const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings });
+  return { cog: { app, service, ready: service.settled, shutdown: () => service.shutdown(settings.shutdownTimeout) }, settings };
 }
 
 export interface ServeOptions extends AppSettings {
@@ -87,12 +92,12 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
   const closed = new Promise<void>((resolve) => {
     resolveClosed = resolve;
   });
-  const cog = createApp(source, { ...options, onShutdown: () => void stop('POST /shutdown') });
+  const { cog, settings } = buildApp(source, { ...options, onShutdown: () => void stop('POST /shutdown') });
   const server = createAdaptorServer({ fetch: cog.app.fetch }) as Server;
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? portFromEnv(), host, () => {
+    server.listen(options.port ?? settings.port, host, () => {
       server.off('error', reject);
       resolve();
     });
@@ -126,7 +131,7 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
     }
     serverLog(`shutting down (${reason})`);
     stopping = (async () => {
-      await cog.service.shutdown();
+      await cog.shutdown();
       await closeServer(server);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);

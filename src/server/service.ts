@@ -3,7 +3,7 @@ import { captureLogs } from '../logs.js';
 import { openApiSchema } from '../openapi.js';
 import type { Prediction, PredictionResponse } from '../prediction.js';
 import type { PredictorRuntime, SetupStatus } from '../runtime.js';
-import { shutdownTimeoutFromEnv } from './env.js';
+import { currentSettings } from '../settings.js';
 import { serverLog } from './log.js';
 import type { WebhookSender } from './webhook.js';
 
@@ -200,7 +200,7 @@ export class CogService {
    * logged, so a receiver that never answers cannot hold the server. Calling it again returns
    * the same promise.
    */
-  shutdown(timeoutMs = shutdownTimeoutFromEnv()): Promise<void> {
+  shutdown(timeoutMs = currentSettings().shutdownTimeout): Promise<void> {
     this.#shuttingDown ??= (async () => {
       const deadline = countdown(timeoutMs);
       const finished = await this.#drain(deadline.elapsed);

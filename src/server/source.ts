@@ -1,8 +1,11 @@
-import { readConfig, setupTimeoutFromEnv } from '../config.js';
+// What `serve` and `createApp` accept as a predictor, turned (through the one resolver, src/plan.ts)
+// into the endpoints the server will have and the runtimes behind them.
 import { LoadedPredictor } from '../embed.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from '../loader.js';
-import { PredictorRuntime, configuredConcurrency } from '../runtime.js';
+import { resolvePlan } from '../plan.js';
+import { PredictorRuntime } from '../runtime.js';
+import type { Settings } from '../settings.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
 
 /** A predictor (or trainer) as the server accepts it. */
@@ -34,61 +37,42 @@ export interface RuntimeSettings {
   cancelGracePeriod?: number;
 }
 
-const REFERENCE = /\.(?:[cm]?[jt]sx?)(?::[\w$]+)?$/;
-
 function isRunnable(value: unknown): value is Runnable {
   return typeof value === 'function' || value instanceof LoadedPredictor || (typeof value === 'object' && value !== null && 'instance' in value && 'method' in value);
 }
 
-/** The endpoints a source will have, and how to load its runtimes (errors there are SETUP_FAILED). */
-export function resolveSource(source: ServeSource, settings: RuntimeSettings = {}): { shape: ServiceShape; load: () => Promise<Runtimes> } {
-  let parts: { predict?: Runnable | string; train?: Runnable | string };
-  let cwd = process.cwd();
-  let configured: number | undefined;
-  if (typeof source === 'string' && !REFERENCE.test(source)) {
-    // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
-    const config = readConfig(source);
-    if (config.predict === undefined && config.train === undefined) {
-      throw new PredictorLoadError(`${config.dir}/cog.yaml: names neither \`predict\` (or \`run\`) nor \`train\``);
-    }
-    // cog.yaml's `environment` is the image's ENV in Cog: the real environment overrides it.
-    for (const [name, value] of Object.entries(config.environment)) process.env[name] ??= value;
-    parts = { predict: config.predict, train: config.train };
-    cwd = config.dir;
-    configured = configuredConcurrency(config);
-  } else if (typeof source === 'string' || isRunnable(source)) {
-    parts = { predict: source };
-  } else {
-    parts = source;
+/** The endpoints a source will have, how to load its runtimes (errors there are SETUP_FAILED), and the settings read. */
+export function resolveSource(source: ServeSource, options: RuntimeSettings = {}): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings } {
+  const plan = resolvePlan<Runnable>(isRunnable(source) ? { predict: source } : source, options);
+  // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
+  if (plan.config !== undefined && plan.predict === undefined && plan.train === undefined) {
+    throw new PredictorLoadError(`${plan.config.dir}/cog.yaml: names neither \`predict\` (or \`run\`) nor \`train\``);
   }
-  const concurrency = settings.concurrency ?? configured ?? configuredConcurrency(undefined);
+  const { cwd } = plan;
+  const { concurrency, ...runtimeOptions } = plan.runtime;
 
   async function runtimeFor(part: Runnable | string | undefined, kind: RunKind): Promise<PredictorRuntime | undefined> {
     if (part === undefined) return undefined;
     if (part instanceof LoadedPredictor) return part.runtime;
-    const options = {
-      setupTimeout: settings.setupTimeout ?? setupTimeoutFromEnv(),
-      weights: settings.weights,
-      cancelGracePeriod: settings.cancelGracePeriod,
-    };
-    if (typeof part === 'string' && !settings.inProcess) {
+    if (typeof part === 'string' && !options.inProcess) {
       // By default the predictor lives in a worker thread: the server answers while it computes.
       // A trainer runs one training at a time here (whether it is async is known only once loaded).
-      return PredictorRuntime.launch(part, cwd, kind, { ...options, concurrency: kind === 'train' ? 1 : concurrency });
+      return PredictorRuntime.launch(part, cwd, kind, { ...runtimeOptions, concurrency: kind === 'train' ? 1 : concurrency });
     }
     let target: LoadedTarget;
     if (typeof part === 'string') target = await loadTarget(part, cwd, kind);
     else if (typeof part === 'function') target = targetFrom(part, kind, part.name || (kind === 'train' ? 'trainer' : 'predictor'));
     else target = part;
     return new PredictorRuntime(target, kind, {
-      ...options,
+      ...runtimeOptions,
       // A synchronous trainer beside an async predictor runs one training at a time.
       concurrency: kind === 'train' && !target.isAsync ? 1 : concurrency,
     });
   }
 
   return {
-    shape: { predict: parts.predict !== undefined, train: parts.train !== undefined },
-    load: async () => ({ predict: await runtimeFor(parts.predict, 'predict'), train: await runtimeFor(parts.train, 'train') }),
+    shape: { predict: plan.predict !== undefined, train: plan.train !== undefined },
+    load: async () => ({ predict: await runtimeFor(plan.predict, 'predict'), train: await runtimeFor(plan.train, 'train') }),
+    settings: plan.settings,
   };
 }

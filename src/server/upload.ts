@@ -6,7 +6,7 @@ import { mimeFor } from '../mime.js';
 import { outboundRequest, type OutboundResponse } from '../outbound.js';
 import type { FileEncoder } from '../output.js';
 import type { Path } from '../path.js';
-import { COG_NODE_VERSION } from '../version.js';
+import { currentSettings } from '../settings.js';
 import { detached } from './log.js';
 import type { TraceHeaders } from './webhook.js';
 
@@ -31,7 +31,7 @@ function uploadTimeout(bytes: number): number {
 
 function headersFor(context: UploadContext, body: Body): Record<string, string> {
   const headers: Record<string, string> = {
-    'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}`,
+    'user-agent': currentSettings().userAgent,
     'x-prediction-id': context.predictionId,
     'content-type': body.contentType,
     'content-length': String(body.length),

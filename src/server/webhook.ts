@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { OutboundRequestError } from '../errors.js';
 import { displayUrl, outboundRequest, type OutboundResponse } from '../outbound.js';
-import { COG_NODE_VERSION } from '../version.js';
+import { currentSettings } from '../settings.js';
 import { detached, serverLog } from './log.js';
 
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
@@ -74,7 +74,7 @@ export class WebhookSender {
     this.#shownUrl = displayUrl(options.url);
     this.#headers = {
       'content-type': 'application/json',
-      'user-agent': process.env.COG_USER_AGENT ?? `cog-node/${COG_NODE_VERSION}`,
+      'user-agent': currentSettings().userAgent,
     };
     if (options.authToken !== undefined) this.#headers.authorization = `Bearer ${options.authToken}`;
     if (options.trace.traceparent !== undefined) this.#headers.traceparent = options.trace.traceparent;

@@ -32,21 +32,8 @@ const threadUrl = (): { url: URL; execArgv: string[] } => {
 export interface WorkerExecutorOptions extends WorkerOptions {
   /** How long a cancelled prediction may keep running before its worker is replaced (ms). */
   cancelGracePeriodMs: number;
-  /** The worker's JS heap limit (MB); 0: V8's default. See `workerHeapLimitFromEnv`. */
+  /** The worker's JS heap limit (MB); 0: V8's default. See `workerMaxHeapMb` in src/settings.ts. */
   maxHeapMb?: number;
-}
-
-/**
- * `COG_WORKER_MAX_HEAP_MB`: the worker's JS heap limit; unset or 0, V8's own, which it sizes from
- * the machine's memory (4144 MB on a 23 GB host). No fixed default: one too low breaks a predictor
- * that needs the heap, one above V8's on a small host lets the kernel's OOM killer take the whole
- * server instead of the worker. Time for a runaway heap to fail, measured (an array grown forever):
- * 64 MB 0.4 s, 256 MB 4.3 s, 1024 MB 17.9 s, 2048 MB 43.2 s. Buffers, typed arrays and native
- * (torch) memory live outside this heap and are not limited by it.
- */
-export function workerHeapLimitFromEnv(): number {
-  const value = Number.parseInt(process.env.COG_WORKER_MAX_HEAP_MB ?? '', 10);
-  return Number.isInteger(value) && value > 0 ? value : 0;
 }
 
 function crashMessage(error: Error, maxHeapMb: number): string {

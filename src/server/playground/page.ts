@@ -92,14 +92,8 @@ function page(nonce: string): string {
 `;
 }
 
-/** `COG_NODE_PLAYGROUND=0` (or `false`, `no`, `off`) leaves the page out; default: served. */
-function playgroundEnabled(): boolean {
-  return !/^(0|false|no|off)$/i.test(process.env.COG_NODE_PLAYGROUND?.trim() ?? '');
-}
-
-/** Registers `GET /playground` on a Cog app, unless `COG_NODE_PLAYGROUND` turns it off. */
+/** Registers `GET /playground` on a Cog app (`COG_NODE_PLAYGROUND=0` leaves it out: see `cogRoutes`). */
 export function registerPlayground(app: Hono): void {
-  if (!playgroundEnabled()) return;
   app.get('/playground', (c) => {
     const nonce = randomBytes(16).toString('base64');
     // The page may talk to this server only; output media may come from an upload host.
