@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { settingRows } from '../src/settings.js';
 import { ROOT } from './helpers/cli.js';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -36,4 +37,10 @@ describe("README's TypeScript examples", () => {
     });
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it('list every environment variable the settings read, in the Environment table', () => {
+    const table = readme.slice(readme.indexOf('### Environment'));
+    const missing = Object.values(settingRows).map((row) => row.name).filter((name) => !table.includes(`| \`${name}\` |`));
+    expect(missing).toEqual([]);
+  });
 });
