@@ -15,7 +15,9 @@
 // `Prediction.cancel()` (from `cancel(id)`, a caller's signal, a hang-up or shutdown) cancels the
 // token, aborts the prediction's own signal and calls back here (`#canceled`), which tells the
 // executor (`cancel`) and starts the one timer: ABANDON_AFTER_MS, then the grace period, past
-// which the executor stops the code if it can (`stop`: a worker is replaced).
+// which the executor stops the code if it can (`stop`: a worker is replaced). Output: the sink
+// carries streamed items only; a single value travels once, in the execution's result, and is
+// encoded here once, as the one `output` event and the output.
 import { resolveConcurrency, type CogConfig } from './config.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
@@ -378,7 +380,10 @@ export class PredictorRuntime {
     const input = this.validator.validate(rawInput ?? {}, options.validate);
     const slot = this.slots.tryAcquire();
     if (slot === null) throw new AtCapacityError();
-    let abandon: () => void = () => undefined;
+    let abandon!: () => void;
+    const abandoned = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
+      abandon = () => resolve({ status: 'canceled', metrics: prediction.metrics });
+    });
     const prediction = new Prediction({
       id: options.id,
       input,
@@ -391,10 +396,8 @@ export class PredictorRuntime {
       ended: false,
       workEnded: false,
       timer: undefined,
-      abandoned: new Promise((resolve) => {
-        abandon = () => resolve({ status: 'canceled', metrics: prediction.metrics });
-      }),
-      abandon: () => abandon(),
+      abandoned,
+      abandon,
       signal: options.signal,
       onAbort: () => prediction.cancel(),
     };
