@@ -9,10 +9,10 @@ import type { CancelToken } from './native.js';
 /** Where a running prediction's events go, as they happen. */
 export interface ExecutionSink {
   /**
-   * One output item. A returned promise makes a generator's next step wait (backpressure).
-   * `final` marks a non-streamed predictor's one value, which the result carries too.
+   * One streamed output item. A returned promise makes a generator's next step wait
+   * (backpressure). A non-streamed predictor's one value never comes here: the result carries it.
    */
-  output(item: unknown, final?: boolean): void | Promise<void>;
+  output(item: unknown): void | Promise<void>;
   log(text: string, source: LogSource): void;
   metric(event: MetricEvent, metrics: MetricsObject): void;
 }
@@ -51,8 +51,13 @@ export function errorMessage(error: unknown): string {
 export interface PredictorExecutor {
   setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void>;
   execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult>;
-  /** Tells the predictor's thread that this prediction's token was cancelled (aborts its signal). */
-  notifyCanceled(token: CancelToken): void;
+  /** This prediction's token was cancelled: abort its scope's signal, on the predictor's thread. */
+  cancel(token: CancelToken): void;
+  /**
+   * The grace period after a cancel is over and the prediction's code still runs: stop it by
+   * force if this executor can (true: its execution then settles `canceled`); false if it cannot.
+   */
+  stop(token: CancelToken): boolean;
   healthcheck(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -64,7 +69,8 @@ export interface PredictorExecutor {
 export class InProcessExecutor implements PredictorExecutor {
   readonly target: LoadedTarget;
   #echoLogs: boolean;
-  readonly #running = new Map<CancelToken, PredictionScope>();
+  /** Each running prediction's scope, by its token's id (to abort its signal on a cancel). */
+  readonly #running = new Map<number, PredictionScope>();
   /** How to fail each running prediction from outside its code (an error escaped its async context). */
   readonly #faults = new Map<Scope, (error: unknown) => void>();
   readonly #outputs: OutputChecker;
@@ -102,15 +108,20 @@ export class InProcessExecutor implements PredictorExecutor {
   async close(): Promise<void> {}
 
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
-  notifyCanceled(token: CancelToken): void {
-    this.#running.get(token)?.abortSignal();
+  cancel(token: CancelToken): void {
+    this.#running.get(token.id)?.cancel();
+  }
+
+  /** Code in this thread cannot be stopped from outside: it is left to finish alone. */
+  stop(_token: CancelToken): boolean {
+    return false;
   }
 
   async execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
     // After a fault the prediction is over, though its code may still log or yield: drop that.
     let over = false;
     const events: ExecutionSink = {
-      output: (item, final) => (over ? undefined : sink.output(item, final)),
+      output: (item) => (over ? undefined : sink.output(item)),
       log: (text, source) => {
         if (!over) sink.log(text, source);
       },
@@ -123,7 +134,7 @@ export class InProcessExecutor implements PredictorExecutor {
       cancelToken: job.token,
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
-    this.#running.set(job.token, scope);
+    this.#running.set(job.token.id, scope);
     const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
       captureLogs((text, source) => events.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
@@ -153,8 +164,8 @@ export class InProcessExecutor implements PredictorExecutor {
           // The items went to the sink one by one; whoever keeps the output array keeps it there.
           value = undefined;
         } else if (!scope.canceled) {
+          // Checked here, in the predictor's thread; it travels once, in the result.
           this.#outputs.value(value);
-          await outside(() => events.output(value, true));
         }
         if (scope.canceled) return { status: 'canceled', metrics: metrics() };
         return { status: 'succeeded', output: value, streamed, metrics: metrics() };
@@ -168,7 +179,7 @@ export class InProcessExecutor implements PredictorExecutor {
       return { status: 'failed', error: errorMessage(error), metrics: metrics() };
     } finally {
       over = true;
-      this.#running.delete(job.token);
+      this.#running.delete(job.token.id);
       this.#faults.delete(scope);
     }
   }

@@ -23,6 +23,17 @@ export interface PredictionResponse {
   completed_at?: string;
 }
 
+/**
+ * Whoever runs the prediction (the runtime), given at construction: told once when cancellation
+ * is requested and once when the prediction has ended.
+ */
+export interface PredictionRunner {
+  /** Cancellation was requested (the token is cancelled already): stop the predictor's work for it. */
+  cancel(): void;
+  /** The prediction reached its terminal status: forget it and free its slot. */
+  finished(): void;
+}
+
 export interface PredictionEvents {
   start: [];
   output: [chunk: unknown, index: number];
@@ -92,10 +103,12 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   #writers: { chunk: JsonWriter; final: JsonWriter; running: JsonWriter } | undefined;
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
+  readonly #runner: PredictionRunner | undefined;
 
-  constructor(options: { id?: string; input: Record<string, unknown>; context?: Record<string, string> }) {
+  constructor(options: { id?: string; input: Record<string, unknown>; context?: Record<string, string>; runner?: PredictionRunner }) {
     super();
     this.id = options.id ?? generatePredictionId();
+    this.#runner = options.runner;
     this.input = publicInput(options.input);
     this.context = options.context ?? {};
     this.#done = new Promise((resolve) => {
@@ -121,12 +134,14 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     return this.#done;
   }
 
-  /** Requests cancellation; the status becomes `canceled` when the predictor has stopped. */
+  /**
+   * Requests cancellation (once: a second call does nothing); the status becomes `canceled` when
+   * the predictor has stopped.
+   */
   cancel(): void {
-    if (this.terminal) return;
-    this.token.cancel();
+    if (this.terminal || !this.token.cancel()) return;
     this.#abort?.abort();
-    this.onCancel?.();
+    this.#runner?.cancel();
   }
 
   /** Aborts when the prediction is cancelled (stops its downloads and uploads). */
@@ -160,12 +175,6 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     // While running (and for a failed stream) `output` is the items so far, not the final output.
     return (response.output === this.#outputs ? writers.running : writers.final)(response)!;
   }
-
-  /** Set by the runner: frees the prediction's slot. */
-  onFinish: (() => void) | undefined;
-
-  /** Set by the runner: tells the predictor's thread to abort its scope's signal. */
-  onCancel: (() => void) | undefined;
 
   markStarted(): void {
     this.status = 'processing';
@@ -208,7 +217,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.metrics = { ...result.metrics, predict_time: Math.round((performance.now() - this.#createdAtMs) * 1000) / 1e6 };
     this.token.release();
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
-    this.onFinish?.();
+    this.#runner?.finished();
     const response = this.response();
     this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
     this.#resolve(response);

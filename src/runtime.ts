@@ -1,9 +1,29 @@
+// PredictorRuntime: the single owner of prediction state, for the HTTP server, the CLI and
+// embedding apps alike. It alone holds, per runtime: the map of predictions in flight
+// (`#inFlight`, each entry with its slot, its caller's signal and its one cancel timer), the slot
+// count (the native `PredictionSlots`: a slot outlives its map entry while abandoned work still
+// runs, so the map's size is not the count), and the health (`health`, from the setup state and
+// `#defunct`). Executors keep only their transport's bookkeeping, keyed by the prediction's cancel
+// token id; the HTTP service keeps only webhooks and its shutdown flag, and asks here what is in
+// flight.
+//
+// A prediction moves `starting` → `processing` → one of `succeeded` | `failed` | `canceled`, once:
+// `Prediction.finish` ignores every call after the first, and nothing leaves a terminal status.
+// Side effects fire from `Prediction`'s own mutations (`markStarted`, `addOutput`, `addLog`,
+// `addMetric`, `finish`), which publish its stream events and the events that webhooks follow;
+// whatever the predictor's code says after the end goes nowhere. Cancelling has one path:
+// `Prediction.cancel()` (from `cancel(id)`, a caller's signal, a hang-up or shutdown) cancels the
+// token, aborts the prediction's own signal and calls back here (`#canceled`), which tells the
+// executor (`cancel`) and starts the one timer: ABANDON_AFTER_MS, then the grace period, past
+// which the executor stops the code if it can (`stop`: a worker is replaced). Output: the sink
+// carries streamed items only; a single value travels once, in the execution's result, and is
+// encoded here once, as the one `output` event and the output.
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
-import { PredictionSlots } from './native.js';
+import { PredictionSlots, type PredictionSlot } from './native.js';
 import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
@@ -73,6 +93,27 @@ export interface StartOptions {
   validate?: ValidateOptions;
 }
 
+/** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
+interface InFlight {
+  readonly prediction: Prediction;
+  readonly slot: PredictionSlot;
+  /**
+   * The slot is free once the prediction has ended and so has its code (`workEnded`): a
+   * cancelled async prediction ends at once, but the work it abandoned holds the slot until it
+   * settles or the grace period stops it, so the concurrency limit stays true.
+   */
+  ended: boolean;
+  workEnded: boolean;
+  /** The one timer, started by a cancel: ABANDON_AFTER_MS, then the rest of the grace period. */
+  timer: NodeJS.Timeout | undefined;
+  /** Resolves ABANDON_AFTER_MS after a cancel: an async prediction then ends `canceled`. */
+  readonly abandoned: Promise<{ status: 'canceled'; metrics: MetricsObject }>;
+  readonly abandon: () => void;
+  /** The caller's signal (`StartOptions.signal`), listened to until the prediction ends. */
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
 /**
  * A loaded predictor, set up once, running predictions: validation, input files, concurrency
  * slots, scope, logs, metrics, output encoding and cancellation. The HTTP server, the CLI and
@@ -86,11 +127,15 @@ export class PredictorRuntime {
   /** Settles when the first setup has finished; rejects when it failed. */
   readonly ready: Promise<void>;
   readonly #options: RuntimeOptions;
-  readonly #inFlight = new Map<string, Prediction>();
+  /** The one map of predictions in flight, by id: an entry goes when its prediction ends. */
+  readonly #inFlight = new Map<string, InFlight>();
   #info: PredictorInfo | undefined;
   #validator: InputValidator | undefined;
   #executor: PredictorExecutor | undefined;
-  #defunct = false;
+  /** Why health says DEFUNCT: an error escaped user code (for good), or the worker crashed (until replaced). */
+  #defunct: { reason: string; forGood: boolean } | undefined;
+  /** How long a cancelled prediction may run on before it is stopped (ms). */
+  readonly #cancelGraceMs: number;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -105,8 +150,9 @@ export class PredictorRuntime {
     this.#options = options;
     this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
+    this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
     if ('ref' in source) {
-      this.ready = this.#launch(source.ref, source.cwd, options.cancelGracePeriod ?? currentSettings().cancelGracePeriod);
+      this.ready = this.#launch(source.ref, source.cwd);
     } else {
       const executor = options.executor ?? (source.instance ? new InProcessExecutor(source as LoadedTarget, { echoLogs: options.echoLogs }) : undefined);
       if (executor === undefined) throw new TypeError('PredictorRuntime needs a loaded target or an executor');
@@ -126,7 +172,7 @@ export class PredictorRuntime {
     return new PredictorRuntime({ ref, cwd }, kind, options);
   }
 
-  async #launch(ref: string, cwd: string, cancelGracePeriod: number): Promise<void> {
+  async #launch(ref: string, cwd: string): Promise<void> {
     let started;
     try {
       started = await WorkerExecutor.start({
@@ -134,7 +180,6 @@ export class PredictorRuntime {
         cwd,
         kind: this.kind,
         echoLogs: this.#options.echoLogs ?? false,
-        cancelGracePeriodMs: cancelGracePeriod * 1000,
         maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
       });
     } catch (error) {
@@ -165,11 +210,13 @@ export class PredictorRuntime {
 
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
   async #restart(executor: WorkerExecutor, reason: WorkerDeath): Promise<void> {
-    this.#defunct = reason === 'crashed';
+    if (!this.#defunct?.forGood) {
+      this.#defunct = reason === 'crashed' ? { reason: 'the predictor\'s worker crashed; a new one is starting', forGood: false } : undefined;
+    }
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     try {
       await executor.restart();
-      this.#defunct = false;
+      if (!this.#defunct?.forGood) this.#defunct = undefined;
       await this.#setup();
     } catch (error) {
       this.#failSetup(error);
@@ -194,7 +241,7 @@ export class PredictorRuntime {
 
   /** Cog's health status, less BUSY and UNHEALTHY (the server adds those). */
   get health(): 'STARTING' | 'READY' | 'SETUP_FAILED' | 'DEFUNCT' {
-    if (this.#defunct) return 'DEFUNCT';
+    if (this.#defunct !== undefined) return 'DEFUNCT';
     if (this.setupState.status === 'failed') return 'SETUP_FAILED';
     return this.setupState.status === 'succeeded' ? 'READY' : 'STARTING';
   }
@@ -246,8 +293,32 @@ export class PredictorRuntime {
     }
   }
 
+  /** Why health says DEFUNCT; undefined while it does not. */
+  get defunct(): string | undefined {
+    return this.#defunct?.reason;
+  }
+
+  /**
+   * The predictor can no longer run, for good (an error escaped user code and belongs to no
+   * prediction): health says DEFUNCT, and its predictions in flight fail with the error. False
+   * when it already was.
+   */
+  markDefunct(reason: string): boolean {
+    if (this.#defunct?.forGood) return false;
+    this.#defunct = { reason, forGood: true };
+    for (const { prediction } of this.#inFlight.values()) {
+      prediction.finish({ status: 'failed', error: `Predictor crashed: ${reason}`, metrics: prediction.metrics });
+    }
+    return true;
+  }
+
+  /**
+   * Set up and running. A crashed worker's DEFUNCT comes with a new setup (`starting`), so it is
+   * not ready either; DEFUNCT for good leaves this true: the HTTP layer answers 503 with the
+   * reason before it asks (runs.ts), and the schema stays readable.
+   */
   get isReady(): boolean {
-    return this.health === 'READY';
+    return this.setupState.status === 'succeeded';
   }
 
   /** Stops the predictor's worker (if any). In-flight predictions should be finished or cancelled first. */
@@ -256,11 +327,16 @@ export class PredictorRuntime {
   }
 
   get(id: string): Prediction | undefined {
-    return this.#inFlight.get(id);
+    return this.#inFlight.get(id)?.prediction;
   }
 
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /** The predictions in flight now (not ended yet). */
+  inFlightPredictions(): Prediction[] {
+    return [...this.#inFlight.values()].map((entry) => entry.prediction);
   }
 
   /**
@@ -275,9 +351,9 @@ export class PredictorRuntime {
 
   /** Cancels an in-flight prediction; false when the id is unknown or finished. */
   cancel(id: string): boolean {
-    const prediction = this.#inFlight.get(id);
-    if (prediction === undefined) return false;
-    prediction.cancel();
+    const entry = this.#inFlight.get(id);
+    if (entry === undefined) return false;
+    entry.prediction.cancel();
     return true;
   }
 
@@ -290,57 +366,85 @@ export class PredictorRuntime {
     const input = this.validator.validate(rawInput ?? {}, options.validate);
     const slot = this.slots.tryAcquire();
     if (slot === null) throw new AtCapacityError();
-    const prediction = new Prediction({ id: options.id, input, context: options.context });
-    // The slot is free once the prediction has ended and so has its code: a cancelled async
-    // prediction ends at once, but the work it abandoned holds the slot until it settles or
-    // the grace period stops it, so the concurrency limit stays true.
-    const ended = { prediction: false, work: false };
-    const free = (which: keyof typeof ended) => {
-      if (ended[which]) return;
-      ended[which] = true;
-      if (ended.prediction && ended.work) slot.release();
-    };
-    const endWork = () => free('work');
-    let canceledNow: () => void = () => undefined;
-    const canceled = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
-      canceledNow = () => resolve({ status: 'canceled', metrics: prediction.metrics });
+    let abandon!: () => void;
+    const abandoned = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
+      abandon = () => resolve({ status: 'canceled', metrics: prediction.metrics });
     });
-    prediction.onCancel = () => {
-      this.executor.notifyCanceled(prediction.token);
-      setTimeout(canceledNow, ABANDON_AFTER_MS);
-      // Code that ignores cancellation (an await that never settles) must not hold the
-      // prediction or its slot forever: past the grace period both are let go. A worker thread
-      // is replaced by then (host.ts); in-process code is left to finish alone.
-      const grace = (this.#options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000 + 1000;
-      setTimeout(() => {
-        prediction.finish({ status: 'canceled', metrics: {} });
-        endWork();
-      }, grace).unref();
+    const prediction = new Prediction({
+      id: options.id,
+      input,
+      context: options.context,
+      runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
+    });
+    const entry: InFlight = {
+      prediction,
+      slot,
+      ended: false,
+      workEnded: false,
+      timer: undefined,
+      abandoned,
+      abandon,
+      signal: options.signal,
+      onAbort: () => prediction.cancel(),
     };
-    this.#inFlight.set(prediction.id, prediction);
-    const onAbort = () => prediction.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#inFlight.set(prediction.id, entry);
+    options.signal?.addEventListener('abort', entry.onAbort, { once: true });
     if (options.signal?.aborted) prediction.cancel();
-    prediction.onFinish = () => {
-      options.signal?.removeEventListener('abort', onAbort);
-      this.#inFlight.delete(prediction.id);
-      free('prediction');
-    };
-    void this.#run(prediction, input, options, { canceled, ended: endWork }).finally(endWork);
+    void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
     return prediction;
   }
 
+  /** A cancel was requested (`Prediction.cancel`): tell the executor, and start the one timer. */
+  #canceled(entry: InFlight): void {
+    this.executor.cancel(entry.prediction.token);
+    if (entry.workEnded) return;
+    const graceMs = this.#cancelGraceMs;
+    const abandonAfter = Math.min(ABANDON_AFTER_MS, graceMs);
+    entry.timer = setTimeout(() => {
+      entry.abandon();
+      // Code that ignores cancellation (an await that never settles, a busy loop) must not hold
+      // the prediction or its slot forever: past the grace period both are let go.
+      entry.timer = setTimeout(() => this.#graceOver(entry), graceMs - abandonAfter);
+      entry.timer.unref();
+    }, abandonAfter);
+  }
+
   /**
-   * Runs one prediction to its end. `work.ended` is called once the predictor's code for it has
-   * ended: before the prediction finishes (so whoever awaits `done` finds the slot free), or
+   * The grace period is over and the prediction's code still runs. A worker thread is replaced
+   * (its execution then settles `canceled` and the prediction ends as usual); code in this
+   * thread is left to finish alone, and the prediction and its slot are let go now.
+   */
+  #graceOver(entry: InFlight): void {
+    entry.timer = undefined;
+    if (this.executor.stop(entry.prediction.token)) return;
+    entry.prediction.finish({ status: 'canceled', metrics: {} });
+    this.#workEnded(entry);
+  }
+
+  /** The predictor's code for this prediction has ended (or was let go). */
+  #workEnded(entry: InFlight): void {
+    if (entry.workEnded) return;
+    entry.workEnded = true;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entry.ended) entry.slot.release();
+  }
+
+  /** The prediction has ended (`Prediction.finish`), before anyone awaiting `done` runs. */
+  #finished(entry: InFlight): void {
+    entry.ended = true;
+    entry.signal?.removeEventListener('abort', entry.onAbort);
+    if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
+    if (entry.workEnded) entry.slot.release();
+  }
+
+  /**
+   * Runs one prediction to its end. Its work ends (`#workEnded`) once the predictor's code for it
+   * has ended: before the prediction finishes (so whoever awaits `done` finds the slot free), or
    * after, when a cancelled async prediction's work was abandoned.
    */
-  async #run(
-    prediction: Prediction,
-    input: Record<string, unknown>,
-    options: StartOptions,
-    work: { canceled: Promise<{ status: 'canceled'; metrics: MetricsObject }>; ended: () => void },
-  ): Promise<void> {
+  async #run(entry: InFlight, input: Record<string, unknown>, options: StartOptions): Promise<void> {
+    const { prediction } = entry;
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
     // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
@@ -359,9 +463,6 @@ export class PredictorRuntime {
           : { status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} };
       }
       if (resolved !== undefined) {
-        // A single (non-streamed) output is also sent as one `output` event: encode it (upload
-        // its files) once, for both.
-        let lastEncoded: { value: unknown } | undefined;
         // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
         execution = this.executor.execute(
           { input: resolved, context: prediction.context, token: prediction.token },
@@ -369,34 +470,36 @@ export class PredictorRuntime {
             output: async (item) => {
               if (prediction.terminal) return;
               const encoded = encode(item);
-              lastEncoded = { value: encoded instanceof Promise ? await encoded : encoded };
-              await prediction.addOutput(lastEncoded.value);
+              await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
             },
             log: (text, source) => prediction.terminal || prediction.addLog(text, source),
             metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
           },
         );
         // Registered first, so it runs before whatever awaits the execution below.
-        void execution.then(work.ended, work.ended);
+        const ended = () => this.#workEnded(entry);
+        void execution.then(ended, ended);
         // An async predictor cancelled while it awaits something deaf to its signal ends
         // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
         // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
-        // it keeps the grace period (the host replaces its busy worker).
-        const result = this.target.isAsync ? await Promise.race([execution, work.canceled]) : await execution;
-        ending = result.status === 'succeeded'
-          ? {
-              status: 'succeeded',
-              output: result.streamed ? (prediction.output ?? []) : lastEncoded !== undefined ? lastEncoded.value : await encode(result.output),
-              metrics: result.metrics,
-            }
-          : result;
+        // it keeps the grace period (then its busy worker is replaced).
+        const result = this.target.isAsync ? await Promise.race([execution, entry.abandoned]) : await execution;
+        if (result.status === 'succeeded' && !result.streamed) {
+          // The one value came in the result: encoded (its files uploaded) once, it is both the
+          // one `output` event and the output.
+          const output = await encode(result.output);
+          if (!prediction.terminal) await prediction.addOutput(output);
+          ending = { status: 'succeeded', output, metrics: result.metrics };
+        } else {
+          ending = result.status === 'succeeded' ? { status: 'succeeded', output: prediction.output ?? [], metrics: result.metrics } : result;
+        }
       }
     } catch (error) {
       ending = { status: 'failed', error: errorMessage(error), metrics: {} };
     }
     // Input files go before the prediction ends: a caller may exit as soon as it has.
     await files.cleanup().catch(() => undefined);
-    if (execution === undefined) work.ended();
+    if (execution === undefined) this.#workEnded(entry);
     prediction.finish(ending!);
     await execution?.catch(() => undefined);
   }

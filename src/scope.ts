@@ -104,14 +104,12 @@ export class PredictionScope implements Scope {
     if (this.canceled) throw new CancelationError();
   }
 
-  /** Cancels the token and aborts the signal (on the thread that runs the predictor). */
+  /**
+   * Cancels the token (a no-op when another thread already has) and aborts the signal, on the
+   * thread that runs the predictor.
+   */
   cancel(): void {
     this.cancelToken.cancel();
-    this.abortSignal();
-  }
-
-  /** Aborts the signal after the token was cancelled elsewhere (e.g. by another thread). */
-  abortSignal(): void {
     if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
   }
 }

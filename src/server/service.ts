@@ -1,7 +1,7 @@
 import { errorMessage } from '../executor.js';
 import { captureLogs } from '../logs.js';
 import { openApiSchema } from '../openapi.js';
-import type { Prediction, PredictionResponse } from '../prediction.js';
+import type { Prediction } from '../prediction.js';
 import type { PredictorRuntime, SetupStatus } from '../runtime.js';
 import { currentSettings } from '../settings.js';
 import { serverLog } from './log.js';
@@ -48,8 +48,9 @@ const TIME_UP = Symbol('time up');
 
 /**
  * The server's state, shared by its routes: the runtimes (loaded in the background while the
- * server already answers), predictions in flight, webhook deliveries still going, and whether the
- * predictor is defunct or the server is shutting down.
+ * server already answers), webhook deliveries still going, and whether the server is shutting
+ * down. What is in flight and whether the predictor is defunct, it asks the runtimes (runtime.ts
+ * owns prediction state).
  */
 export class CogService {
   readonly shape: ServiceShape;
@@ -59,11 +60,10 @@ export class CogService {
   #runtimes: Runtimes | undefined;
   #loadLogs = '';
   #loadFailedAt: Date | undefined;
-  #defunct: string | undefined;
+  /** An error that escaped user code before the runtimes existed: handed to them once they do. */
+  #defunctBeforeLoad: string | undefined;
   #shuttingDown: Promise<void> | undefined;
   #schema: Record<string, unknown> | undefined;
-  /** In flight, each with its terminal response to come. */
-  readonly #predictions = new Map<Prediction, Promise<PredictionResponse>>();
   /** Terminal webhooks on their way, with what the log says of one not delivered by shutdown's end. */
   readonly #deliveries = new Map<Promise<boolean>, { id: string; url: string }>();
   readonly #shutdownDeadline = new AbortController();
@@ -81,13 +81,15 @@ export class CogService {
       serverLog('setup started');
       try {
         this.#runtimes = await captureLogs(onLog, async () => load());
+        const early = this.#defunctBeforeLoad;
+        if (early !== undefined) for (const runtime of this.#loaded()) runtime.markDefunct(early);
       } catch (error) {
         this.#loadFailedAt = new Date();
         this.#loadLogs += `${error instanceof Error && error.stack ? error.stack : errorMessage(error)}\n`;
         serverLog(`loading the predictor failed: ${errorMessage(error)}`);
         return;
       }
-      const runtimes = Object.values(this.#runtimes).filter((runtime): runtime is PredictorRuntime => runtime !== undefined);
+      const runtimes = this.#loaded();
       await Promise.allSettled(runtimes.map((runtime) => runtime.ready));
       for (const runtime of runtimes) {
         const { status, started_at, completed_at, error } = runtime.setupState;
@@ -109,8 +111,16 @@ export class CogService {
 
   /** Why the predictor cannot run now: an error escaped user code, or its worker crashed (until replaced). */
   get defunct(): string | undefined {
-    if (this.#defunct !== undefined) return this.#defunct;
-    return this.primary?.health === 'DEFUNCT' ? 'the predictor\'s worker crashed; a new one is starting' : undefined;
+    return this.primary?.defunct ?? this.#defunctBeforeLoad;
+  }
+
+  #loaded(): PredictorRuntime[] {
+    return this.#runtimes ? Object.values(this.#runtimes).filter((r): r is PredictorRuntime => r !== undefined) : [];
+  }
+
+  /** Every runtime's predictions in flight, from the runtimes (the one map each). */
+  #inFlight(): Prediction[] {
+    return this.#loaded().flatMap((runtime) => runtime.inFlightPredictions());
   }
 
   get shuttingDown(): boolean {
@@ -128,7 +138,7 @@ export class CogService {
     if (this.#loadFailedAt !== undefined) {
       return { ...report, status: 'failed', completed_at: this.#loadFailedAt.toISOString() };
     }
-    const runtimes = this.#runtimes ? Object.values(this.#runtimes).filter((r): r is PredictorRuntime => r !== undefined) : [];
+    const runtimes = this.#loaded();
     if (runtimes.length === 0) return report;
     const states = runtimes.map((runtime) => runtime.setupState);
     report.logs += states.map((state) => state.logs).join('');
@@ -158,21 +168,16 @@ export class CogService {
     return this.#schema;
   }
 
-  /** Follows a prediction started over HTTP: its webhooks, and shutdown's bookkeeping. */
+  /** Follows a prediction started over HTTP: its webhooks (the runtime keeps the prediction). */
   track(prediction: Prediction, webhook: WebhookSender | undefined): void {
-    const settled = prediction.done;
-    this.#predictions.set(prediction, settled);
-    if (webhook !== undefined) {
-      // The runtime may have moved the prediction to `processing` before we could listen.
-      const payload = () => prediction.json();
-      if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
-      else webhook.send('start', payload);
-      prediction.on('output', () => webhook.send('output', payload));
-      prediction.on('log', () => webhook.send('logs', payload));
-    }
-    void settled.then((response) => {
-      this.#predictions.delete(prediction);
-      if (webhook === undefined) return;
+    if (webhook === undefined) return;
+    // The runtime may have moved the prediction to `processing` before we could listen.
+    const payload = () => prediction.json();
+    if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
+    else webhook.send('start', payload);
+    prediction.on('output', () => webhook.send('output', payload));
+    prediction.on('log', () => webhook.send('logs', payload));
+    void prediction.done.then((response) => {
       const delivery = webhook.sendTerminal(prediction.json(response));
       this.#deliveries.set(delivery, { id: prediction.id, url: webhook.shownUrl });
       void delivery.finally(() => this.#deliveries.delete(delivery));
@@ -184,12 +189,14 @@ export class CogService {
    * predictions get 503, and predictions in flight fail with the error.
    */
   markDefunct(reason: string): void {
-    if (this.#defunct !== undefined) return;
-    this.#defunct = reason;
-    serverLog(`predictor is defunct: ${reason}`);
-    for (const prediction of this.#predictions.keys()) {
-      prediction.finish({ status: 'failed', error: `Predictor crashed: ${reason}`, metrics: prediction.metrics });
+    let marked: boolean;
+    if (this.#runtimes === undefined) {
+      marked = this.#defunctBeforeLoad === undefined;
+      this.#defunctBeforeLoad ??= reason;
+    } else {
+      marked = this.#loaded().map((runtime) => runtime.markDefunct(reason)).includes(true);
     }
+    if (marked) serverLog(`predictor is defunct: ${reason}`);
   }
 
   /**
@@ -205,7 +212,7 @@ export class CogService {
       const deadline = countdown(timeoutMs);
       const finished = await this.#drain(deadline.elapsed);
       deadline.clear();
-      const late = finished ? [] : [...this.#predictions.keys()];
+      const late = finished ? [] : this.#inFlight();
       if (late.length > 0) {
         serverLog(`shutdown: ${late.length} prediction(s) still running after ${timeoutMs / 1000} s (COG_SHUTDOWN_TIMEOUT): canceling them`);
         for (const prediction of late) prediction.cancel();
@@ -223,8 +230,7 @@ export class CogService {
       }
       this.#shutdownDeadline.abort();
       await Promise.allSettled([...this.#deliveries.keys()]);
-      const runtimes = this.#runtimes ? Object.values(this.#runtimes).filter((r): r is PredictorRuntime => r !== undefined) : [];
-      await Promise.allSettled(runtimes.map((runtime) => runtime.close()));
+      await Promise.allSettled(this.#loaded().map((runtime) => runtime.close()));
     })();
     return this.#shuttingDown;
   }
@@ -233,7 +239,7 @@ export class CogService {
   async #drain(until: Promise<void>): Promise<boolean> {
     const timeUp = until.then(() => TIME_UP);
     for (;;) {
-      const pending: Promise<unknown>[] = [...this.#predictions.values(), ...this.#deliveries.keys()];
+      const pending: Promise<unknown>[] = [...this.#inFlight().map((prediction) => prediction.done), ...this.#deliveries.keys()];
       if (pending.length === 0) return true;
       // A prediction that ends adds its delivery before this wakes: the loop then waits for it.
       if ((await Promise.race([Promise.allSettled(pending), timeUp])) === TIME_UP) return false;

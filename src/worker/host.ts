@@ -1,6 +1,7 @@
 // The server's side of the predictor's worker thread: runs setup, predictions and healthchecks
-// there, and replaces the worker when it crashes or when a cancelled prediction ignores its
-// cancellation for longer than the grace period.
+// there, and replaces the worker when it crashes or when the runtime says a cancelled prediction
+// ignored its cancellation for longer than the grace period (`stop`). It keeps only the transport's
+// bookkeeping per prediction (its sink and acks), keyed by the prediction's cancel token id.
 import { Worker } from 'node:worker_threads';
 import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
 import type { PredictorInfo } from '../loader.js';
@@ -17,7 +18,6 @@ interface Pending {
   /** Output items are handed to the sink in order; the worker is acked as each batch is taken. */
   chain: Promise<void>;
   resolve: (result: ExecutionResult) => void;
-  graceTimer: NodeJS.Timeout | undefined;
   /** Items taken but not acked yet: acks go out once per event loop turn (a postMessage each). */
   unacked: number;
 }
@@ -30,9 +30,7 @@ const threadUrl = (): { url: URL; execArgv: string[] } => {
 };
 
 export interface WorkerExecutorOptions extends WorkerOptions {
-  /** How long a cancelled prediction may keep running before its worker is replaced (ms). */
-  cancelGracePeriodMs: number;
-  /** The worker's JS heap limit (MB); 0: V8's default. See `workerMaxHeapMb` in src/settings.ts. */
+  /** The worker's JS heap limit (MB); 0: V8's default. See `COG_WORKER_MAX_HEAP_MB` in settings.ts. */
   maxHeapMb?: number;
 }
 
@@ -46,11 +44,11 @@ function crashMessage(error: Error, maxHeapMb: number): string {
 export class WorkerExecutor implements PredictorExecutor {
   readonly options: WorkerExecutorOptions;
   #worker!: Worker;
-  #pending = new Map<string, Pending>();
+  /** Predictions running in the worker, by their cancel token's id (the messages' `id`). */
+  #pending = new Map<number, Pending>();
   #setup: { resolve: () => void; reject: (error: Error) => void; onLog: (text: string, source: LogSource) => void } | undefined;
   #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
   #seq = 0;
-  #nextId = 0;
   #closing = false;
   /** Called when the worker died on its own or was stopped because it hung. */
   onDeath: ((reason: WorkerDeath, message: string) => void) | undefined;
@@ -105,7 +103,6 @@ export class WorkerExecutor implements PredictorExecutor {
     if (worker !== this.#worker || this.#closing) return;
     this.#worker = undefined as unknown as Worker;
     for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.graceTimer);
       pending.resolve(pending.token.canceled ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} });
       this.#pending.delete(id);
     }
@@ -126,7 +123,7 @@ export class WorkerExecutor implements PredictorExecutor {
     this.#worker?.postMessage(message);
   }
 
-  #ack(id: string, pending: Pending, count: number): void {
+  #ack(id: number, pending: Pending, count: number): void {
     pending.unacked += count;
     if (pending.unacked > count) return;
     setImmediate(() => {
@@ -174,14 +171,9 @@ export class WorkerExecutor implements PredictorExecutor {
         const pending = this.#pending.get(message.id);
         if (!pending) break;
         this.#pending.delete(message.id);
-        clearTimeout(pending.graceTimer);
         const result = message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
-        // A non-streamed predictor's value came in 'done' only: it is its one output event too.
-        const single = result.status === 'succeeded' && !result.streamed ? result : undefined;
-        void pending.chain
-          .then(() => single && pending.sink.output(single.output, true))
-          .catch(() => undefined)
-          .then(() => pending.resolve(result));
+        // After the streamed items still on their way to the sink.
+        void pending.chain.catch(() => undefined).then(() => pending.resolve(result));
         break;
       }
       case 'healthcheck-result': {
@@ -201,27 +193,25 @@ export class WorkerExecutor implements PredictorExecutor {
   }
 
   execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
-    const id = String(this.#nextId++);
+    const id = job.token.id;
     return new Promise((resolve) => {
-      this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, graceTimer: undefined, unacked: 0 });
-      this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {}, tokenId: job.token.id });
+      this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, unacked: 0 });
+      this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
     });
   }
 
-  notifyCanceled(token: CancelToken): void {
-    for (const [id, pending] of this.#pending) {
-      if (pending.token !== token) continue;
-      this.#post({ type: 'cancel', id });
-      if (pending.graceTimer === undefined) {
-        const worker = this.#worker;
-        pending.graceTimer = setTimeout(() => {
-          // It ignored cancellation: stop its worker (the only way to stop a busy JS loop).
-          this.#died(worker, 'hung', 'Worker restarted: a canceled prediction did not stop within the grace period');
-          void worker.terminate();
-        }, this.options.cancelGracePeriodMs);
-        pending.graceTimer.unref();
-      }
-    }
+  cancel(token: CancelToken): void {
+    if (this.#pending.has(token.id)) this.#post({ type: 'cancel', id: token.id });
+  }
+
+  /** It ignored cancellation: stop its worker (the only way to stop a busy JS loop). */
+  stop(token: CancelToken): boolean {
+    const worker = this.#worker;
+    // Closing, the worker is going anyway and settles nothing: the runtime ends the prediction.
+    if (!this.#pending.has(token.id) || worker === undefined || this.#closing) return false;
+    this.#died(worker, 'hung', 'Worker restarted: a canceled prediction did not stop within the grace period');
+    void worker.terminate();
+    return true;
   }
 
   async healthcheck(): Promise<boolean> {

@@ -1,4 +1,5 @@
-// The messages between the server's thread (host.ts) and the predictor's worker (thread.ts).
+// The messages between the server's thread (host.ts) and the predictor's worker (thread.ts). A
+// prediction's messages carry its cancel token's id: the one key both threads know it by.
 import type { ExecutionResult } from '../executor.js';
 import type { PredictorInfo } from '../loader.js';
 import type { LogSource } from '../logs.js';
@@ -14,9 +15,9 @@ export interface WorkerOptions {
 
 export type ToWorker =
   | { type: 'setup'; weights: string | undefined }
-  | { type: 'predict'; id: string; input: unknown; context: Record<string, string>; tokenId: number }
-  | { type: 'cancel'; id: string }
-  | { type: 'ack'; id: string; count: number }
+  | { type: 'predict'; id: number; input: unknown; context: Record<string, string> }
+  | { type: 'cancel'; id: number }
+  | { type: 'ack'; id: number; count: number }
   | { type: 'healthcheck'; seq: number };
 
 export type FromWorker =
@@ -25,10 +26,11 @@ export type FromWorker =
   | { type: 'setup-log'; text: string; source: LogSource }
   | { type: 'setup-done'; error?: string; stack?: string }
   /** Output items in the order yielded: one message carries a batch (see thread.ts). */
-  | { type: 'outputs'; id: string; items: unknown[] }
-  | { type: 'log'; id: string; text: string; source: LogSource }
-  | { type: 'metric'; id: string; event: MetricEvent; metrics: MetricsObject }
-  | { type: 'done'; id: string; result: ExecutionResult }
+  | { type: 'outputs'; id: number; items: unknown[] }
+  | { type: 'log'; id: number; text: string; source: LogSource }
+  | { type: 'metric'; id: number; event: MetricEvent; metrics: MetricsObject }
+  /** A non-streamed predictor's one value travels here only (never in 'outputs'). */
+  | { type: 'done'; id: number; result: ExecutionResult }
   | { type: 'healthcheck-result'; seq: number; healthy: boolean; error?: string }
   /** An error that belongs to no prediction escaped: the host replaces this worker. */
   | { type: 'crashed'; error: string; stack: string };

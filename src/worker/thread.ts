@@ -17,7 +17,8 @@ const options = workerData as WorkerOptions;
 const post = (message: FromWorker) => port.postMessage(message);
 
 interface Running {
-  id: string;
+  /** The prediction's cancel token's id: its key in the messages. */
+  id: number;
   token: CancelToken;
   /** Items posted or batched that the host has not acknowledged yet (the window counts items). */
   unacked: number;
@@ -31,7 +32,7 @@ interface Running {
   flushScheduled: boolean;
 }
 
-const running = new Map<string, Running>();
+const running = new Map<number, Running>();
 /** Set once loaded: the handler of escaped errors asks it whose error it is. */
 let executor: InProcessExecutor | undefined;
 
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
         const { id } = message;
         const state: Running = {
           id,
-          token: CancelToken.fromId(message.tokenId),
+          token: CancelToken.fromId(id),
           unacked: 0,
           wakeSender: undefined,
           batch: [],
@@ -121,9 +122,7 @@ async function main(): Promise<void> {
           .execute(
             { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
             {
-              output: async (item, final) => {
-                // A single value travels in 'done' (the host outputs it from there): one message less.
-                if (final) return;
+              output: async (item) => {
                 addOutput(state, item);
                 // Backpressure: past the window, the generator's next step waits for the host,
                 // until a batch fits again (resuming for one item at a time would post one each).
@@ -167,7 +166,7 @@ async function main(): Promise<void> {
       case 'cancel': {
         const state = running.get(message.id);
         if (state) {
-          predictor.notifyCanceled(state.token);
+          predictor.cancel(state.token);
           state.wakeSender?.();
         }
         break;
