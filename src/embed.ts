@@ -1,7 +1,7 @@
 import { readConfig, setupTimeoutFromEnv } from './config.js';
 import { CancelationError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
-import { openApiSchema } from './openapi.js';
+import { openApiDocument } from './openapi.js';
 import type { FileEncoder } from './output.js';
 import type { Prediction, PredictionResponse } from './prediction.js';
 import { PredictorRuntime, configuredConcurrency, type RuntimeOptions } from './runtime.js';
@@ -50,10 +50,9 @@ export class LoadedPredictor {
     this.runtime = runtime;
   }
 
-  /** The OpenAPI document Cog would serve for this predictor. */
+  /** The OpenAPI document Cog would serve for this predictor (built once, from the checked declaration). */
   get schema(): Record<string, unknown> {
-    const { target, kind } = this.runtime;
-    return openApiSchema({ [kind]: { inputs: target.inputs, output: target.output } });
+    return openApiDocument(this.runtime.declaration);
   }
 
   /** Starts a prediction and returns it at once (events: start, output, log, metric, completed). */

@@ -1,11 +1,11 @@
 import { resolveConcurrency, type CogConfig } from './config.js';
+import { checkDeclaration, type CheckedDeclaration } from './declaration.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
 import { PredictionSlots } from './native.js';
-import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
 import { currentScope } from './scope.js';
@@ -103,6 +103,7 @@ export class PredictorRuntime {
   readonly #inFlight = new Map<string, Prediction>();
   #info: PredictorInfo | undefined;
   #validator: InputValidator | undefined;
+  #declaration: CheckedDeclaration | undefined;
   #executor: PredictorExecutor | undefined;
   #defunct = false;
 
@@ -163,8 +164,9 @@ export class PredictorRuntime {
 
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
     // Fails here, at load, when the schema cannot be expressed.
-    openApiSchema({ [this.kind]: { inputs: info.inputs, output: info.output } });
-    this.#validator = new InputValidator(info.inputs);
+    const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
+    this.#validator = new InputValidator(declaration[this.kind]!.inputs);
+    this.#declaration = declaration;
     this.#info = info;
     this.#executor = executor;
     // The predictor's `static concurrency` is known only now (it may load in a worker).
@@ -194,6 +196,12 @@ export class PredictorRuntime {
   get target(): PredictorInfo {
     if (this.#info === undefined) throw new NotReadyError();
     return this.#info;
+  }
+
+  /** The declaration, checked at load: what the validator and the OpenAPI document are made from. */
+  get declaration(): CheckedDeclaration {
+    if (this.#declaration === undefined) throw new NotReadyError();
+    return this.#declaration;
   }
 
   get validator(): InputValidator {
