@@ -1,5 +1,5 @@
 import { readConfig, setupTimeoutFromEnv } from './config.js';
-import { CancelationError, PredictorLoadError } from './errors.js';
+import { CancelationError, PredictionError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
 import { openApiDocument } from './openapi.js';
 import type { FileEncoder } from './output.js';
@@ -20,16 +20,6 @@ export interface PredictOptions {
 export interface LoadOptions extends RuntimeOptions {
   /** Load the trainer (cog.yaml's `train:`) instead of the predictor. */
   train?: boolean;
-}
-
-/** A predictor's failure, thrown by `run()` and `stream()`; `prediction` holds the whole object. */
-export class PredictionError extends Error {
-  override name = 'PredictionError';
-  readonly prediction: PredictionResponse;
-  constructor(prediction: PredictionResponse) {
-    super(prediction.error ?? `Prediction ${prediction.status}`);
-    this.prediction = prediction;
-  }
 }
 
 function settle(response: PredictionResponse): unknown {

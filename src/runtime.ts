@@ -1,5 +1,6 @@
 import { resolveConcurrency, type CogConfig } from './config.js';
 import { checkDeclaration, type CheckedDeclaration } from './declaration.js';
+import { AtCapacityError, NotReadyError } from './errors.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
@@ -18,22 +19,6 @@ import { WorkerExecutor, workerHeapLimitFromEnv, type WorkerDeath } from './work
  * stops within a few ms, even in a worker thread (a message each way).
  */
 const ABANDON_AFTER_MS = 100;
-
-/** The answer to a prediction when all slots are busy (HTTP 409). */
-export class AtCapacityError extends Error {
-  override name = 'AtCapacityError';
-  constructor() {
-    super('At capacity - all prediction slots busy');
-  }
-}
-
-/** The answer to a prediction before setup has succeeded (HTTP 503). */
-export class NotReadyError extends Error {
-  override name = 'NotReadyError';
-  constructor() {
-    super('Setup has not finished yet. Wait until it has finished, or GET /health-check for status.');
-  }
-}
 
 export type SetupStatus = 'starting' | 'succeeded' | 'failed';
 
@@ -427,25 +412,17 @@ export class PredictorRuntime {
   async healthcheck(timeoutMs = 5000): Promise<{ healthy: boolean; error?: string }> {
     // Without a user healthcheck there is nothing to ask the predictor's (maybe busy) thread.
     if (this.#info !== undefined && !this.#info.hasHealthcheck) return { healthy: true };
+    // A race of two results: the answer, or the deadline's (a healthcheck that throws 'timeout' is not a timeout).
+    const answer = (async () => this.executor.healthcheck())().then(
+      (healthy) => (healthy ? { healthy: true } : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' }),
+      (error: unknown) => ({ healthy: false, error: `Healthcheck failed: ${errorMessage(error)}` }),
+    );
     let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<{ healthy: boolean; error: string }>((resolve) => {
+      timer = setTimeout(() => resolve({ healthy: false, error: `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds` }), timeoutMs);
+    });
     try {
-      const healthy = await Promise.race([
-        this.executor.healthcheck(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-        }),
-      ]);
-      return healthy
-        ? { healthy: true }
-        : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' };
-    } catch (error) {
-      const message = errorMessage(error);
-      return {
-        healthy: false,
-        error: message === 'timeout'
-          ? `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds`
-          : `Healthcheck failed: ${message}`,
-      };
+      return await Promise.race([answer, deadline]);
     } finally {
       clearTimeout(timer);
     }

@@ -1,14 +1,14 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { readConfig, setupTimeoutFromEnv } from '../config.js';
-import { PredictorLoadError } from '../errors.js';
+import { PredictorLoadError, UsageError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
 import { Path } from '../path.js';
 import { PredictorRuntime, configuredConcurrency } from '../runtime.js';
 import { cogKind } from '../types.js';
-import { UsageError, envPairs, parse } from './args.js';
+import { envPairs, parse } from './args.js';
 import { StatusLine, showDownloads, showSetup } from './progress.js';
 import { inputsFromFlags, inputsFromJson } from './inputs.js';
 
