@@ -286,13 +286,16 @@ export function checkDeclaration(sources: SchemaSources): CheckedDeclaration {
 
 /**
  * A server's predictor and trainer, each checked on its own at load, as one declaration: their
- * choice inputs share the document's component names, so these must agree.
+ * choice inputs share the document's component names, so these must agree. With one of them,
+ * that one's own declaration (and so its document, already built).
  */
-export function joinDeclarations(predict: CheckedSide | undefined, train: CheckedSide | undefined): CheckedDeclaration {
+export function joinDeclarations(predictor: CheckedDeclaration | undefined, trainer: CheckedDeclaration | undefined): CheckedDeclaration {
+  if (trainer === undefined || predictor === undefined) return predictor ?? trainer ?? {};
+  const { predict } = predictor;
+  const { train } = trainer;
   const joined: CheckedDeclaration = {};
   if (predict !== undefined) joined.predict = predict;
-  if (train === undefined) return joined;
-  joined.train = train;
+  if (train !== undefined) joined.train = train;
   const enumerations: Enumerations = new Map();
   for (const [kind, side] of [['predictor', predict], ['trainer', train]] as const) {
     for (const input of side?.inputs ?? []) if (input.choices !== undefined) claimEnumeration(enumerations, input, `${kind} input '${input.name}'`);

@@ -152,7 +152,7 @@ export class CogService {
   schema(): Record<string, unknown> | undefined {
     if (!this.isReady) return undefined;
     // Each runtime checked its side at load; only the two sides' shared enumeration names are left.
-    this.#schema ??= openApiDocument(joinDeclarations(this.runtime('predict')?.declaration.predict, this.runtime('train')?.declaration.train));
+    this.#schema ??= openApiDocument(joinDeclarations(this.runtime('predict')?.declaration, this.runtime('train')?.declaration));
     return this.#schema;
   }
 
