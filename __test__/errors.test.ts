@@ -1,6 +1,7 @@
 // One errors module: each error cog-node raises carries a stable code and the HTTP status the
 // server answers with (Cog 0.22's: 409 at capacity, 503 not ready, 422 invalid input), and the
 // health check tells a timeout from a healthcheck whose error merely says 'timeout'.
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   AtCapacityError,
@@ -46,6 +47,14 @@ describe('errors carry their code and HTTP status', () => {
     const failed = new PredictionError({ id: 'p1', status: 'failed', input: {}, output: null, error: 'boom', logs: '', created_at: '', metrics: {} } as never);
     expect({ code: failed.code, status: failed.status, message: failed.message }).toEqual({ code: 'COG_PREDICTION_FAILED', status: 500, message: 'boom' });
     expect(new AtCapacityError().answered).toBe(true);
+  });
+
+  it('each class keeps its name: on the class, in its stack and where Node prints it', () => {
+    for (const [ErrorClass, error] of [[PredictorLoadError, new PredictorLoadError('bad')], [AtCapacityError, new AtCapacityError()]] as const) {
+      expect(ErrorClass.name).toBe(error.name);
+      expect(error.stack!.split('\n')[0]).toBe(`${error.name}: ${error.message}`);
+      expect(inspect(error).split('\n')[0]).toBe(`${error.name}: ${error.message}`);
+    }
   });
 });
 

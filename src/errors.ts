@@ -63,24 +63,30 @@ export class CogNodeError<C extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
+/** `errorClass` with its own name, as a class declaration has (util.inspect and stacks print it). */
+function named<T extends abstract new (...args: never[]) => unknown>(errorClass: T, name: string): T {
+  Object.defineProperty(errorClass, 'name', { value: name });
+  return errorClass;
+}
+
 /** The class of a row whose message is fixed (fastify's `createError`, typed). */
 function fixedError<C extends ErrorCode>(code: C, name: string) {
-  return class extends CogNodeError<C> {
+  return named(class extends CogNodeError<C> {
     override name = name;
     constructor() {
       super(code);
     }
-  };
+  }, name);
 }
 
 /** The class of a row whose `%s` is the thrower's detail: often the whole message. */
 function messageError<C extends ErrorCode>(code: C, name: string) {
-  return class extends CogNodeError<C> {
+  return named(class extends CogNodeError<C> {
     override name = name;
     constructor(detail: string, options?: ErrorOptions) {
       super(code, [detail], options);
     }
-  };
+  }, name);
 }
 
 /**
