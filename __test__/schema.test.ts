@@ -521,6 +521,14 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
     });
     expect(outputOf(undefined)).toStrictEqual({ title: 'Output' });
   });
+
+  it('is built once per loaded predictor, from the declaration checked at load, and served as is', async () => {
+    const predictor = await loadPredictor(Choices);
+    const first = predictor.schema;
+    expect(predictor.schema).toBe(first);
+    // The same document a fresh check and write of the declaration gives.
+    expect(first).toStrictEqual(openApiSchema({ predict: { inputs: Choices.inputs, output: Choices.output } }));
+  });
 });
 
 describe('predictors whose schema Cog cannot express fail at load, naming the input', () => {

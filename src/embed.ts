@@ -1,6 +1,6 @@
-import { CancelationError, PredictorLoadError } from './errors.js';
+import { CancelationError, PredictionError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
-import { openApiSchema } from './openapi.js';
+import { openApiDocument } from './openapi.js';
 import type { FileEncoder } from './output.js';
 import { resolvePlan } from './plan.js';
 import type { Prediction, PredictionResponse } from './prediction.js';
@@ -22,16 +22,6 @@ export interface LoadOptions extends RuntimeOptions {
   train?: boolean;
 }
 
-/** A predictor's failure, thrown by `run()` and `stream()`; `prediction` holds the whole object. */
-export class PredictionError extends Error {
-  override name = 'PredictionError';
-  readonly prediction: PredictionResponse;
-  constructor(prediction: PredictionResponse) {
-    super(prediction.error ?? `Prediction ${prediction.status}`);
-    this.prediction = prediction;
-  }
-}
-
 function settle(response: PredictionResponse): unknown {
   if (response.status === 'succeeded') return response.output;
   if (response.status === 'canceled') throw new CancelationError();
@@ -50,10 +40,9 @@ export class LoadedPredictor {
     this.runtime = runtime;
   }
 
-  /** The OpenAPI document Cog would serve for this predictor. */
+  /** The OpenAPI document Cog would serve for this predictor (built once, from the checked declaration). */
   get schema(): Record<string, unknown> {
-    const { target, kind } = this.runtime;
-    return openApiSchema({ [kind]: { inputs: target.inputs, output: target.output } });
+    return openApiDocument(this.runtime.declaration);
   }
 
   /** Starts a prediction and returns it at once (events: start, output, log, metric, completed). */

@@ -6,18 +6,13 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TSchema } from 'typebox';
 import { countDownload } from './download-progress.js';
-import { OutboundRequestError } from './errors.js';
+import { InputFileError, OutboundRequestError } from './errors.js';
 import { displayUrl, outboundRequest } from './outbound.js';
 import { Path } from './path.js';
 import type { InputsDeclaration } from './predictor.js';
 import { currentSettings } from './settings.js';
 import { cogKind } from './types.js';
 import { extensionFor } from './mime.js';
-
-/** Thrown when a Path input cannot be fetched; the prediction fails with this message. */
-export class InputFileError extends Error {
-  override name = 'InputFileError';
-}
 
 /** Why a download failed, in words (undici's timeouts say which setting to raise). */
 function downloadProblem(error: unknown, stallSeconds: number): string {

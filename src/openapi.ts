@@ -1,17 +1,11 @@
-import type { TSchema } from 'typebox';
-import { PredictorLoadError } from './errors.js';
-import { COG_CHOICES } from './input.js';
-import type { InputsDeclaration } from './predictor.js';
-import { cogKind } from './types.js';
+// The OpenAPI 3.0.2 document Cog serves at `/openapi.json`, written from a checked declaration
+// (declaration.ts): formatting only, nothing here refuses a schema. Built once per declaration.
+import { checkDeclaration, type CheckedDeclaration, type CheckedInput, type CheckedOutput, type CheckedValue, type SchemaSources } from './declaration.js';
 import { COG_API_VERSION } from './version.js';
 
-type JsonObject = Record<string, unknown>;
+export type { SchemaSources } from './declaration.js';
 
-/** What the schema describes: the predictor, and the trainer when cog.yaml names one. */
-export interface SchemaSources {
-  predict?: { inputs: InputsDeclaration; output: TSchema | undefined };
-  train?: { inputs: InputsDeclaration; output: TSchema | undefined };
-}
+type JsonObject = Record<string, unknown>;
 
 /** `no_default` → `No Default`, as Cog titles inputs. */
 export function title(name: string): string {
@@ -28,214 +22,101 @@ const TYPE_KEYWORDS = [
   'description', 'default', 'deprecated',
 ] as const;
 
-/** Component names the document itself uses: a choice input named so would overwrite them. */
-const RESERVED_COMPONENTS = new Set([
-  'Input', 'Output', 'PredictionRequest', 'PredictionResponse', 'TrainingInput', 'TrainingOutput',
-  'TrainingRequest', 'TrainingResponse', 'Status', 'WebhookEvent', 'HTTPValidationError', 'ValidationError',
-]);
-
 const SECRET_MASK = '**********';
 
-function raw(schema: TSchema): JsonObject {
-  return schema as unknown as JsonObject;
+/** `keys` of `source` that are set, in this order. */
+function pick(source: JsonObject, keys: readonly string[]): JsonObject {
+  const out: JsonObject = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
 }
 
-function literalUnion(schema: JsonObject): unknown[] | undefined {
-  const members = schema.anyOf;
-  if (!Array.isArray(members) || members.length === 0) return undefined;
-  if (!members.every((member: JsonObject) => 'const' in member)) return undefined;
-  const values = members.map((member: JsonObject) => member.const);
-  return values.every((value) => typeof value === 'string' || typeof value === 'number') ? values : undefined;
-}
-
-function enumType(values: unknown[], where: string): 'string' | 'integer' {
-  if (values.every((value) => typeof value === 'string')) return 'string';
-  if (values.every((value) => Number.isInteger(value))) return 'integer';
-  throw new PredictorLoadError(`${where}: choices must be all strings or all integers`);
-}
-
-function isFileKind(schema: unknown): boolean {
-  const kind = cogKind(schema);
-  return kind === 'path' || kind === 'file';
-}
-
-function isNullSchema(schema: unknown): boolean {
-  return typeof schema === 'object' && schema !== null && (schema as JsonObject).type === 'null';
-}
-
-/** Where a value schema sits: what Cog allows differs between inputs and outputs, lists and unions. */
-interface Place {
-  where: string;
-  /** An input (Cog: list[T] of a plain T only) or an output (nested lists allowed). */
-  input: boolean;
-  inList: boolean;
-  /** Unions hold JSON types only: no files, no secrets. */
-  inUnion: boolean;
-}
-
-class SchemaWriter {
-  readonly components: Record<string, JsonObject> = {};
-
-  /** One value schema (no title, no x-order), in OpenAPI 3.0 form. */
-  value(schema: TSchema, place: Place): JsonObject {
-    const { where } = place;
-    const source = raw(schema);
-    const kind = cogKind(schema);
-    const out: JsonObject = {};
-    const copy = (...keys: readonly string[]) => {
-      for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
-    };
-    if (kind === 'path' || kind === 'file') {
-      if (place.inUnion) throw new PredictorLoadError(`${where}: unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets`);
-      copy(...TYPE_KEYWORDS);
-      return { ...out, type: 'string', format: 'uri' };
-    }
-    if (kind === 'secret') {
-      if (place.inUnion) throw new PredictorLoadError(`${where}: unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets`);
-      copy('description', 'deprecated');
+/** One value schema (no title, no x-order), in OpenAPI 3.0 form. */
+function writeValue(value: CheckedValue): JsonObject {
+  switch (value.form) {
+    case 'file':
+      return { ...pick(value.schema, TYPE_KEYWORDS), type: 'string', format: 'uri' };
+    case 'secret': {
+      const out = pick(value.schema, ['description', 'deprecated']);
       // The schema is public: a secret's default is shown masked, as Cog's SecretStr was.
-      if (source.default !== undefined) out.default = SECRET_MASK;
+      if (value.schema.default !== undefined) out.default = SECRET_MASK;
       return { ...out, type: 'string', format: 'password', writeOnly: true, 'x-cog-secret': true };
     }
-    if (kind === 'iterator' || kind === 'concatenate-iterator') {
-      throw new PredictorLoadError(`${where}: Type.Iterator and Type.ConcatenateIterator are only valid as a predictor's whole output`);
+    case 'nullable':
+      // Cog's OpenAPI 3.0 form of `T | None`: T with `nullable: true`.
+      return { ...writeValue(value.value), nullable: true };
+    case 'union': {
+      const out = pick(value.schema, ['description', 'default', 'deprecated']);
+      if (value.nullable) out.nullable = true;
+      return { ...out, anyOf: value.members.map(writeValue) };
     }
-    if (source['~kind'] === 'Union' || Array.isArray(source.anyOf)) {
-      const members = source.anyOf as TSchema[];
-      const nonNull = members.filter((member) => !isNullSchema(member));
-      if (nonNull.length < members.length) {
-        if (place.input) {
-          throw new PredictorLoadError(`${where}: a union with null cannot be an input; use Type.Optional(...) for an optional input`);
-        }
-        if (nonNull.length === 1) {
-          // Cog's OpenAPI 3.0 form of `T | None`: T with `nullable: true`.
-          return { ...this.value(nonNull[0]!, place), nullable: true };
-        }
-      }
-      const schemas = nonNull.map((member, i) => this.value(member, { ...place, where: `${where} (member ${i})`, inUnion: true }));
-      copy('description', 'default', 'deprecated');
-      if (nonNull.length < members.length) out.nullable = true;
-      return { ...out, anyOf: schemas };
+    case 'const':
+      return { type: typeof value.value === 'string' ? 'string' : Number.isInteger(value.value) ? 'integer' : 'number', enum: [value.value] };
+    case 'scalar': {
+      const out = pick(value.schema, TYPE_KEYWORDS);
+      if (Array.isArray(value.schema.enum)) out.enum = value.schema.enum;
+      return out;
     }
-    if ('const' in source) {
-      return { type: typeof source.const === 'string' ? 'string' : Number.isInteger(source.const) ? 'integer' : 'number', enum: [source.const] };
-    }
-    switch (source.type) {
-      case 'string':
-      case 'integer':
-      case 'number':
-      case 'boolean':
-        copy(...TYPE_KEYWORDS);
-        if (Array.isArray(source.enum)) out.enum = source.enum;
-        return out;
-      case 'array': {
-        if (place.input && place.inList) {
-          throw new PredictorLoadError(`${where}: nested lists are not supported as inputs (Cog allows list[T] of a plain type)`);
-        }
-        const items = source.items as TSchema | undefined;
-        if (!items || Array.isArray(items)) throw new PredictorLoadError(`${where}: lists need one item type (tuples are not supported)`);
-        if (raw(items)['~optional'] === true) throw new PredictorLoadError(`${where}: list items cannot be optional`);
-        copy('description', 'default', 'deprecated', 'minItems', 'maxItems', 'uniqueItems');
-        return { ...out, type: 'array', items: this.value(items, { ...place, where: `${where} items`, inList: true }) };
-      }
-      case 'object':
-      case undefined: {
-        if (source.type === undefined && Object.keys(source).some((key) => !['description', 'default', 'deprecated', 'title'].includes(key))) {
-          throw new PredictorLoadError(`${where}: this type cannot be expressed in Cog's schema`);
-        }
-        copy('description', 'default', 'deprecated');
-        const patterns = source.patternProperties as Record<string, TSchema> | undefined;
-        const values = patterns ? Object.values(patterns) : [];
-        // An output `dict[str, V]` (TypeBox's Record) keeps its value type, as Cog's static schema does.
-        if (!place.input && values.length === 1) {
-          return { ...out, type: 'object', additionalProperties: this.value(values[0]!, { ...place, where: `${where} values`, inList: false }) };
-        }
-        return { ...out, type: 'object' };
-      }
-      default:
-        throw new PredictorLoadError(`${where}: type '${String(source.type)}' cannot be expressed in Cog's schema`);
+    case 'list':
+      return { ...pick(value.schema, ['description', 'default', 'deprecated', 'minItems', 'maxItems', 'uniqueItems']), type: 'array', items: writeValue(value.items) };
+    case 'object': {
+      const out = pick(value.schema, ['description', 'default', 'deprecated']);
+      if (value.values !== undefined) return { ...out, type: 'object', additionalProperties: writeValue(value.values) };
+      return { ...out, type: 'object' };
     }
   }
+}
 
-  /** The `Input` (or `TrainingInput`) component, with enum components for choices. */
-  inputs(inputs: InputsDeclaration, componentTitle: string, kind: string): JsonObject {
-    const properties: JsonObject = {};
-    const required: string[] = [];
-    Object.entries(inputs).forEach(([name, schema], order) => {
-      const where = `${kind} input '${name}'`;
-      const source = raw(schema);
-      const optional = source['~optional'] === true;
-      const choices = source[COG_CHOICES] === true ? (source.enum as unknown[]) : literalUnion(source);
-      const accept = source['x-cog-accept'];
-      if (accept !== undefined && !isFileKind(schema) && !isFileKind(source.items)) {
-        throw new PredictorLoadError(`${where}: 'accept' applies only to Type.Path() and Type.File() inputs`);
-      }
-      let property: JsonObject;
-      if (choices !== undefined) {
-        if (source[COG_CHOICES] === true && source.type !== 'string' && source.type !== 'integer') {
-          throw new PredictorLoadError(`${where}: 'choices' applies only to Type.String() and Type.Integer() inputs`);
-        }
-        if (RESERVED_COMPONENTS.has(name)) {
-          throw new PredictorLoadError(`${where}: an input with choices gets a schema component named after it, and '${name}' is taken by Cog's own schema; rename the input`);
-        }
-        const component: JsonObject = { title: name, description: 'An enumeration.', enum: choices, type: enumType(choices, where) };
-        if (this.components[name] !== undefined && JSON.stringify(this.components[name]) !== JSON.stringify(component)) {
-          throw new PredictorLoadError(`${where}: an enumeration named '${name}' already exists with other values`);
-        }
-        this.components[name] = component;
-        property = { allOf: [{ $ref: `#/components/schemas/${name}` }] };
-        for (const key of ['description', 'default', 'deprecated']) if (source[key] !== undefined) property[key] = source[key];
-      } else {
-        property = { title: title(name), ...this.value(schema, { where, input: true, inList: false, inUnion: false }) };
-      }
-      if (accept !== undefined) property['x-cog-accept'] = accept;
-      property['x-order'] = order;
-      if (optional) property.nullable = true;
-      if (!optional && source.default === undefined) required.push(name);
-      properties[name] = sortKeys(property);
-    });
-    const component: JsonObject = { title: componentTitle, type: 'object', properties };
-    if (required.length > 0) component.required = required;
-    return component;
-  }
+/** The `Input` (or `TrainingInput`) component; choice inputs' enumerations go into `enumerations`. */
+function writeInputs(inputs: CheckedInput[], componentTitle: string, enumerations: Record<string, JsonObject>): JsonObject {
+  const properties: JsonObject = {};
+  const required: string[] = [];
+  inputs.forEach((input, order) => {
+    const { name, choices } = input;
+    const source = input.schema as unknown as JsonObject;
+    let property: JsonObject;
+    if (choices !== undefined) {
+      enumerations[name] = { title: name, description: 'An enumeration.', enum: choices.values, type: choices.type };
+      property = { allOf: [{ $ref: `#/components/schemas/${name}` }], ...pick(source, ['description', 'default', 'deprecated']) };
+    } else {
+      property = { title: title(name), ...writeValue(input.value!) };
+    }
+    if (source['x-cog-accept'] !== undefined) property['x-cog-accept'] = source['x-cog-accept'];
+    property['x-order'] = order;
+    if (input.optional) property.nullable = true;
+    if (input.required) required.push(name);
+    properties[name] = sortKeys(property);
+  });
+  const component: JsonObject = { title: componentTitle, type: 'object', properties };
+  if (required.length > 0) component.required = required;
+  return component;
+}
 
-  /** The `Output` (or `TrainingOutput`) component. */
-  output(output: TSchema | undefined, componentTitle: string, kind: string): JsonObject {
-    const where = `${kind} output`;
-    const place: Place = { where, input: false, inList: false, inUnion: false };
-    if (output === undefined) return { title: componentTitle };
-    const source = raw(output);
-    const outputKind = cogKind(output);
-    if (outputKind === 'iterator' || outputKind === 'concatenate-iterator') {
-      const schema: JsonObject = {
-        title: componentTitle,
-        type: 'array',
-        items: this.value(source.items as TSchema, { ...place, where: `${where} items` }),
-        'x-cog-array-type': 'iterator',
-      };
-      if (outputKind === 'concatenate-iterator') schema['x-cog-array-display'] = 'concatenate';
+/** The `Output` (or `TrainingOutput`) component. */
+function writeOutput(output: CheckedOutput, componentTitle: string): JsonObject {
+  switch (output.form) {
+    case 'none':
+      return { title: componentTitle };
+    case 'iterator': {
+      const schema: JsonObject = { title: componentTitle, type: 'array', items: writeValue(output.items), 'x-cog-array-type': 'iterator' };
+      if (output.concatenate) schema['x-cog-array-display'] = 'concatenate';
       return schema;
     }
-    if (source['~optional'] === true || (Array.isArray(source.anyOf) && source.anyOf.some(isNullSchema))) {
-      throw new PredictorLoadError(`${where}: an optional output is not supported`);
-    }
-    if (source.type === 'object' && source.properties !== undefined) {
+    case 'object': {
       const properties: JsonObject = {};
       const required: string[] = [];
-      for (const [name, field] of Object.entries(source.properties as Record<string, TSchema>)) {
-        if (raw(field).type === 'object' && raw(field).properties !== undefined) {
-          throw new PredictorLoadError(`${where}: field '${name}' is an object; nested objects are not supported`);
-        }
-        const property: JsonObject = { title: title(name), ...this.value(field, { ...place, where: `${where} field '${name}'` }) };
-        if (raw(field)['~optional'] === true) property.nullable = true;
-        else required.push(name);
-        properties[name] = sortKeys(property);
+      for (const field of output.fields) {
+        const property: JsonObject = { title: title(field.name), ...writeValue(field.value) };
+        if (field.optional) property.nullable = true;
+        else required.push(field.name);
+        properties[field.name] = sortKeys(property);
       }
       const schema: JsonObject = { title: componentTitle, type: 'object', properties };
       if (required.length > 0) schema.required = required;
       return schema;
     }
-    return sortKeys({ ...this.value(output, place), title: componentTitle });
+    case 'value':
+      return sortKeys({ ...writeValue(output.value), title: componentTitle });
   }
 }
 
@@ -323,9 +204,28 @@ function cancelOperation(kind: 'predict' | 'train'): JsonObject {
   };
 }
 
+const documents = new WeakMap<CheckedDeclaration, JsonObject>();
+
+/**
+ * The document for a checked declaration, built on first use and then served as is (callers
+ * share it: do not change it).
+ */
+export function openApiDocument(declaration: CheckedDeclaration): JsonObject {
+  let document = documents.get(declaration);
+  if (document === undefined) {
+    document = writeDocument(declaration);
+    documents.set(declaration, document);
+  }
+  return document;
+}
+
 /** The OpenAPI 3.0.2 document Cog serves at `/openapi.json`, for these predictor/trainer declarations. */
 export function openApiSchema(sources: SchemaSources): JsonObject {
-  const writer = new SchemaWriter();
+  return writeDocument(checkDeclaration(sources));
+}
+
+function writeDocument(sources: CheckedDeclaration): JsonObject {
+  const enumerations: Record<string, JsonObject> = {};
   const schemas: Record<string, JsonObject> = {};
   const paths: JsonObject = {
     '/': { get: { summary: 'Root', operationId: 'root__get', responses: { '200': jsonResponse('Successful Response', {}) } } },
@@ -334,22 +234,22 @@ export function openApiSchema(sources: SchemaSources): JsonObject {
     },
   };
   if (sources.predict) {
-    schemas.Input = writer.inputs(sources.predict.inputs, 'Input', 'predictor');
-    schemas.Output = writer.output(sources.predict.output, 'Output', 'predictor');
+    schemas.Input = writeInputs(sources.predict.inputs, 'Input', enumerations);
+    schemas.Output = writeOutput(sources.predict.output, 'Output');
     schemas.PredictionRequest = requestComponent('PredictionRequest', 'Input');
     schemas.PredictionResponse = responseComponent('PredictionResponse', 'Input', 'Output');
     paths['/predictions'] = runOperation('predict', true);
     paths['/predictions/{prediction_id}/cancel'] = cancelOperation('predict');
   }
   if (sources.train) {
-    schemas.TrainingInput = writer.inputs(sources.train.inputs, 'TrainingInput', 'trainer');
-    schemas.TrainingOutput = writer.output(sources.train.output, 'TrainingOutput', 'trainer');
+    schemas.TrainingInput = writeInputs(sources.train.inputs, 'TrainingInput', enumerations);
+    schemas.TrainingOutput = writeOutput(sources.train.output, 'TrainingOutput');
     schemas.TrainingRequest = requestComponent('TrainingRequest', 'TrainingInput');
     schemas.TrainingResponse = responseComponent('TrainingResponse', 'TrainingInput', 'TrainingOutput');
     paths['/trainings'] = runOperation('train', false);
     paths['/trainings/{training_id}/cancel'] = cancelOperation('train');
   }
-  Object.assign(schemas, writer.components, {
+  Object.assign(schemas, enumerations, {
     Status: {
       title: 'Status',
       description: 'An enumeration.',

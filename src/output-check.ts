@@ -2,14 +2,10 @@
 // (no cycles, functions or symbols), and, as Cog does, that they match `static output`.
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { OutputError } from './errors.js';
 import { Path } from './path.js';
 import { Secret } from './secret.js';
 import { cogKind } from './types.js';
-
-/** An output that cannot be encoded or breaks `static output`: fails that prediction alone. */
-export class OutputError extends Error {
-  override name = 'OutputError';
-}
 
 type Validator = ReturnType<typeof Compile>;
 

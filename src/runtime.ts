@@ -18,13 +18,14 @@
 // which the executor stops the code if it can (`stop`: a worker is replaced). Output: the sink
 // carries streamed items only; a single value travels once, in the execution's result, and is
 // encoded here once, as the one `output` event and the output.
+import { checkDeclaration, type CheckedDeclaration } from './declaration.js';
+import { AtCapacityError, NotReadyError } from './errors.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './files.js';
 import type { LoadedTarget, PredictorInfo } from './loader.js';
 import type { LogSource } from './logs.js';
 import type { MetricsObject } from './metrics.js';
 import { PredictionSlots, type PredictionSlot } from './native.js';
-import { openApiSchema } from './openapi.js';
 import { encodeOutput, type FileEncoder } from './output.js';
 import { Prediction } from './prediction.js';
 import { currentScope } from './scope.js';
@@ -38,22 +39,6 @@ import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
  * stops within a few ms, even in a worker thread (a message each way).
  */
 const ABANDON_AFTER_MS = 100;
-
-/** The answer to a prediction when all slots are busy (HTTP 409). */
-export class AtCapacityError extends Error {
-  override name = 'AtCapacityError';
-  constructor() {
-    super('At capacity - all prediction slots busy');
-  }
-}
-
-/** The answer to a prediction before setup has succeeded (HTTP 503). */
-export class NotReadyError extends Error {
-  override name = 'NotReadyError';
-  constructor() {
-    super('Setup has not finished yet. Wait until it has finished, or GET /health-check for status.');
-  }
-}
 
 export type SetupStatus = 'starting' | 'succeeded' | 'failed';
 
@@ -131,6 +116,7 @@ export class PredictorRuntime {
   readonly #inFlight = new Map<string, InFlight>();
   #info: PredictorInfo | undefined;
   #validator: InputValidator | undefined;
+  #declaration: CheckedDeclaration | undefined;
   #executor: PredictorExecutor | undefined;
   /** Why health says DEFUNCT: an error escaped user code (for good), or the worker crashed (until replaced). */
   #defunct: { reason: string; forGood: boolean } | undefined;
@@ -194,8 +180,9 @@ export class PredictorRuntime {
 
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
     // Fails here, at load, when the schema cannot be expressed.
-    openApiSchema({ [this.kind]: { inputs: info.inputs, output: info.output } });
-    this.#validator = new InputValidator(info.inputs);
+    const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
+    this.#validator = new InputValidator(declaration[this.kind]!.inputs);
+    this.#declaration = declaration;
     this.#info = info;
     this.#executor = executor;
     // The predictor's `static concurrency` is known only now (it may load in a worker).
@@ -227,6 +214,12 @@ export class PredictorRuntime {
   get target(): PredictorInfo {
     if (this.#info === undefined) throw new NotReadyError();
     return this.#info;
+  }
+
+  /** The declaration, checked at load: what the validator and the OpenAPI document are made from. */
+  get declaration(): CheckedDeclaration {
+    if (this.#declaration === undefined) throw new NotReadyError();
+    return this.#declaration;
   }
 
   get validator(): InputValidator {
@@ -508,25 +501,17 @@ export class PredictorRuntime {
   async healthcheck(timeoutMs = 5000): Promise<{ healthy: boolean; error?: string }> {
     // Without a user healthcheck there is nothing to ask the predictor's (maybe busy) thread.
     if (this.#info !== undefined && !this.#info.hasHealthcheck) return { healthy: true };
+    // A race of two results: the answer, or the deadline's (a healthcheck that throws 'timeout' is not a timeout).
+    const answer = (async () => this.executor.healthcheck())().then(
+      (healthy) => (healthy ? { healthy: true } : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' }),
+      (error: unknown) => ({ healthy: false, error: `Healthcheck failed: ${errorMessage(error)}` }),
+    );
     let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<{ healthy: boolean; error: string }>((resolve) => {
+      timer = setTimeout(() => resolve({ healthy: false, error: `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds` }), timeoutMs);
+    });
     try {
-      const healthy = await Promise.race([
-        this.executor.healthcheck(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-        }),
-      ]);
-      return healthy
-        ? { healthy: true }
-        : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' };
-    } catch (error) {
-      const message = errorMessage(error);
-      return {
-        healthy: false,
-        error: message === 'timeout'
-          ? `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds`
-          : `Healthcheck failed: ${message}`,
-      };
+      return await Promise.race([answer, deadline]);
     } finally {
       clearTimeout(timer);
     }

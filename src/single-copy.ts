@@ -4,6 +4,7 @@
 // claims the process; another one fails at once, naming both.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DuplicateCogNodeError } from './errors.js';
 import { COG_NODE_VERSION } from './version.js';
 
 const CLAIM = Symbol.for('cog-node.loaded-copy');
@@ -15,11 +16,6 @@ interface LoadedCopy {
 
 /** This copy's package folder (src/ and dist/ of one package are the same copy). */
 export const packageRoot: string = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
-
-/** A second copy of cog-node loaded into a process that already runs one. */
-export class DuplicateCogNodeError extends Error {
-  override name = 'DuplicateCogNodeError';
-}
 
 export function claimProcess(): void {
   const registry = globalThis as { [CLAIM]?: LoadedCopy };

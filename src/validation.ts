@@ -1,9 +1,9 @@
 import type { TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
-import { InputValidationError, PredictorLoadError, type ValidationIssue } from './errors.js';
+import type { CheckedInput } from './declaration.js';
+import { InputValidationError, type ValidationIssue } from './errors.js';
 import { Path } from './path.js';
 import { Secret } from './secret.js';
-import type { InputsDeclaration } from './predictor.js';
 import { cogKind } from './types.js';
 
 interface LocalizedError {
@@ -40,10 +40,6 @@ type JsonObject = Record<string, unknown>;
 
 function isRecord(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isOptional(schema: TSchema): boolean {
-  return (schema as unknown as JsonObject)['~optional'] === true;
 }
 
 function isPlainObject(value: unknown): value is JsonObject {
@@ -209,20 +205,6 @@ function coerce(value: unknown, schema: JsonObject | undefined): unknown {
   }
 }
 
-/** Every `pattern` in a schema must be a valid regular expression (checked once, at load). */
-function checkPatterns(schema: unknown, where: string): void {
-  if (!isRecord(schema)) return;
-  if (typeof schema.pattern === 'string') {
-    try {
-      new RegExp(schema.pattern, 'u');
-    } catch (error) {
-      throw new PredictorLoadError(`${where}: 'regex' ${JSON.stringify(schema.pattern)} is not a valid regular expression: ${(error as Error).message}`);
-    }
-  }
-  if (isRecord(schema.items)) checkPatterns(schema.items, `${where} items`);
-  if (Array.isArray(schema.anyOf)) schema.anyOf.forEach((member) => checkPatterns(member, where));
-}
-
 const REMOTE_FILE_RULE = 'must be an http(s) URL or a data: URI (local paths are not accepted)';
 
 function typeNames(members: JsonObject[]): string[] {
@@ -255,17 +237,15 @@ function describe(error: LocalizedError, schema: JsonObject | undefined, options
  * trusted, nesting at most `MAX_INPUT_DEPTH` deep, integers safe.
  */
 export class InputValidator {
-  readonly #inputs: InputsDeclaration;
+  readonly #inputs: readonly CheckedInput[];
   /** The inputs that hold a `Type.Secret()` somewhere (only they are walked to wrap it). */
-  readonly #withSecrets: string[];
+  readonly #withSecrets: readonly CheckedInput[];
 
-  constructor(inputs: InputsDeclaration) {
+  /** `inputs`: a checked declaration's (declaration.ts), so every schema here is one Cog can express. */
+  constructor(inputs: readonly CheckedInput[]) {
     this.#inputs = inputs;
-    for (const [name, schema] of Object.entries(inputs)) {
-      checkPatterns(schema, `input '${name}'`);
-      validatorFor(schema);
-    }
-    this.#withSecrets = Object.keys(inputs).filter((name) => holdsSecret(inputs[name]));
+    for (const { schema } of inputs) validatorFor(schema);
+    this.#withSecrets = inputs.filter((input) => input.holdsSecret);
   }
 
   /** Returns the validated input (Secrets wrapped; Path inputs still strings), or throws. */
@@ -280,21 +260,21 @@ export class InputValidator {
       issues.push({ loc: ['body', 'input', clip(at === '' ? name : `${name}${at}`)], msg: clip(msg), type });
     };
     const input: Record<string, unknown> = {};
-    for (const [name, schema] of Object.entries(this.#inputs)) {
+    for (const { name, schema, optional } of this.#inputs) {
       if (issues.length >= MAX_VALIDATION_ISSUES) break;
       let value = raw?.[name];
       // Defaults are the author's: checked against the schema, but trusted (local paths allowed).
       const fromDefault = value === undefined;
       if (value === undefined) {
         if (!('default' in schema) || schema.default === undefined) {
-          if (!isOptional(schema)) broken(name, '', 'Field required', 'value_error.missing');
+          if (!optional) broken(name, '', 'Field required', 'value_error.missing');
           continue;
         }
         // An optional's `default: null` (Cog's `Optional[T] = Input(default=None)`) means absent.
-        if (schema.default === null && isOptional(schema)) continue;
+        if (schema.default === null && optional) continue;
         value = structuredClone(toWire(schema.default));
       } else if (value === null) {
-        broken(name, '', isOptional(schema) ? 'must not be null (omit an optional input instead)' : 'must not be null');
+        broken(name, '', optional ? 'must not be null (omit an optional input instead)' : 'must not be null');
         continue;
       } else if (nestsDeeperThan(value, MAX_INPUT_DEPTH)) {
         broken(name, '', `must not nest lists or objects more than ${MAX_INPUT_DEPTH} levels deep`);
@@ -325,17 +305,11 @@ export class InputValidator {
   }
 
   #wrap(input: Record<string, unknown>): Record<string, unknown> {
-    for (const name of this.#withSecrets) {
-      if (input[name] !== undefined) input[name] = withSecrets(this.#inputs[name], input[name]);
+    for (const { name, schema } of this.#withSecrets) {
+      if (input[name] !== undefined) input[name] = withSecrets(schema, input[name]);
     }
     return input;
   }
-}
-
-function holdsSecret(schema: unknown): boolean {
-  if (!isRecord(schema)) return false;
-  if (cogKind(schema) === 'secret') return true;
-  return holdsSecret(schema.items) || (isRecord(schema.properties) && Object.values(schema.properties).some(holdsSecret));
 }
 
 /** `Type.Secret()` strings as `Secret`s, wherever they nest (lists, object fields, objects in lists). */

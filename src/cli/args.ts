@@ -1,9 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-
-/** A mistake in how the command was called: printed with the command's help, exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from '../errors.js';
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { COG_NODE_VERSION } from '../version.js';
-import { UsageError, parse } from './args.js';
+import { UsageError } from '../errors.js';
+import { parse } from './args.js';
 
 export const initHelp = `Usage: cog-node init [--force]
 

@@ -4,7 +4,7 @@ import type { TSchema } from 'typebox';
 import { mimeFor } from '../mime.js';
 import type { InputsDeclaration } from '../predictor.js';
 import { cogKind } from '../types.js';
-import { UsageError } from './args.js';
+import { UsageError } from '../errors.js';
 
 function isFileInput(schema: TSchema | undefined): boolean {
   const kind = cogKind(schema) ?? cogKind((schema as { items?: unknown } | undefined)?.items);

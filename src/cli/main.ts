@@ -1,6 +1,5 @@
-import { InputValidationError, PredictorLoadError } from '../errors.js';
+import { InputValidationError, PredictorLoadError, UsageError } from '../errors.js';
 import { COG_NODE_VERSION } from '../version.js';
-import { UsageError } from './args.js';
 import { initCommand, initHelp } from './init.js';
 import { predictCommand, predictHelp } from './predict.js';
 import { schemaCommand, schemaHelp } from './schema.js';

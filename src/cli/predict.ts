@@ -1,6 +1,6 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { PredictorLoadError } from '../errors.js';
+import { PredictorLoadError, UsageError } from '../errors.js';
 import { loadTarget } from '../loader.js';
 import { captureLogs, outsideCapture } from '../logs.js';
 import { dataUriEncoder, encodeOutput, filesIn } from '../output.js';
@@ -9,7 +9,7 @@ import { resolvePlan } from '../plan.js';
 import { PredictorRuntime } from '../runtime.js';
 import { setEnvironment } from '../settings.js';
 import { cogKind } from '../types.js';
-import { UsageError, envPairs, parse } from './args.js';
+import { envPairs, parse } from './args.js';
 import { StatusLine, showDownloads, showSetup } from './progress.js';
 import { inputsFromFlags, inputsFromJson } from './inputs.js';
 

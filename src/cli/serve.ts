@@ -1,5 +1,6 @@
 import { serveFromConfig } from '../server/serve.js';
-import { UsageError, parse } from './args.js';
+import { UsageError } from '../errors.js';
+import { parse } from './args.js';
 
 export const serveHelp = `Usage: cog-node serve [--host HOST] [--port PORT] [--upload-url URL] [--await-explicit-shutdown]
 

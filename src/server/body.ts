@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
+import { BodyTooLargeError, UnsupportedMediaTypeError, type CogNodeError } from '../errors.js';
 
 /** Cog (coglet) refuses request bodies over 100 MiB. */
 export const MAX_BODY_BYTES = 100 * 1024 * 1024;
@@ -16,8 +17,13 @@ function bindings(c: Context): NodeBindings {
   return (c.env ?? {}) as NodeBindings;
 }
 
+/** The answer a refusal gives (errors.ts): its own status and body. */
+export function errorResponse(c: Context, error: CogNodeError): Response {
+  return c.json(error.body(), error.status);
+}
+
 function tooLarge(c: Context): BodyResult {
-  return { ok: false, response: c.json({ error: `Request body is larger than ${MAX_BODY_BYTES} bytes (100 MiB)`, status: 'failed' }, 413) };
+  return { ok: false, response: errorResponse(c, new BodyTooLargeError(String(MAX_BODY_BYTES))) };
 }
 
 /** `application/json` or a `+json` type (`application/merge-patch+json`), parameters aside. */
@@ -35,7 +41,7 @@ function unsupportedType(c: Context): BodyResult | undefined {
   const contentType = c.req.header('content-type');
   if (contentType === undefined || isJsonType(contentType)) return undefined;
   const type = contentType.split(';')[0]!.trim() || contentType;
-  return { ok: false, response: c.json({ error: `Unsupported Content-Type '${type}': send the request body as application/json`, status: 'failed' }, 415) };
+  return { ok: false, response: errorResponse(c, new UnsupportedMediaTypeError(type)) };
 }
 
 /**

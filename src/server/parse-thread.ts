@@ -1,6 +1,7 @@
 // The thread that parses and checks large prediction requests (parse.ts), so that JSON.parse of
 // a 10 MB body (200-300 ms here) and its validation never stall the server's own thread.
 import { parentPort } from 'node:worker_threads';
+import { checkInputs } from '../declaration.js';
 import { InputValidationError } from '../errors.js';
 import type { InputsDeclaration } from '../predictor.js';
 import { InputValidator } from '../validation.js';
@@ -13,7 +14,7 @@ const validators = new Map<string, InputValidator>();
 function validatorFor(inputs: string): InputValidator {
   let validator = validators.get(inputs);
   if (validator === undefined) {
-    validator = new InputValidator(JSON.parse(inputs) as InputsDeclaration);
+    validator = new InputValidator(checkInputs(JSON.parse(inputs) as InputsDeclaration));
     validators.set(inputs, validator);
   }
   return validator;

@@ -1,4 +1,4 @@
-import type { ValidationIssue } from '../errors.js';
+import { InputValidationError, MalformedJsonError, type ValidationIssue } from '../errors.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook.js';
 
 /** Cog's `PredictionRequest` envelope (and `TrainingRequest`), checked. */
@@ -11,6 +11,11 @@ export interface PredictionRequest {
   context: Record<string, string>;
   /** Legacy (Cog <= 0.16): upload sync outputs with a multipart PUT to `<prefix><basename>`. */
   outputFilePrefix?: string;
+}
+
+/** A refusal as plain data: it may cross from the parsing thread, where a class would not survive. */
+function refusal(error: InputValidationError | MalformedJsonError): ParsedRequest {
+  return { ok: false, status: error.status, body: error.body() };
 }
 
 export type ParsedRequest =
@@ -40,7 +45,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function checkPredictionRequest(body: unknown): ParsedRequest {
   if (body === undefined || body === null) body = {};
   if (!isObject(body)) {
-    return { ok: false, status: 422, body: { detail: [issue([], 'Input should be a valid dictionary', 'dict_type')] } };
+    return refusal(new InputValidationError([issue([], 'Input should be a valid dictionary', 'dict_type')]));
   }
   const problems: ValidationIssue[] = [];
   const request: PredictionRequest = { input: body.input ?? {}, events: new Set(WEBHOOK_EVENTS), context: {} };
@@ -93,7 +98,7 @@ export function checkPredictionRequest(body: unknown): ParsedRequest {
     }
   }
 
-  if (problems.length > 0) return { ok: false, status: 422, body: { detail: problems } };
+  if (problems.length > 0) return refusal(new InputValidationError(problems));
   return { ok: true, request };
 }
 
@@ -104,7 +109,7 @@ export function parsePredictionRequest(text: string): ParsedRequest {
   try {
     body = JSON.parse(text);
   } catch (error) {
-    return { ok: false, status: 400, body: { error: `Malformed JSON in request body: ${(error as Error).message}`, status: 'failed' } };
+    return refusal(new MalformedJsonError((error as Error).message));
   }
   return checkPredictionRequest(body);
 }

@@ -1,9 +1,8 @@
 import type { Context, Hono } from 'hono';
-import { InputValidationError } from '../errors.js';
+import { CogNodeError, InputValidationError, NotReadyError, PredictorDefunctError, ShuttingDownError, StreamingUnsupportedError } from '../errors.js';
 import { dataUriEncoder, type FileEncoder } from '../output.js';
 import { generatePredictionId, type Prediction, type PredictionResponse } from '../prediction.js';
-import { AtCapacityError, NotReadyError } from '../runtime.js';
-import { readBody, watchHangUp } from './body.js';
+import { errorResponse, readBody, watchHangUp } from './body.js';
 import { parseBody } from './parse.js';
 import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
@@ -24,10 +23,6 @@ const NAMES = {
   predict: { path: '/predictions', noun: 'prediction' },
   train: { path: '/trainings', noun: 'training' },
 } as const;
-
-function failed(c: Context, status: 409 | 503, error: string): Response {
-  return c.json({ error, status: 'failed' }, status);
-}
 
 /** A prediction object on the wire, with Cog's floats where its output declares them. */
 function predictionJson(c: Context, prediction: Prediction, response: PredictionResponse, status: 200 | 202): Response {
@@ -64,10 +59,10 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     if (!parsed.ok) return c.json(parsed.body, parsed.status);
     const request = parsed.request;
     if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
-      return c.json({ detail: [{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }] }, 422);
+      return errorResponse(c, new InputValidationError([{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }]));
     }
     const stream = wantsEventStream(c.req.header('accept'));
-    if (stream && kind === 'train') return c.json({ error: 'Training endpoints do not support streaming responses.' }, 406);
+    if (stream && kind === 'train') return errorResponse(c, new StreamingUnsupportedError());
 
     const runtime = service.runtime(kind);
     const id = pathId ?? request.id;
@@ -77,9 +72,9 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
       if (!stream) return predictionJson(c, existing, existing.response(), 202);
       return streamPrediction(c, existing, { createdHere: false });
     }
-    if (service.shuttingDown) return failed(c, 503, 'The server is shutting down.');
-    if (service.defunct !== undefined) return failed(c, 503, `The predictor can no longer run (DEFUNCT): ${service.defunct}`);
-    if (runtime === undefined || !service.isReady) return failed(c, 503, new NotReadyError().message);
+    if (service.shuttingDown) return errorResponse(c, new ShuttingDownError());
+    if (service.defunct !== undefined) return errorResponse(c, new PredictorDefunctError(service.defunct));
+    if (runtime === undefined || !service.isReady) return errorResponse(c, new NotReadyError());
 
     const respondAsync = !stream && c.req.header('prefer') === 'respond-async';
     const sync = !stream && !respondAsync;
@@ -96,9 +91,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         encodeFile: fileEncoder(request, sync, upload),
       });
     } catch (error) {
-      if (error instanceof InputValidationError) return c.json({ detail: error.detail }, 422);
-      if (error instanceof AtCapacityError) return failed(c, 409, error.message);
-      if (error instanceof NotReadyError) return failed(c, 503, error.message);
+      // A 422, 409 or 503 answers as its error says; anything else is the app's internal error (logged).
+      if (error instanceof CogNodeError && error.answered) return errorResponse(c, error);
       throw error;
     }
     // Before any output: the worker's first message cannot arrive while this runs.

@@ -1,6 +1,7 @@
 import { errorMessage } from '../executor.js';
 import { captureLogs } from '../logs.js';
-import { openApiSchema } from '../openapi.js';
+import { joinDeclarations } from '../declaration.js';
+import { openApiDocument } from '../openapi.js';
 import type { Prediction } from '../prediction.js';
 import type { PredictorRuntime, SetupStatus } from '../runtime.js';
 import { currentSettings } from '../settings.js';
@@ -160,11 +161,8 @@ export class CogService {
   /** The OpenAPI document, once the predictor is ready (Cog answers 503 until then). */
   schema(): Record<string, unknown> | undefined {
     if (!this.isReady) return undefined;
-    if (this.#schema === undefined) {
-      const describe = (runtime: PredictorRuntime | undefined) =>
-        runtime ? { inputs: runtime.target.inputs, output: runtime.target.output } : undefined;
-      this.#schema = openApiSchema({ predict: describe(this.runtime('predict')), train: describe(this.runtime('train')) });
-    }
+    // Each runtime checked its side at load; only the two sides' shared enumeration names are left.
+    this.#schema ??= openApiDocument(joinDeclarations(this.runtime('predict')?.declaration, this.runtime('train')?.declaration));
     return this.#schema;
   }
 

@@ -4,7 +4,8 @@ import { native, type NativeTensor } from './native.js';
 import type { Device } from './module.js';
 
 export { libtorch } from './native.js';
-export { LIBTORCH_VERSION, LibtorchNotFoundError, findLibtorch, type LibtorchLocation } from './libtorch.js';
+export { LibtorchNotFoundError } from '../errors.js';
+export { LIBTORCH_VERSION, findLibtorch, type LibtorchLocation } from './libtorch.js';
 export type { CancelOptions } from './cancel.js';
 export {
   TorchScriptModule,

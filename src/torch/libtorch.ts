@@ -8,14 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants, homedir, tmpdir } from 'node:os';
 import path from 'node:path';
+import { LibtorchNotFoundError } from '../errors.js';
 
 /** The libtorch version the addon is built against (tch 0.24). */
 export const LIBTORCH_VERSION = '2.11.0';
-
-/** No usable libtorch: the message says what was tried and exactly what to install. */
-export class LibtorchNotFoundError extends Error {
-  override name = 'LibtorchNotFoundError';
-}
 
 export interface LibtorchLocation {
   /** The directory holding `lib/libtorch.so`. */

@@ -4,7 +4,8 @@
 // (the package, libtorch, the binary for this platform) is an error that says what to install.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { missingAddonError, NativeAddonNotFoundError } from '../missing-addon.js';
+import { NativeAddonNotFoundError } from '../errors.js';
+import { missingAddonError } from '../missing-addon.js';
 import { cancelTokenAbi } from '../native.js';
 import { COG_NODE_VERSION } from '../version.js';
 import { findLibtorch, preloadLibtorch } from './libtorch.js';
