@@ -1,4 +1,4 @@
-// cog.yaml's one description (src/config.ts): its validation errors name the key and the rule,
+// cog.yaml's one description (src/load/cog-yaml.ts): its validation errors name the key and the rule,
 // and the JSON Schema shipped for editors (cog.schema.json, written by build:ts) is that schema.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { Value } from 'typebox/value';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { readConfig } from 'cog-node';
-import { cogYamlSchema } from '../src/config.js';
+import { cogYamlSchema } from '../src/load/cog-yaml.js';
 import { ROOT, cli, project } from './helpers/cli.js';
 
 const published = JSON.parse(readFileSync(join(ROOT, 'cog.schema.json'), 'utf8')) as Record<string, unknown>;

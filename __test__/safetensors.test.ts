@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../src/safetensors.js';
+import { readSafetensors } from '../src/native/safetensors.js';
 import { expectedDtypes, makeTorchFixtures, type ExpectedTensor, misalignedSafetensors, repoRoot } from './helpers/torch.js';
 
 let dir: string;

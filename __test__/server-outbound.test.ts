@@ -3,7 +3,7 @@
 // uploads, and an upload's Location used only when it is an http(s) URL.
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deniedRange } from '../src/outbound.js';
+import { deniedRange } from '../src/runtime/outbound.js';
 import { Peer, post, startServer, waitFor, waitForHealth, type Received, type ServerProcess } from './fixtures/server/harness.js';
 
 let open: ServerProcess; // default settings, small stall timeout and size limit, --upload-url

@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { currentSettings, readSettings, settingRows } from '../src/settings.js';
+import { currentSettings, readSettings, settingRows } from '../src/load/settings.js';
 import { COG_NODE_VERSION } from '../src/version.js';
 import { ROOT } from './helpers/cli.js';
 
@@ -78,7 +78,7 @@ describe('settings', () => {
       }
     };
     walk(join(ROOT, 'src'));
-    expect(readers.sort()).toEqual(['src/settings.ts', 'src/torch/libtorch.ts']);
+    expect(readers.sort()).toEqual(['src/load/settings.ts', 'src/torch/libtorch.ts']);
     // Each row names its variable once.
     const names = Object.values(settingRows).map((row) => row.name);
     expect(new Set(names).size).toBe(names.length);

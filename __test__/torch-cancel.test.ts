@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CancelationError } from '../src/errors.js';
-import { CancelToken } from '../src/native.js';
-import { PredictionScope, runInScope } from '../src/scope.js';
+import { CancelToken } from '../src/native/addon.js';
+import { PredictionScope, runInScope } from '../src/predictor/scope.js';
 import { Tensor, expectTensor, loadTorchScript, type TorchScriptModule } from '../src/torch/index.js';
 import { makeTorchFixtures } from './helpers/torch.js';
 

@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AtCapacityError } from '../dist/index.js';
-import { PredictorRuntime } from '../dist/runtime.js';
+import { PredictorRuntime } from '../dist/runtime/runtime.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/worker/', import.meta.url));
 const runtimes: PredictorRuntime[] = [];

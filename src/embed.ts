@@ -1,10 +1,10 @@
 import { CancelationError, PredictionError, PredictorLoadError } from './errors.js';
-import { loadTarget, targetFrom, type LoadedTarget } from './loader.js';
-import { openApiDocument } from './openapi.js';
-import type { FileEncoder } from './output.js';
-import { resolvePlan } from './plan.js';
-import type { Prediction, PredictionResponse } from './prediction.js';
-import { PredictorRuntime, type RuntimeOptions } from './runtime.js';
+import { loadTarget, targetFrom, type LoadedTarget } from './load/load-module.js';
+import { openApiDocument } from './schema/openapi.js';
+import type { FileEncoder } from './runtime/output-files.js';
+import { resolvePlan } from './load/plan.js';
+import type { Prediction, PredictionResponse } from './runtime/prediction.js';
+import { PredictorRuntime, type RuntimeOptions } from './runtime/runtime.js';
 
 /** Options of one call. */
 export interface PredictOptions {

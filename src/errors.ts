@@ -1,8 +1,8 @@
 // Every error cog-node raises, one row each in `ERRORS` (as fastify's lib/errors.js): a stable
 // code, the HTTP status the server answers with, and the message (`%s`: the thrower's details).
 // The HTTP layer reads `status` and `body()`; it never asks which class an error is.
-import { brand } from './brand.js';
-import type { PredictionResponse } from './prediction.js';
+import { brand } from './predictor/brand.js';
+import type { PredictionResponse } from './runtime/prediction.js';
 
 /**
  * The rows. Status 500 marks an error that is no answer of the API's own: a prediction fails

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TSchema } from 'typebox';
-import { mimeFor } from '../mime.js';
-import type { InputsDeclaration } from '../predictor.js';
-import { cogKind } from '../types.js';
+import { mimeFor } from '../runtime/mime.js';
+import type { InputsDeclaration } from '../predictor/base-predictor.js';
+import { cogKind } from '../predictor/type.js';
 import { UsageError } from '../errors.js';
 
 function isFileInput(schema: TSchema | undefined): boolean {

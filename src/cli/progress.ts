@@ -2,9 +2,9 @@
 // the elapsed time during setup, and the bytes of URL input downloads. Off a terminal nothing is
 // written, so logs piped to a file hold no control characters.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { downloadProgress, type DownloadProgress } from '../download-progress.js';
-import { onEcho, outsideCapture } from '../logs.js';
-import { currentSettings } from '../settings.js';
+import { downloadProgress, type DownloadProgress } from '../runtime/download-progress.js';
+import { onEcho, outsideCapture } from '../runtime/log-capture.js';
+import { currentSettings } from '../load/settings.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

@@ -1,7 +1,7 @@
 import { PredictorLoadError } from '../errors.js';
-import { loadTarget } from '../loader.js';
-import { openApiSchema, type SchemaSources } from '../openapi.js';
-import { resolvePlan } from '../plan.js';
+import { loadTarget } from '../load/load-module.js';
+import { openApiSchema, type SchemaSources } from '../schema/openapi.js';
+import { resolvePlan } from '../load/plan.js';
 import { parse } from './args.js';
 
 export const schemaHelp = `Usage: cog-node schema

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { currentSettings, type Settings } from '../settings.js';
+import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';
 import { HealthReporter } from './health.js';
-import { serverLog } from './log.js';
+import { serverLog } from './server-log.js';
 import { crossOriginGuard } from './origin.js';
 import { registerPlayground } from './playground/page.js';
 import { registerRunRoutes } from './runs.js';

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../load/settings.js';
 import { COG_NODE_VERSION, COG_API_VERSION } from '../version.js';
 import type { CogService, SetupReport } from './service.js';
 

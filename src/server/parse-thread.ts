@@ -1,10 +1,10 @@
 // The thread that parses and checks large prediction requests (parse.ts), so that JSON.parse of
 // a 10 MB body (200-300 ms here) and its validation never stall the server's own thread.
 import { parentPort } from 'node:worker_threads';
-import { checkInputs } from '../declaration.js';
+import { checkInputs } from '../schema/declaration.js';
 import { InputValidationError } from '../errors.js';
-import type { InputsDeclaration } from '../predictor.js';
-import { InputValidator } from '../validation.js';
+import type { InputsDeclaration } from '../predictor/base-predictor.js';
+import { InputValidator } from '../schema/input-validator.js';
 import type { ParseJob, ParseResult } from './parse.js';
 import { parsePredictionRequest } from './request.js';
 

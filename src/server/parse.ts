@@ -2,8 +2,8 @@
 // their own: a 10 MB body of bad items kept the server's thread busy ~0.5 s, /health-check with it.
 import { Worker } from 'node:worker_threads';
 import type { ValidationIssue } from '../errors.js';
-import type { PredictorRuntime } from '../runtime.js';
-import { portableSchema } from '../worker/portable.js';
+import type { PredictorRuntime } from '../runtime/runtime.js';
+import { portableSchema } from '../runtime/worker/portable.js';
 import { parsePredictionRequest, type ParsedRequest } from './request.js';
 
 /** Smaller bodies are parsed in place (1 MiB of JSON parses in a few milliseconds). */

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import { CogNodeError, InputValidationError, NotReadyError, PredictorDefunctError, ShuttingDownError, StreamingUnsupportedError } from '../errors.js';
-import { dataUriEncoder, type FileEncoder } from '../output.js';
-import { generatePredictionId, type Prediction, type PredictionResponse } from '../prediction.js';
+import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';
+import { generatePredictionId, type Prediction, type PredictionResponse } from '../runtime/prediction.js';
 import { errorResponse, readBody, watchHangUp } from './body.js';
 import { parseBody } from './parse.js';
 import type { PredictionRequest } from './request.js';

@@ -2,11 +2,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { errorMessage } from '../executor.js';
+import { errorMessage } from '../runtime/executor.js';
 import { cogRoutes } from './app.js';
-import { serverLog } from './log.js';
+import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../load/settings.js';
 import { resolveSource, type RuntimeSettings, type ServeSource } from './source.js';
 
 export interface AppSettings extends RuntimeSettings {

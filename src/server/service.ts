@@ -1,11 +1,11 @@
-import { errorMessage } from '../executor.js';
-import { captureLogs } from '../logs.js';
-import { joinDeclarations } from '../declaration.js';
-import { openApiDocument } from '../openapi.js';
-import type { Prediction } from '../prediction.js';
-import type { PredictorRuntime, SetupStatus } from '../runtime.js';
-import { currentSettings } from '../settings.js';
-import { serverLog } from './log.js';
+import { errorMessage } from '../runtime/executor.js';
+import { captureLogs } from '../runtime/log-capture.js';
+import { joinDeclarations } from '../schema/declaration.js';
+import { openApiDocument } from '../schema/openapi.js';
+import type { Prediction } from '../runtime/prediction.js';
+import type { PredictorRuntime, SetupStatus } from '../runtime/runtime.js';
+import { currentSettings } from '../load/settings.js';
+import { serverLog } from './server-log.js';
 import type { WebhookSender } from './webhook.js';
 
 export type RunKind = 'predict' | 'train';

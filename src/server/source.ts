@@ -1,11 +1,11 @@
-// What `serve` and `createApp` accept as a predictor, turned (through the one resolver, src/plan.ts)
+// What `serve` and `createApp` accept as a predictor, turned (through the one resolver, src/load/plan.ts)
 // into the endpoints the server will have and the runtimes behind them.
 import { LoadedPredictor } from '../embed.js';
 import { PredictorLoadError } from '../errors.js';
-import { loadTarget, targetFrom, type LoadedTarget } from '../loader.js';
-import { resolvePlan } from '../plan.js';
-import { PredictorRuntime } from '../runtime.js';
-import type { Settings } from '../settings.js';
+import { loadTarget, targetFrom, type LoadedTarget } from '../load/load-module.js';
+import { resolvePlan } from '../load/plan.js';
+import { PredictorRuntime } from '../runtime/runtime.js';
+import type { Settings } from '../load/settings.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
 
 /** A predictor (or trainer) as the server accepts it. */

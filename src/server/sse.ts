@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
-import { decodeEvent } from '../events.js';
-import type { Prediction } from '../prediction.js';
+import { decodeEvent } from '../runtime/events.js';
+import type { Prediction } from '../runtime/prediction.js';
 
 /**
  * SSE (`Accept: text/event-stream`, coglet >= 0.21) for every predictor: events `start`,

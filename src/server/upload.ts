@@ -2,12 +2,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { mimeFor } from '../mime.js';
-import { outboundRequest, type OutboundResponse } from '../outbound.js';
-import type { FileEncoder } from '../output.js';
-import type { Path } from '../path.js';
-import { currentSettings } from '../settings.js';
-import { detached } from './log.js';
+import { mimeFor } from '../runtime/mime.js';
+import { outboundRequest, type OutboundResponse } from '../runtime/outbound.js';
+import type { FileEncoder } from '../runtime/output-files.js';
+import type { Path } from '../predictor/path.js';
+import { currentSettings } from '../load/settings.js';
+import { detached } from './server-log.js';
 import type { TraceHeaders } from './webhook.js';
 
 export interface UploadContext {

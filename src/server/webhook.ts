@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { OutboundRequestError } from '../errors.js';
-import { displayUrl, outboundRequest, type OutboundResponse } from '../outbound.js';
-import { currentSettings } from '../settings.js';
-import { detached, serverLog } from './log.js';
+import { displayUrl, outboundRequest, type OutboundResponse } from '../runtime/outbound.js';
+import { currentSettings } from '../load/settings.js';
+import { detached, serverLog } from './server-log.js';
 
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
 

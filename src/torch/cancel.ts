@@ -1,7 +1,7 @@
 // Which cancel token a torch call obeys, and turning its cancellation into `CancelationError`.
 import { CancelationError } from '../errors.js';
-import { CancelToken } from '../native.js';
-import { currentScope } from '../scope.js';
+import { CancelToken } from '../native/addon.js';
+import { currentScope } from '../predictor/scope.js';
 
 /** How a torch call learns that it should stop. */
 export interface CancelOptions {

@@ -16,7 +16,7 @@ export {
   type TorchInput,
   type TorchValue,
 } from './module.js';
-export { readSafetensors, type SafetensorsView, type SafetensorsViews } from '../safetensors.js';
+export { readSafetensors, type SafetensorsView, type SafetensorsViews } from '../native/safetensors.js';
 
 /** A libtorch tensor: `Tensor.fromTypedArray(data, shape)`, `.toTypedArray()`, `.shape`, `.dtype`, `.device`, `.to(device)`. */
 export const Tensor = native.Tensor;

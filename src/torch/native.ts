@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NativeAddonNotFoundError } from '../errors.js';
-import { missingAddonError } from '../missing-addon.js';
-import { cancelTokenAbi } from '../native.js';
+import { missingAddonError } from '../native/missing-addon.js';
+import { cancelTokenAbi } from '../native/addon.js';
 import { COG_NODE_VERSION } from '../version.js';
 import { findLibtorch, preloadLibtorch } from './libtorch.js';
 

@@ -6,12 +6,12 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TSchema } from 'typebox';
 import { countDownload } from './download-progress.js';
-import { InputFileError, OutboundRequestError } from './errors.js';
+import { InputFileError, OutboundRequestError } from '../errors.js';
 import { displayUrl, outboundRequest } from './outbound.js';
-import { Path } from './path.js';
-import type { InputsDeclaration } from './predictor.js';
-import { currentSettings } from './settings.js';
-import { cogKind } from './types.js';
+import { Path } from '../predictor/path.js';
+import type { InputsDeclaration } from '../predictor/base-predictor.js';
+import { currentSettings } from '../load/settings.js';
+import { cogKind } from '../predictor/type.js';
 import { extensionFor } from './mime.js';
 
 /** Why a download failed, in words (undici's timeouts say which setting to raise). */

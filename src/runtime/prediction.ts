@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { EventStream } from './events.js';
-import { CancelToken } from './native.js';
-import type { LogSource } from './logs.js';
-import type { MetricsObject } from './metrics.js';
-import { JsonText, objectWriter, outputWriters, type JsonWriter } from './output-json.js';
-import type { MetricEvent } from './scope.js';
-import { Secret } from './secret.js';
+import { CancelToken } from '../native/addon.js';
+import type { LogSource } from './log-capture.js';
+import type { MetricsObject } from '../predictor/metrics.js';
+import { JsonText, objectWriter, outputWriters, type JsonWriter } from '../schema/output-json.js';
+import type { MetricEvent } from '../predictor/scope.js';
+import { Secret } from '../predictor/secret.js';
 
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 

@@ -10,7 +10,7 @@ import type { ResolveHook } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const self = new URL('../package.json', import.meta.url).href;
+const self = new URL('../../package.json', import.meta.url).href;
 const declaredCommonJs = new Map<string, boolean>();
 
 function saysCommonJs(dir: string): boolean {

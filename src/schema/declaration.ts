@@ -2,10 +2,10 @@
 // input with its Cog kind, choices and value shape, and the output's shape. The validator and the
 // OpenAPI writer read this form; every "Cog cannot express this" load error is raised here.
 import type { TSchema } from 'typebox';
-import { PredictorLoadError } from './errors.js';
-import { COG_CHOICES } from './input.js';
-import type { InputsDeclaration } from './predictor.js';
-import { cogKind, type CogKind } from './types.js';
+import { PredictorLoadError } from '../errors.js';
+import { COG_CHOICES } from '../predictor/input.js';
+import type { InputsDeclaration } from '../predictor/base-predictor.js';
+import { cogKind, type CogKind } from '../predictor/type.js';
 
 type JsonObject = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 // An output as JSON the way Cog's Python server writes it: a number its schema declares `Number`
 // keeps a decimal point when whole (`-10.0`, not `-10`), so a Python client gets a float back.
-import { COG_KIND } from './types.js';
+import { COG_KIND } from '../predictor/type.js';
 
 /** Writes one value as JSON text; `undefined` where `JSON.stringify` would write nothing. */
 export type JsonWriter = (value: unknown) => string | undefined;

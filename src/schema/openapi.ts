@@ -1,7 +1,7 @@
 // The OpenAPI 3.0.2 document Cog serves at `/openapi.json`, written from a checked declaration
 // (declaration.ts): formatting only, nothing here refuses a schema. Built once per declaration.
 import { checkDeclaration, type CheckedDeclaration, type CheckedInput, type CheckedOutput, type CheckedValue, type SchemaSources } from './declaration.js';
-import { COG_API_VERSION } from './version.js';
+import { COG_API_VERSION } from '../version.js';
 
 export type { SchemaSources } from './declaration.js';
 

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processSingleton } from './brand.js';
-import type { CancelToken } from './native.js';
-import { CancelationError } from './errors.js';
+import type { CancelToken } from '../native/addon.js';
+import { CancelationError } from '../errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
 
 /**

@@ -1,8 +1,8 @@
 // Turns the napi-generated loader's "Cannot find native binding … npm has a bug" into an error
 // that names the per-platform package to install (taken from what the loader tried) or the
 // command that builds the addon in a clone.
-import { NativeAddonNotFoundError } from './errors.js';
-import { COG_NODE_VERSION } from './version.js';
+import { NativeAddonNotFoundError } from '../errors.js';
+import { COG_NODE_VERSION } from '../version.js';
 
 /** The messages of an error and of its `cause` chain (the loader chains one error per attempt). */
 function messages(error: unknown): string[] {

@@ -1,7 +1,7 @@
 // Every environment variable cog-node itself reads: one row each (name, default, parser, meaning),
 // read once at an entry point (after cog.yaml's `environment:` is applied) into a frozen `Settings`.
 // Nothing else reads `process.env`; code reached from deep inside asks `currentSettings()`.
-import { COG_NODE_VERSION } from './version.js';
+import { COG_NODE_VERSION } from '../version.js';
 
 interface Row<T> {
   /** The environment variable. */

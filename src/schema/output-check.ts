@@ -2,10 +2,10 @@
 // (no cycles, functions or symbols), and, as Cog does, that they match `static output`.
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { OutputError } from './errors.js';
-import { Path } from './path.js';
-import { Secret } from './secret.js';
-import { cogKind } from './types.js';
+import { OutputError } from '../errors.js';
+import { Path } from '../predictor/path.js';
+import { Secret } from '../predictor/secret.js';
+import { cogKind } from '../predictor/type.js';
 
 type Validator = ReturnType<typeof Compile>;
 

@@ -1,10 +1,10 @@
 import type { TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import type { CheckedInput } from './declaration.js';
-import { InputValidationError, type ValidationIssue } from './errors.js';
-import { Path } from './path.js';
-import { Secret } from './secret.js';
-import { cogKind } from './types.js';
+import { InputValidationError, type ValidationIssue } from '../errors.js';
+import { Path } from '../predictor/path.js';
+import { Secret } from '../predictor/secret.js';
+import { cogKind } from '../predictor/type.js';
 
 interface LocalizedError {
   keyword: string;

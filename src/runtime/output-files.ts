@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { Path } from './path.js';
-import { Secret } from './secret.js';
+import { Path } from '../predictor/path.js';
+import { Secret } from '../predictor/secret.js';
 import { mimeFor } from './mime.js';
 
 /** Turns one output file into what goes on the wire (a data URI, or an uploaded file's URL). */

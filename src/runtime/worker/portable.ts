@@ -1,8 +1,8 @@
 // Values crossing between the server's thread and the predictor's worker thread. Structured
 // clone keeps data but not classes, and drops TypeBox's non-enumerable modifiers, so `Path` and
 // `Secret` travel as tagged objects and schemas travel with `~optional` made explicit.
-import { Path } from '../path.js';
-import { Secret } from '../secret.js';
+import { Path } from '../../predictor/path.js';
+import { Secret } from '../../predictor/secret.js';
 
 const PATH_TAG = '~cogPath';
 const SECRET_TAG = '~cogSecret';

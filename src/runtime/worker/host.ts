@@ -4,9 +4,9 @@
 // bookkeeping per prediction (its sink and acks), keyed by the prediction's cancel token id.
 import { Worker } from 'node:worker_threads';
 import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
-import type { PredictorInfo } from '../loader.js';
-import type { LogSource } from '../logs.js';
-import type { CancelToken } from '../native.js';
+import type { PredictorInfo } from '../../load/load-module.js';
+import type { LogSource } from '../log-capture.js';
+import type { CancelToken } from '../../native/addon.js';
 import type { FromWorker, ToWorker, WorkerOptions } from './protocol.js';
 import { fromPortable, toPortable } from './portable.js';
 

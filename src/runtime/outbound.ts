@@ -6,8 +6,8 @@ import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 import { Agent, request, type Dispatcher } from 'undici';
-import { OutboundRequestError } from './errors.js';
-import { currentSettings } from './settings.js';
+import { OutboundRequestError } from '../errors.js';
+import { currentSettings } from '../load/settings.js';
 
 export const MAX_REDIRECTS = 5;
 

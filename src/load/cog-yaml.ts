@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse } from 'yaml';
-import { PredictorLoadError } from './errors.js';
+import { PredictorLoadError } from '../errors.js';
 
 /**
  * cog.yaml as cog-node reads it: the one description of the file. It validates cog.yaml here and

@@ -1,6 +1,6 @@
 // Safetensors files as typed-array views, without libtorch: the core addon maps the file once
 // and every tensor's `data` is a view of the mapping, kept mapped while any view is referenced.
-import { readSafetensors as readNative, type SafetensorsView, type SafetensorsViews } from './native.js';
+import { readSafetensors as readNative, type SafetensorsView, type SafetensorsViews } from './addon.js';
 
 export type { SafetensorsView, SafetensorsViews };
 

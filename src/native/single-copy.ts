@@ -4,8 +4,8 @@
 // claims the process; another one fails at once, naming both.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DuplicateCogNodeError } from './errors.js';
-import { COG_NODE_VERSION } from './version.js';
+import { DuplicateCogNodeError } from '../errors.js';
+import { COG_NODE_VERSION } from '../version.js';
 
 const CLAIM = Symbol.for('cog-node.loaded-copy');
 
@@ -15,7 +15,7 @@ interface LoadedCopy {
 }
 
 /** This copy's package folder (src/ and dist/ of one package are the same copy). */
-export const packageRoot: string = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
+export const packageRoot: string = realpathSync(fileURLToPath(new URL('../..', import.meta.url)));
 
 export function claimProcess(): void {
   const registry = globalThis as { [CLAIM]?: LoadedCopy };

@@ -18,19 +18,19 @@
 // which the executor stops the code if it can (`stop`: a worker is replaced). Output: the sink
 // carries streamed items only; a single value travels once, in the execution's result, and is
 // encoded here once, as the one `output` event and the output.
-import { checkDeclaration, type CheckedDeclaration } from './declaration.js';
-import { AtCapacityError, NotReadyError } from './errors.js';
+import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
+import { AtCapacityError, NotReadyError } from '../errors.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
-import { InputFiles } from './files.js';
-import type { LoadedTarget, PredictorInfo } from './loader.js';
-import type { LogSource } from './logs.js';
-import type { MetricsObject } from './metrics.js';
-import { PredictionSlots, type PredictionSlot } from './native.js';
-import { encodeOutput, type FileEncoder } from './output.js';
+import { InputFiles } from './input-files.js';
+import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
+import type { LogSource } from './log-capture.js';
+import type { MetricsObject } from '../predictor/metrics.js';
+import { PredictionSlots, type PredictionSlot } from '../native/addon.js';
+import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction } from './prediction.js';
-import { currentScope } from './scope.js';
-import { currentSettings } from './settings.js';
-import { InputValidator, type ValidateOptions } from './validation.js';
+import { currentScope } from '../predictor/scope.js';
+import { currentSettings } from '../load/settings.js';
+import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
 import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
 
 /**

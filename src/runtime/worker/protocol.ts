@@ -1,10 +1,10 @@
 // The messages between the server's thread (host.ts) and the predictor's worker (thread.ts). A
 // prediction's messages carry its cancel token's id: the one key both threads know it by.
 import type { ExecutionResult } from '../executor.js';
-import type { PredictorInfo } from '../loader.js';
-import type { LogSource } from '../logs.js';
-import type { MetricsObject } from '../metrics.js';
-import type { MetricEvent } from '../scope.js';
+import type { PredictorInfo } from '../../load/load-module.js';
+import type { LogSource } from '../log-capture.js';
+import type { MetricsObject } from '../../predictor/metrics.js';
+import type { MetricEvent } from '../../predictor/scope.js';
 
 export interface WorkerOptions {
   ref: string;

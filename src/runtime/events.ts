@@ -1,6 +1,6 @@
-import { OutputChannel, type CancelToken, type OutputConsumer } from './native.js';
-import { JsonText } from './output-json.js';
-import { currentSettings } from './settings.js';
+import { OutputChannel, type CancelToken, type OutputConsumer } from '../native/addon.js';
+import { JsonText } from '../schema/output-json.js';
+import { currentSettings } from '../load/settings.js';
 
 /** A prediction's event, as Cog's SSE names it. */
 export type StreamEventName = 'start' | 'output' | 'log' | 'metric' | 'completed' | 'error';

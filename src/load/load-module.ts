@@ -4,8 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { register as registerTypeScript } from 'tsx/esm/api';
 import type { TSchema } from 'typebox';
-import { PredictorLoadError } from './errors.js';
-import type { InputsDeclaration, PredictorConcurrency, PredictorInstance } from './predictor.js';
+import { PredictorLoadError } from '../errors.js';
+import type { InputsDeclaration, PredictorConcurrency, PredictorInstance } from '../predictor/base-predictor.js';
 
 export type EntryPoint = 'predict' | 'run' | 'train';
 

@@ -5,9 +5,9 @@
 // the prediction whose async context raised it; one that belongs to none ends this worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
-import { loadTarget } from '../loader.js';
-import { CancelToken } from '../native.js';
-import { currentScope } from '../scope.js';
+import { loadTarget } from '../../load/load-module.js';
+import { CancelToken } from '../../native/addon.js';
+import { currentScope } from '../../predictor/scope.js';
 import { OUTPUT_BATCH, OUTPUT_BATCH_GAP_MS, OUTPUT_BATCH_STREAK, OUTPUT_WINDOW, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
 

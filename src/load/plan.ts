@@ -2,7 +2,7 @@
 // `file.ts:Name` reference or a folder holding cog.yaml becomes one plain plan, with one rule for
 // what wins: an explicit option, then the real environment, then cog.yaml, then the predictor.
 import { statSync } from 'node:fs';
-import { readConfig, type CogConfig } from './config.js';
+import { readConfig, type CogConfig } from './cog-yaml.js';
 import { applyEnvironment, readSettings, type Settings } from './settings.js';
 
 export type RunKind = 'predict' | 'train';

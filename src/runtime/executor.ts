@@ -1,10 +1,10 @@
-import { CancelationError } from './errors.js';
-import type { LoadedTarget } from './loader.js';
-import { captureLogs, outsideCapture, type LogSource } from './logs.js';
-import type { MetricsObject } from './metrics.js';
-import { OutputChecker } from './output-check.js';
-import { PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from './scope.js';
-import type { CancelToken } from './native.js';
+import { CancelationError } from '../errors.js';
+import type { LoadedTarget } from '../load/load-module.js';
+import { captureLogs, outsideCapture, type LogSource } from './log-capture.js';
+import type { MetricsObject } from '../predictor/metrics.js';
+import { OutputChecker } from '../schema/output-check.js';
+import { PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
+import type { CancelToken } from '../native/addon.js';
 
 /** Where a running prediction's events go, as they happen. */
 export interface ExecutionSink {
