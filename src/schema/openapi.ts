@@ -233,21 +233,22 @@ function writeDocument(sources: CheckedDeclaration): JsonObject {
       get: { summary: 'Healthcheck', operationId: 'healthcheck_health_check_get', responses: { '200': jsonResponse('Successful Response', {}) } },
     },
   };
-  if (sources.predict) {
-    schemas.Input = writeInputs(sources.predict.inputs, 'Input', enumerations);
-    schemas.Output = writeOutput(sources.predict.output, 'Output');
-    schemas.PredictionRequest = requestComponent('PredictionRequest', 'Input');
-    schemas.PredictionResponse = responseComponent('PredictionResponse', 'Input', 'Output');
-    paths['/predictions'] = runOperation('predict', true);
-    paths['/predictions/{prediction_id}/cancel'] = cancelOperation('predict');
-  }
-  if (sources.train) {
-    schemas.TrainingInput = writeInputs(sources.train.inputs, 'TrainingInput', enumerations);
-    schemas.TrainingOutput = writeOutput(sources.train.output, 'TrainingOutput');
-    schemas.TrainingRequest = requestComponent('TrainingRequest', 'TrainingInput');
-    schemas.TrainingResponse = responseComponent('TrainingResponse', 'TrainingInput', 'TrainingOutput');
-    paths['/trainings'] = runOperation('train', false);
-    paths['/trainings/{training_id}/cancel'] = cancelOperation('train');
+  // The predictor's and the trainer's components and paths: the same shape under Cog's two sets of names.
+  const sides = [
+    { kind: 'predict', prefix: '', noun: 'Prediction', path: '/predictions', id: 'prediction_id', streaming: true },
+    { kind: 'train', prefix: 'Training', noun: 'Training', path: '/trainings', id: 'training_id', streaming: false },
+  ] as const;
+  for (const { kind, prefix, noun, path, id, streaming } of sides) {
+    const side = sources[kind];
+    if (side === undefined) continue;
+    const input = `${prefix}Input`;
+    const output = `${prefix}Output`;
+    schemas[input] = writeInputs(side.inputs, input, enumerations);
+    schemas[output] = writeOutput(side.output, output);
+    schemas[`${noun}Request`] = requestComponent(`${noun}Request`, input);
+    schemas[`${noun}Response`] = responseComponent(`${noun}Response`, input, output);
+    paths[path] = runOperation(kind, streaming);
+    paths[`${path}/{${id}}/cancel`] = cancelOperation(kind);
   }
   Object.assign(schemas, enumerations, {
     Status: {
