@@ -87,7 +87,7 @@ describe('readSafetensors', () => {
   it('keeps the mapping alive while a view is referenced, and frees it after', () => {
     // A child with --expose-gc: drop everything but one view, collect, read it; then drop it.
     const script = `
-      import { readSafetensors } from ${JSON.stringify(join(repoRoot, 'src', 'safetensors.ts'))};
+      import { readSafetensors } from ${JSON.stringify(join(repoRoot, 'src', 'native', 'safetensors.ts'))};
       let view = readSafetensors(process.argv[1]).tensors.f32.data;
       for (let i = 0; i < 5; i++) { readSafetensors(process.argv[1]); globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
       const kept = Array.from(view);
