@@ -99,6 +99,14 @@ interface InFlight {
   readonly onAbort: () => void;
 }
 
+/** What loading a predictor gives the runtime, all at once. */
+interface Loaded {
+  info: PredictorInfo;
+  declaration: CheckedDeclaration;
+  validator: InputValidator;
+  executor: PredictorExecutor;
+}
+
 /**
  * A loaded predictor, set up once, running predictions: validation, input files, concurrency
  * slots, scope, logs, metrics, output encoding and cancellation. The HTTP server, the CLI and
@@ -114,10 +122,8 @@ export class PredictorRuntime {
   readonly #options: RuntimeOptions;
   /** The one map of predictions in flight, by id: an entry goes when its prediction ends. */
   readonly #inFlight = new Map<string, InFlight>();
-  #info: PredictorInfo | undefined;
-  #validator: InputValidator | undefined;
-  #declaration: CheckedDeclaration | undefined;
-  #executor: PredictorExecutor | undefined;
+  /** What loading gave: set once the code has loaded (setup may still be running). */
+  #loaded: Loaded | undefined;
   /** Why health says DEFUNCT: an error escaped user code (for good), or the worker crashed (until replaced). */
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
@@ -181,10 +187,7 @@ export class PredictorRuntime {
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
     // Fails here, at load, when the schema cannot be expressed.
     const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
-    this.#validator = new InputValidator(declaration[this.kind]!.inputs);
-    this.#declaration = declaration;
-    this.#info = info;
-    this.#executor = executor;
+    this.#loaded = { info, declaration, validator: new InputValidator(declaration[this.kind]!.inputs), executor };
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
     if (capacity !== this.#slots.capacity) this.#slots = new PredictionSlots(capacity);
@@ -212,24 +215,25 @@ export class PredictorRuntime {
 
   /** The predictor's declarations (inputs, output, name); undefined until it has loaded. */
   get target(): PredictorInfo {
-    if (this.#info === undefined) throw new NotReadyError();
-    return this.#info;
+    return this.#whenLoaded().info;
   }
 
   /** The declaration, checked at load: what the validator and the OpenAPI document are made from. */
   get declaration(): CheckedDeclaration {
-    if (this.#declaration === undefined) throw new NotReadyError();
-    return this.#declaration;
+    return this.#whenLoaded().declaration;
   }
 
   get validator(): InputValidator {
-    if (this.#validator === undefined) throw new NotReadyError();
-    return this.#validator;
+    return this.#whenLoaded().validator;
   }
 
   get executor(): PredictorExecutor {
-    if (this.#executor === undefined) throw new NotReadyError();
-    return this.#executor;
+    return this.#whenLoaded().executor;
+  }
+
+  #whenLoaded(): Loaded {
+    if (this.#loaded === undefined) throw new NotReadyError();
+    return this.#loaded;
   }
 
   /** Cog's health status, less BUSY and UNHEALTHY (the server adds those). */
@@ -316,7 +320,7 @@ export class PredictorRuntime {
 
   /** Stops the predictor's worker (if any). In-flight predictions should be finished or cancelled first. */
   async close(): Promise<void> {
-    await this.#executor?.close();
+    await this.#loaded?.executor.close();
   }
 
   get(id: string): Prediction | undefined {
@@ -338,7 +342,7 @@ export class PredictorRuntime {
    * it, and returns true; false when it belongs to none (a worker thread handles its own).
    */
   failEscaped(error: unknown): boolean {
-    const executor = this.#executor;
+    const executor = this.#loaded?.executor;
     return executor instanceof InProcessExecutor && executor.failPrediction(currentScope(), error);
   }
 
@@ -500,7 +504,7 @@ export class PredictorRuntime {
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */
   async healthcheck(timeoutMs = 5000): Promise<{ healthy: boolean; error?: string }> {
     // Without a user healthcheck there is nothing to ask the predictor's (maybe busy) thread.
-    if (this.#info !== undefined && !this.#info.hasHealthcheck) return { healthy: true };
+    if (this.#loaded !== undefined && !this.#loaded.info.hasHealthcheck) return { healthy: true };
     // A race of two results: the answer, or the deadline's (a healthcheck that throws 'timeout' is not a timeout).
     const answer = (async () => this.executor.healthcheck())().then(
       (healthy) => (healthy ? { healthy: true } : { healthy: false, error: 'Healthcheck failed: user-defined healthcheck returned False' }),
