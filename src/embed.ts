@@ -1,3 +1,5 @@
+// Predictors inside your own app, without HTTP: `loadPredictor()` loads one and runs its setup;
+// the LoadedPredictor it returns runs predictions (`run`, `predict`, `stream`) on its runtime.
 import { CancelationError, PredictionError, PredictorLoadError } from './errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from './load/load-module.js';
 import { openApiDocument } from './schema/openapi.js';

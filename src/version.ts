@@ -1,3 +1,4 @@
+// cog-node's own version (from package.json), and the Cog HTTP API generation it speaks.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

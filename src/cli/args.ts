@@ -1,3 +1,5 @@
+// The flag parsing shared by cog-node's commands: each command's flags plus `-h/--help`, and
+// `-e NAME=value` pairs. A mistake is a UsageError (main.ts answers it: exit 2, with the help).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 

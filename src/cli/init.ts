@@ -1,3 +1,5 @@
+// `cog-node init`: writes a starter cog.yaml and predict.ts (over existing ones only with --force),
+// adds to an existing package.json only what cog-node needs, and writes tsconfig.json if missing.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -1,3 +1,5 @@
+// The CLI's inputs: `-i name=value` flags or `--json` made one input object, `@file` being a local
+// path for Path/File inputs and a data URI for others. Validating them is the runtime's job.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TSchema } from 'typebox';

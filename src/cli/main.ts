@@ -1,3 +1,5 @@
+// The `cog-node` command line: picks the command (init, predict/run, train, serve, schema) and
+// turns what it throws into an exit status: 2 for bad usage (with its help), 1 for the rest.
 import { InputValidationError, PredictorLoadError, UsageError } from '../errors.js';
 import { COG_NODE_VERSION } from '../version.js';
 import { initCommand, initHelp } from './init.js';

@@ -1,3 +1,5 @@
+// `cog-node predict` (also `run`) and `cog-node train`: loads the target named in cog.yaml, runs
+// its setup and one prediction, and writes the output: files beside the caller, else stdout.
 import { copyFile, writeFile } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { PredictorLoadError, UsageError } from '../errors.js';

@@ -1,3 +1,5 @@
+// `cog-node schema`: prints the OpenAPI document of the predictor (and trainer) in cog.yaml, as
+// the server serves it, without running setup. The document is written by schema/openapi.ts.
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget } from '../load/load-module.js';
 import { openApiSchema, type SchemaSources } from '../schema/openapi.js';

@@ -1,3 +1,5 @@
+// `cog-node serve`: its flags (Cog's `--await-explicit-shutdown true` form included), handed to
+// serveFromConfig. The server itself is server/serve.ts's.
 import { serveFromConfig } from '../server/serve.js';
 import { UsageError } from '../errors.js';
 import { parse } from './args.js';

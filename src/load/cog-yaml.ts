@@ -1,3 +1,5 @@
+// cog.yaml: its schema (also published as cog.schema.json for editors), reading and validating
+// it, and errors that name the broken key. What wins over its values is plan.ts's rule, not this.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type, type Static, type TSchema } from 'typebox';

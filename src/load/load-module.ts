@@ -1,3 +1,15 @@
+// Loading a predictor's module (`.ts` through tsx: no build step) and making a LoadedTarget of the
+// class or function it exports. A predictor's forms, and their names across the code:
+//   `file.ts:Name`        a reference (cog.yaml's `predict:`/`train:`); loadTarget imports it
+//   PredictorDeclaration  the exported class or function and its statics (base-predictor.ts)
+//   PredictorInstance     what `new` made of it: setup(), predict()... (base-predictor.ts)
+//   PredictorInfo         the declarations without the instance (what a worker thread reports)
+//   LoadedTarget          PredictorInfo plus the instance: what loadTarget and targetFrom return
+//   PredictorPlan         where `predict` and `train` come from, references or code (plan.ts)
+//   ServeSource           what serve() and createApp() accept; a Runnable is one part (source.ts)
+//   PredictorRuntime      set up, running predictions (runtime.ts); its `target`: a PredictorInfo
+//   CheckedDeclaration    the runtime's `declaration`, checked for Cog (schema/declaration.ts)
+//   LoadedPredictor       a set-up runtime for an app: run(), predict(), stream() (embed.ts)
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';

@@ -1,4 +1,4 @@
-// Module-resolution hooks for predictors, registered by loader.ts.
+// Module-resolution hooks for predictors, registered by load-module.ts.
 // 1. A predictor imports 'cog-node' (or 'cog-node/torch') and gets the copy of cog-node that is
 //    running it, also from a folder that never installed it (as Cog provides `cog` to every
 //    model). Installed copies win: they resolve first.

@@ -1,3 +1,5 @@
+// What a predictor is, as its author writes it: BasePredictor (BaseRunner, BaseTrainer), the
+// `static inputs/output/concurrency` it declares, `Inputs<typeof P>`, what an instance may define.
 import type { Static, TObject, TSchema } from 'typebox';
 import type { MetricValue } from './metrics.js';
 import { currentScope, type Scope } from './scope.js';

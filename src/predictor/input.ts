@@ -1,3 +1,5 @@
+// `Input(schema, options)`: one declared input, a copy of a TypeBox schema with Cog's options
+// (description, default, ge/le, choices, regex...) written in as JSON Schema keywords.
 import type { Static, TSchema } from 'typebox';
 import { Path } from './path.js';
 import { Secret } from './secret.js';

@@ -1,3 +1,5 @@
+// `Path`: a local file, as a predictor receives a Path/File input and returns an output file.
+// Downloading inputs is runtime/input-files.ts's job; encoding outputs, runtime/output-files.ts's.
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';

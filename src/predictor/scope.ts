@@ -1,3 +1,5 @@
+// A running prediction as its predictor sees it (`this.scope`): metrics, the request's context and
+// cancellation, found through AsyncLocalStorage; outside any prediction, a scope that does nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processSingleton } from './brand.js';
 import type { CancelToken } from '../native/addon.js';

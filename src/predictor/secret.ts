@@ -1,3 +1,5 @@
+// `Secret`: a secret input's value, masked (`**********`) everywhere but `getSecretValue()`:
+// in strings, JSON, console.log and responses.
 import { inspect } from 'node:util';
 import { brand } from './brand.js';
 

@@ -1,3 +1,5 @@
+// `Type`: TypeBox's types plus Cog's own (Path, File, Secret, Iterator, ConcatenateIterator),
+// marked in the schema by COG_KIND (`~cog`), which `cogKind()` reads back.
 import TypeBox, { type Static, type TSchema, type TUnsafe } from 'typebox';
 import type { Path } from './path.js';
 import type { Secret } from './secret.js';

@@ -1,3 +1,5 @@
+// A prediction's events (start, output, log, metric, completed) on their way to streaming consumers
+// (SSE, `stream()`), through the Rust core's bounded channel, which is also the replay history.
 import { OutputChannel, type CancelToken, type OutputConsumer } from '../native/addon.js';
 import { JsonText } from '../schema/output-json.js';
 import { currentSettings } from '../load/settings.js';

@@ -1,3 +1,5 @@
+// Where a predictor's code runs: the PredictorExecutor interface, and InProcessExecutor, which runs
+// setup and predictions in this thread, each in its own scope and log capture (state: runtime.ts).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
 import { captureLogs, outsideCapture, type LogSource } from './log-capture.js';

@@ -1,3 +1,5 @@
+// A prediction's Path/File inputs made local files: URLs downloaded (through outbound.ts, with size
+// and stall limits) and data URIs decoded, into one temp folder removed when the prediction ends.
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

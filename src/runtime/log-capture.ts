@@ -1,3 +1,5 @@
+// A prediction's logs: what code writes to stdout/stderr (console.* included) goes to the
+// prediction (or setup) it runs in, found through AsyncLocalStorage; other writes pass unchanged.
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 export type LogSource = 'stdout' | 'stderr';

@@ -1,3 +1,4 @@
+// MIME types from file names, and extensions from MIME types, as Cog guesses them.
 import mime from 'mime';
 
 /** The MIME type of a file, from its name; `application/octet-stream` when unknown (as Cog). */

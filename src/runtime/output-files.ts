@@ -1,3 +1,5 @@
+// A prediction's output made JSON-ready: files through a FileEncoder (data URIs by default; uploads
+// are server/upload.ts's), dates, sets, maps; and the files inside an output, for the CLI.
 import { readFile } from 'node:fs/promises';
 import { Path } from '../predictor/path.js';
 import { Secret } from '../predictor/secret.js';

@@ -1,3 +1,5 @@
+// One prediction as the outside world sees it: Cog's prediction object (status, input, output,
+// logs, metrics, times), its events and its cancel token. Its runtime (runtime.ts) moves it along.
 import { EventEmitter } from 'node:events';
 import { EventStream } from './events.js';
 import { CancelToken } from '../native/addon.js';

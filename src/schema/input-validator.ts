@@ -1,3 +1,5 @@
+// A prediction's input checked against the declared inputs with Cog's rules: defaults, required
+// fields, one 422 entry per broken field, files only as URLs over HTTP, limits; Secrets wrapped.
 import type { TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
 import type { CheckedInput } from './declaration.js';

@@ -1,3 +1,5 @@
+// Cog's HTTP routes as a Hono app: `GET /`, `/health-check`, `/openapi.json`, `POST /shutdown`,
+// the playground and the prediction and training routes (runs.ts), behind the cross-origin check.
 import { Hono } from 'hono';
 import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';

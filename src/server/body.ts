@@ -1,3 +1,5 @@
+// A request's body: read straight from Node's stream, at most 100 MiB (413) and only JSON (415);
+// a client hanging up before its answer; and the response that a refusal (errors.ts) gives.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { BodyTooLargeError, UnsupportedMediaTypeError, type CogNodeError } from '../errors.js';

@@ -1,3 +1,5 @@
+// `GET /health-check`: Cog's health status (STARTING, READY, BUSY, SETUP_FAILED, UNHEALTHY,
+// DEFUNCT), the user's `healthcheck()`, the versions, and Kubernetes' readiness file.
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Settings } from '../load/settings.js';
 import { COG_NODE_VERSION, COG_API_VERSION } from '../version.js';

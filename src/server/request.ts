@@ -1,3 +1,5 @@
+// Cog's prediction request envelope (id, webhook, webhook_events_filter, context,
+// output_file_prefix), parsed and checked; the `input` inside it is the predictor's validator's.
 import { InputValidationError, MalformedJsonError, type ValidationIssue } from '../errors.js';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook.js';
 

@@ -1,3 +1,5 @@
+// The prediction (and training) routes: create (POST, idempotent PUT) answered sync, async or as
+// SSE, and cancel, with Cog 0.22's status codes; picks how output files go out and the webhooks.
 import type { Context, Hono } from 'hono';
 import { CogNodeError, InputValidationError, NotReadyError, PredictorDefunctError, ShuttingDownError, StreamingUnsupportedError } from '../errors.js';
 import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';

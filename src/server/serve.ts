@@ -1,3 +1,5 @@
+// `serve()` and `createApp()`: Cog's API as a server process (listening, signals, graceful stop,
+// errors escaping user code) or as a Hono app to mount. What may be served is source.ts's.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';

@@ -1,3 +1,5 @@
+// The server's own log lines on stderr, and `detached()`: work started from a prediction's event
+// (webhooks, uploads, messages) runs outside that prediction's log capture.
 import { AsyncResource } from 'node:async_hooks';
 
 /**

@@ -1,3 +1,6 @@
+// CogService, the server's state shared by its routes: its runtimes (loaded in the background),
+// setup as health reports it, webhook deliveries and graceful shutdown. Not prediction state:
+// that is runtime.ts's.
 import { errorMessage } from '../runtime/executor.js';
 import { captureLogs } from '../runtime/log-capture.js';
 import { joinDeclarations } from '../schema/declaration.js';

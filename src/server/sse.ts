@@ -1,3 +1,6 @@
+// Server-sent events for a prediction (`Accept: text/event-stream`): its events read from the Rust
+// channel with backpressure, replayed to a client reconnecting by PUT; cancelled if its creator
+// goes away before the end.
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
 import { decodeEvent } from '../runtime/events.js';

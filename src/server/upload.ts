@@ -1,3 +1,5 @@
+// Output files uploaded, not inlined: `--upload-url` (PUT <url>/<name>, the raw bytes) and legacy
+// `output_file_prefix` (multipart PUT), streamed from disk, each file once per prediction.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';

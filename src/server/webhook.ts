@@ -1,3 +1,6 @@
+// A prediction's webhooks, as Cog sends them: start, output and logs in one attempt each
+// (throttled), `completed` retried with backoff until delivered or shutdown's deadline.
+// A failed delivery is logged; it never reaches the prediction.
 import { setTimeout as delay } from 'node:timers/promises';
 import { OutboundRequestError } from '../errors.js';
 import { displayUrl, outboundRequest, type OutboundResponse } from '../runtime/outbound.js';
