@@ -4,7 +4,21 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'release/**', 'index.js', 'index.d.ts', 'torch/index.js', 'torch/index.d.ts', '**/node_modules/**', 'target/**', '.readme-check-*/**', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'release/**',
+      'index.js',
+      'index.d.ts',
+      'torch/index.js',
+      'torch/index.d.ts',
+      '**/node_modules/**',
+      'target/**',
+      '.readme-check-*/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
+  },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

@@ -27,7 +27,13 @@ describe('cog-node init in an existing project', () => {
     expect(text).toMatch(/^ {4}"name": "my-app",$/m); // its indentation kept
     expect(JSON.parse(text)).toEqual({
       ...manifest,
-      scripts: { test: 'vitest', predict: 'node scripts/predict-sales.js', 'cog:predict': 'cog-node predict', serve: 'cog-node serve', schema: 'cog-node schema' },
+      scripts: {
+        test: 'vitest',
+        predict: 'node scripts/predict-sales.js',
+        'cog:predict': 'cog-node predict',
+        serve: 'cog-node serve',
+        schema: 'cog-node schema',
+      },
       dependencies: { express: '^5.0.0', 'cog-node': `^${version}` },
     });
     expect(readFileSync(join(dir, 'tsconfig.json'), 'utf8')).toBe(tsconfig);
@@ -87,7 +93,8 @@ export class Predictor extends BasePredictor {
     const run = await cli(['predict', '-i', 'n=3'], { cwd: dir });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ n: 3, squares: [0, 1, 4] });
-    for (const line of ['log: module loaded', 'log: setup', 'log: predicting 3', 'log: raw write', 'log: to stderr']) expect(run.stderr).toContain(line);
+    for (const line of ['log: module loaded', 'log: setup', 'log: predicting 3', 'log: raw write', 'log: to stderr'])
+      expect(run.stderr).toContain(line);
   });
 
   it('--json prints only the prediction on stdout, its logs inside it', async () => {
@@ -118,7 +125,7 @@ export class Predictor extends BasePredictor {
     return { dir, local: realpathSync(local) };
   };
 
-  it('a global cog-node hands over to the project\'s own node_modules/cog-node', async () => {
+  it("a global cog-node hands over to the project's own node_modules/cog-node", async () => {
     const { dir } = layout();
     const run = await cli(['predict'], { cwd: dir });
     expect(run.stderr).toBe('');
@@ -131,7 +138,9 @@ export class Predictor extends BasePredictor {
     const run = await cli(['predict'], { cwd: dir });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`not handing over to the project's cog-node 99.0.0 (${local})`);
-    expect(run.stderr).toContain(`Two copies of cog-node are loaded in this process: ${realpathSync(ROOT)} (${version}, loaded first) and ${local} (99.0.0)`);
+    expect(run.stderr).toContain(
+      `Two copies of cog-node are loaded in this process: ${realpathSync(ROOT)} (${version}, loaded first) and ${local} (99.0.0)`,
+    );
     expect(run.stderr).not.toContain('no cancel token');
   });
 });

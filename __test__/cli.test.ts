@@ -211,7 +211,11 @@ export class Predictor extends BasePredictor {
 `;
 
   it.each(['ts', 'js', 'mjs'])('loads a .%s predictor', async (ext) => {
-    const dir = project({ 'cog.yaml': yaml(`predict.${ext}:Predictor`), [`predict.${ext}`]: predictor(ext), 'package.json': '{"type":"module"}' });
+    const dir = project({
+      'cog.yaml': yaml(`predict.${ext}:Predictor`),
+      [`predict.${ext}`]: predictor(ext),
+      'package.json': '{"type":"module"}',
+    });
     const run = await cli(['predict'], { cwd: dir });
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(`hello world from ${ext}\n`);
@@ -396,6 +400,8 @@ export class Trainer extends BaseTrainer {
   it('runs the trainer once with cog-node train', async () => {
     const run = await cli(['train', '-i', 'steps=3'], { cwd: dir });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ weights: `data:application/octet-stream;base64,${Buffer.from('steps=3').toString('base64')}` });
+    expect(JSON.parse(run.stdout)).toEqual({
+      weights: `data:application/octet-stream;base64,${Buffer.from('steps=3').toString('base64')}`,
+    });
   });
 });

@@ -35,7 +35,12 @@ describe('cog.yaml validation', () => {
   });
 
   it("accepts Cog's other keys and empty ones, and keeps the whole document", () => {
-    const config = readConfig(project({ 'cog.yaml': 'build:\n  gpu: true\n  python_version: "3.12"\nimage: r8.im/me/model\npredict: "p.ts:P"\nconcurrency:\nenvironment: ["A=b=c"]\ntests: []\n' }));
+    const config = readConfig(
+      project({
+        'cog.yaml':
+          'build:\n  gpu: true\n  python_version: "3.12"\nimage: r8.im/me/model\npredict: "p.ts:P"\nconcurrency:\nenvironment: ["A=b=c"]\ntests: []\n',
+      }),
+    );
     // An empty `concurrency:` says nothing: the predictor's own `static concurrency` (else 1) decides.
     expect(config).toMatchObject({ predict: 'p.ts:P', concurrency: {}, environment: { A: 'b=c' } });
     expect(config.concurrency.max).toBeUndefined();

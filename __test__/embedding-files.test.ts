@@ -114,7 +114,10 @@ describe('Path inputs', () => {
     const output = await read({
       file: `data:image/png;base64,${PNG.toString('base64')}`,
       legacy: 'data:,hello%20world',
-      files: ['data:application/octet-stream,%00%01%02%FA%FB%FC%FD%FE%FF', `data:text/plain;base64,${Buffer.from('plain text').toString('base64')}`],
+      files: [
+        'data:application/octet-stream,%00%01%02%FA%FB%FC%FD%FE%FF',
+        `data:text/plain;base64,${Buffer.from('plain text').toString('base64')}`,
+      ],
     });
     expect(output.file).toMatchObject({ isPath: true, name: 'file.png', bytes: [...PNG] });
     expect(output.legacy).toMatchObject({ isPath: true, name: 'file.txt', bytes: [...Buffer.from('hello world')] });
@@ -141,7 +144,7 @@ describe('Path inputs', () => {
     expect(requests[0]!.headers['user-agent']).toMatch(/^cog-node\//);
   });
 
-  it('the temp files made for a prediction are gone once its result is in the caller\'s hands', async () => {
+  it("the temp files made for a prediction are gone once its result is in the caller's hands", async () => {
     const output = await read({ file: `data:text/plain;base64,${Buffer.from('x').toString('base64')}`, files: [`${base}/blob`] });
     const paths = [output.file!, ...output.files!].map((seen) => seen.path);
     expect(paths.every((path) => path.startsWith(privateTmp))).toBe(true);

@@ -114,7 +114,10 @@ describe('loadPredictor', () => {
   });
 
   it('a function with .inputs and .output attached; also an async generator function', async () => {
-    const shout = Object.assign(({ text }: { text: string }) => text.toUpperCase(), { inputs: { text: Type.String() }, output: Type.String() });
+    const shout = Object.assign(({ text }: { text: string }) => text.toUpperCase(), {
+      inputs: { text: Type.String() },
+      output: Type.String(),
+    });
     expect(await (await loadPredictor(shout)).run({ text: 'hi' })).toBe('HI');
 
     const words = Object.assign(
@@ -126,7 +129,10 @@ describe('loadPredictor', () => {
     const streamed = await loadPredictor(words, { concurrency: 2 });
     expect(await streamed.run({ text: 'one two three' })).toEqual(['one', 'two', 'three']);
 
-    const train = Object.assign(({ epochs }: { epochs: number }) => ({ epochs }), { inputs: { epochs: Type.Integer() }, output: Type.Object({ epochs: Type.Integer() }) });
+    const train = Object.assign(({ epochs }: { epochs: number }) => ({ epochs }), {
+      inputs: { epochs: Type.Integer() },
+      output: Type.Object({ epochs: Type.Integer() }),
+    });
     expect(await (await loadPredictor(train, { train: true })).run({ epochs: 3 })).toEqual({ epochs: 3 });
   });
 
@@ -161,7 +167,9 @@ describe('loadPredictor', () => {
         return 'sync';
       }
     }
-    await expect(loadPredictor(Sync, { concurrency: 2 })).rejects.toThrow('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
+    await expect(loadPredictor(Sync, { concurrency: 2 })).rejects.toThrow(
+      'COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method',
+    );
     // One slot is fine.
     expect(await (await loadPredictor(Sync)).run()).toBe('sync');
   });
@@ -228,7 +236,7 @@ describe('loadPredictor', () => {
       expect(await (await loadPredictor(Weighted, { weights: '/models/local.bin' })).run()).toBe('/models/local.bin');
     });
 
-    it("reaches a predictor loaded from a file too", async () => {
+    it('reaches a predictor loaded from a file too', async () => {
       process.env.COG_WEIGHTS = '/weights/from-env';
       expect(await (await loadPredictor(`${app}/predict.ts:Weights`)).run()).toBe('/weights/from-env');
       expect(await (await loadPredictor(`${app}/predict.ts:Weights`, { weights: '/weights/option' })).run()).toBe('/weights/option');

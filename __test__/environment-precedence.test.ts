@@ -18,7 +18,7 @@ afterEach(() => {
   delete process.env.ONLY_YAML;
 });
 
-describe('the real environment wins over cog.yaml\'s environment:', () => {
+describe("the real environment wins over cog.yaml's environment:", () => {
   it('cog-node serve (serve / serveFromConfig)', async () => {
     const server = await startServer('environment', { env: { GREETING: 'from-env' } });
     try {

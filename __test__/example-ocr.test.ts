@@ -28,8 +28,12 @@ const words = [
 const dir = mkdtempSync(join(tmpdir(), 'ocr-detect-test-'));
 
 function svg(items: typeof words): Buffer {
-  const text = items.map((w) => `<text x="${w.x}" y="${w.y}" font-family="DejaVu Sans, sans-serif" font-size="${w.size}" fill="#111">${w.text}</text>`).join('');
-  return Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%" fill="#fff"/>${text}</svg>`);
+  const text = items
+    .map((w) => `<text x="${w.x}" y="${w.y}" font-family="DejaVu Sans, sans-serif" font-size="${w.size}" fill="#111">${w.text}</text>`)
+    .join('');
+  return Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}"><rect width="100%" height="100%" fill="#fff"/>${text}</svg>`,
+  );
 }
 
 async function render(name: string, items: typeof words): Promise<string> {
@@ -40,8 +44,14 @@ async function render(name: string, items: typeof words): Promise<string> {
 
 /** Where a word's ink actually is: the dark pixels of the word rendered alone. */
 async function inkRect(word: (typeof words)[number]): Promise<Rect> {
-  const { data, info } = await sharp(svg([word])).greyscale().raw().toBuffer({ resolveWithObject: true });
-  let minX = info.width, minY = info.height, maxX = -1, maxY = -1;
+  const { data, info } = await sharp(svg([word]))
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  let minX = info.width,
+    minY = info.height,
+    maxX = -1,
+    maxY = -1;
   for (let y = 0; y < info.height; y++) {
     for (let x = 0; x < info.width; x++) {
       if (data[y * info.width + x]! < 128) {

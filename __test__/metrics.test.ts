@@ -233,7 +233,9 @@ describe('the type lock', () => {
 
   it('incr needs numbers, on both sides', async () => {
     expect((await raw.predict({ key: 'n', value: 'x', mode: 'incr' })).error).toBe("Metric 'n': mode 'incr' needs a number, got string");
-    expect((await raw.predict({ key: 'n', first: 'x', value: 1, mode: 'incr' })).error).toBe("Metric 'n' has type string, cannot increment it");
+    expect((await raw.predict({ key: 'n', first: 'x', value: 1, mode: 'incr' })).error).toBe(
+      "Metric 'n' has type string, cannot increment it",
+    );
   });
 
   it('an unknown mode, or a value that is not JSON, fails the prediction', async () => {
@@ -243,13 +245,21 @@ describe('the type lock', () => {
     class NotJson extends BasePredictor {
       static inputs = { what: Type.String() };
       async predict({ what }: { what: string }): Promise<string> {
-        const values: Record<string, unknown> = { nan: Number.NaN, infinity: Infinity, date: new Date(0), nested: { f: () => 1 }, list: [1, undefined] };
+        const values: Record<string, unknown> = {
+          nan: Number.NaN,
+          infinity: Infinity,
+          date: new Date(0),
+          nested: { f: () => 1 },
+          list: [1, undefined],
+        };
         this.recordMetric('bad', values[what] as MetricValue);
         return 'recorded';
       }
     }
     const notJson = await loadPredictor(NotJson, { concurrency: 5 });
-    const errors = await Promise.all(['nan', 'infinity', 'date', 'nested', 'list'].map(async (what) => (await notJson.predict({ what })).error));
+    const errors = await Promise.all(
+      ['nan', 'infinity', 'date', 'nested', 'list'].map(async (what) => (await notJson.predict({ what })).error),
+    );
     expect(errors).toEqual([
       "Metric 'bad': values must be booleans, finite numbers, strings, arrays or plain objects of those, not NaN",
       "Metric 'bad': values must be booleans, finite numbers, strings, arrays or plain objects of those, not Infinity",
@@ -312,10 +322,13 @@ describe('metric names', () => {
     expect((await deleter.predict({ key: 'a..b' })).error).toBe('metric name must not contain empty segments (consecutive dots)');
   });
 
-  it.each(['a', 'A1', 'snake_case_2', 'a.b.c.d', 'x'.repeat(128), 'cog', 'cogs.x', 'predict_time_total', 'timing.p99'])('%j is accepted', async (key) => {
-    const response = await raw.predict({ key, value: 1 });
-    expect(response.status, response.error).toBe('succeeded');
-  });
+  it.each(['a', 'A1', 'snake_case_2', 'a.b.c.d', 'x'.repeat(128), 'cog', 'cogs.x', 'predict_time_total', 'timing.p99'])(
+    '%j is accepted',
+    async (key) => {
+      const response = await raw.predict({ key, value: 1 });
+      expect(response.status, response.error).toBe('succeeded');
+    },
+  );
 });
 
 describe('metrics in the prediction', () => {

@@ -20,7 +20,9 @@ describe('an installed cog-node without an addon', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('cog-node: cog-node cannot find its native addon for this platform');
     // The native package of this platform, not the WebAssembly fallback the loader also tries.
-    expect(result.stderr).toMatch(new RegExp(`npm install cog-node-${process.platform}-${process.arch}[a-z0-9-]*@${version.replace(/\./g, '\\.')}`));
+    expect(result.stderr).toMatch(
+      new RegExp(`npm install cog-node-${process.platform}-${process.arch}[a-z0-9-]*@${version.replace(/\./g, '\\.')}`),
+    );
     expect(result.stderr).not.toContain('npm install cog-node-wasm32-wasi');
     expect(result.stderr).toContain('npm run build:native');
     expect(result.stderr).not.toContain('npm has a bug');

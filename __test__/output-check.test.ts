@@ -25,7 +25,11 @@ describe('outputs are checked against static output', () => {
   it('names the place inside an object, and what a union allows', async () => {
     class Nested extends BasePredictor {
       static inputs = { which: Input(Type.String()) };
-      static output = Type.Object({ caption: Type.String(), scores: Type.Array(Type.Number()), label: Type.Union([Type.String(), Type.Null()]) });
+      static output = Type.Object({
+        caption: Type.String(),
+        scores: Type.Array(Type.Number()),
+        label: Type.Union([Type.String(), Type.Null()]),
+      });
       async predict({ which }: { which: string }) {
         if (which === 'score') return { caption: 'a cat', scores: [0.5, 'high'], label: null };
         if (which === 'label') return { caption: 'a cat', scores: [], label: 3 };

@@ -62,12 +62,17 @@ const problems = (page: Page) => (page as Page & { problems: string[] }).problem
 const output = (page: Page) => page.locator('#output').innerText();
 /** The little of the DOM that in-page functions use (this project's TypeScript has no DOM library). */
 interface InPage {
-  document: { getElementById(id: string): { textContent: string | null; disabled?: boolean }; body: { getAttribute(name: string): string | null } };
+  document: {
+    getElementById(id: string): { textContent: string | null; disabled?: boolean };
+    body: { getAttribute(name: string): string | null };
+  };
   MutationObserver: new (callback: () => void) => { observe(node: unknown, options: Record<string, boolean>): void };
   states: string[];
 }
-const outputContains = (page: Page, text: string) => page.waitForFunction((wanted) => (globalThis as unknown as InPage).document.getElementById('output').textContent!.includes(wanted), text);
-const finished = (page: Page) => page.waitForSelector('body:is([data-status="succeeded"], [data-status="failed"], [data-status="canceled"], [data-status="invalid"])');
+const outputContains = (page: Page, text: string) =>
+  page.waitForFunction((wanted) => (globalThis as unknown as InPage).document.getElementById('output').textContent!.includes(wanted), text);
+const finished = (page: Page) =>
+  page.waitForSelector('body:is([data-status="succeeded"], [data-status="failed"], [data-status="canceled"], [data-status="invalid"])');
 
 describe('playground on a predictor with every kind of input', () => {
   beforeAll(async () => ({ server, page } = await servePlayground('playground')));
@@ -125,7 +130,11 @@ describe('playground on a predictor with every kind of input', () => {
       const page = globalThis as unknown as InPage;
       const box = page.document.getElementById('output');
       page.states = [];
-      new page.MutationObserver(() => page.states.push(box.textContent ?? '')).observe(box, { childList: true, subtree: true, characterData: true });
+      new page.MutationObserver(() => page.states.push(box.textContent ?? '')).observe(box, {
+        childList: true,
+        subtree: true,
+        characterData: true,
+      });
     });
     await page.click('#run');
     // Mid-stream, read in the page the moment the first word shows: not all words there yet, the
@@ -133,7 +142,13 @@ describe('playground on a predictor with every kind of input', () => {
     const seen = await page.waitForFunction(() => {
       const { document } = globalThis as unknown as InPage;
       const text = document.getElementById('output').textContent!;
-      return text.includes('HI0') && { text, status: document.body.getAttribute('data-status'), cancel: !document.getElementById('cancel').disabled };
+      return (
+        text.includes('HI0') && {
+          text,
+          status: document.body.getAttribute('data-status'),
+          cancel: !document.getElementById('cancel').disabled,
+        }
+      );
     });
     const partial = (await seen.jsonValue()) as { text: string; status: string; cancel: boolean };
     expect(partial.text).not.toContain('HI3');
@@ -199,7 +214,8 @@ describe('playground on examples/ocr-detect (an image in, an image and JSON out)
   afterAll(() => stop(server, page));
 
   it('uploads an image and shows the annotated image inline and the boxes as JSON', async () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="320"><rect width="100%" height="100%" fill="#fff"/><text x="40" y="120" font-family="DejaVu Sans, sans-serif" font-size="48">Playground</text></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="320"><rect width="100%" height="100%" fill="#fff"/><text x="40" y="120" font-family="DejaVu Sans, sans-serif" font-size="48">Playground</text></svg>';
     const png = await sharp(Buffer.from(svg)).png().toBuffer();
     expect(await page.locator('#input-image').getAttribute('accept')).toBe('image/*');
     await page.setInputFiles('#input-image', { name: 'words.png', mimeType: 'image/png', buffer: png });
@@ -208,10 +224,16 @@ describe('playground on examples/ocr-detect (an image in, an image and JSON out)
     expect(await page.getAttribute('body', 'data-status')).toBe('succeeded');
     const image = page.locator('#output img');
     await image.waitFor();
-    expect(await image.evaluate((img) => {
-      const { complete, naturalWidth, naturalHeight } = img as unknown as { complete: boolean; naturalWidth: number; naturalHeight: number };
-      return [complete, naturalWidth, naturalHeight];
-    })).toEqual([true, 640, 320]);
+    expect(
+      await image.evaluate((img) => {
+        const { complete, naturalWidth, naturalHeight } = img as unknown as {
+          complete: boolean;
+          naturalWidth: number;
+          naturalHeight: number;
+        };
+        return [complete, naturalWidth, naturalHeight];
+      }),
+    ).toEqual([true, 640, 320]);
     const boxes = JSON.parse(await page.locator('#output pre.json').innerText()) as { x: number; width: number }[];
     expect(boxes).toHaveLength(1);
     expect(boxes[0]!.x).toBeLessThan(60);
@@ -239,7 +261,11 @@ describe('playground on an Iterator of files', () => {
     const duration = await audio.evaluate(
       (element) =>
         new Promise<number>((resolve) => {
-          const media = element as unknown as { duration: number; readyState: number; addEventListener(name: string, listener: () => void): void };
+          const media = element as unknown as {
+            duration: number;
+            readyState: number;
+            addEventListener(name: string, listener: () => void): void;
+          };
           if (media.readyState >= 1) resolve(media.duration);
           else media.addEventListener('loadedmetadata', () => resolve(media.duration));
         }),

@@ -81,6 +81,10 @@ describe('the runtime owns prediction state', () => {
     const response = await prediction.done;
     expect(response.output).toBe('x');
     expect(prediction.outputItems).toEqual(['x']);
-    expect(events).toEqual([['log', 'one\n'], ['output', 'x', 0, 'processing'], ['completed', 'x']]);
+    expect(events).toEqual([
+      ['log', 'one\n'],
+      ['output', 'x', 0, 'processing'],
+      ['completed', 'x'],
+    ]);
   });
 });

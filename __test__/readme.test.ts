@@ -28,11 +28,15 @@ describe("README's TypeScript examples", () => {
     for (const block of blocks) writeFileSync(join(dir, block.file), block.code);
     const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
     const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
-    const program = ts.createProgram(blocks.map((block) => join(dir, block.file)), { ...options, noEmit: true });
+    const program = ts.createProgram(
+      blocks.map((block) => join(dir, block.file)),
+      { ...options, noEmit: true },
+    );
     const problems = ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-      const where = diagnostic.file && diagnostic.start !== undefined
-        ? `${diagnostic.file.fileName.slice(dir.length + 1)}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1}: `
-        : '';
+      const where =
+        diagnostic.file && diagnostic.start !== undefined
+          ? `${diagnostic.file.fileName.slice(dir.length + 1)}:${diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1}: `
+          : '';
       return where + ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
     });
     expect(problems).toEqual([]);
@@ -40,7 +44,9 @@ describe("README's TypeScript examples", () => {
 
   it('list every environment variable the settings read, in the Environment table', () => {
     const table = readme.slice(readme.indexOf('### Environment'));
-    const missing = Object.values(settingRows).map((row) => row.name).filter((name) => !table.includes(`| \`${name}\` |`));
+    const missing = Object.values(settingRows)
+      .map((row) => row.name)
+      .filter((name) => !table.includes(`| \`${name}\` |`));
     expect(missing).toEqual([]);
   });
 });

@@ -51,7 +51,11 @@ describe('readSafetensors', () => {
       expect(view.zeroCopy).toBe(true);
       const raw = Array.from(view.data as ArrayLike<number | bigint>);
       const values =
-        dtype === 'F16' ? raw.map((b) => halfToNumber(Number(b))) : dtype === 'BF16' ? raw.map((b) => bf16ToNumber(Number(b))) : raw.map(Number);
+        dtype === 'F16'
+          ? raw.map((b) => halfToNumber(Number(b)))
+          : dtype === 'BF16'
+            ? raw.map((b) => bf16ToNumber(Number(b)))
+            : raw.map(Number);
       expect(values).toEqual(want.values);
     }
   });
@@ -147,9 +151,7 @@ describe('readSafetensors', () => {
       expect(() => readSafetensors(write('wrong-size.safetensors', wrongSize))).toThrow(
         "a tensor's byte range does not match its shape and dtype",
       );
-      expect(() => readSafetensors(write('huge.safetensors', Buffer.alloc(16, 0xff)))).toThrow(
-        'more than the 100 MB limit',
-      );
+      expect(() => readSafetensors(write('huge.safetensors', Buffer.alloc(16, 0xff)))).toThrow('more than the 100 MB limit');
     });
   });
 });

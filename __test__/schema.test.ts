@@ -161,9 +161,19 @@ interface Part {
 function cogDocument(parts: { predict?: Part; train?: Part; enums?: Record<string, Json> }): Json {
   const schemas: Json = {};
   let paths: Json = {
-    '/': { get: { summary: 'Root', operationId: 'root__get', responses: { '200': { description: 'Successful Response', content: { 'application/json': { schema: {} } } } } } },
+    '/': {
+      get: {
+        summary: 'Root',
+        operationId: 'root__get',
+        responses: { '200': { description: 'Successful Response', content: { 'application/json': { schema: {} } } } },
+      },
+    },
     '/health-check': {
-      get: { summary: 'Healthcheck', operationId: 'healthcheck_health_check_get', responses: { '200': { description: 'Successful Response', content: { 'application/json': { schema: {} } } } } },
+      get: {
+        summary: 'Healthcheck',
+        operationId: 'healthcheck_health_check_get',
+        responses: { '200': { description: 'Successful Response', content: { 'application/json': { schema: {} } } } },
+      },
     },
   };
   if (parts.predict) {
@@ -364,9 +374,22 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
             title: 'Input',
             type: 'object',
             properties: {
-              image: { title: 'Image', type: 'string', format: 'uri', description: 'Image to enlarge', 'x-cog-accept': 'image/*', 'x-order': 0 },
+              image: {
+                title: 'Image',
+                type: 'string',
+                format: 'uri',
+                description: 'Image to enlarge',
+                'x-cog-accept': 'image/*',
+                'x-order': 0,
+              },
               mask: { title: 'Mask', type: 'string', format: 'uri', 'x-cog-accept': '.png,.jpg', nullable: true, 'x-order': 1 },
-              frames: { title: 'Frames', type: 'array', items: { type: 'string', format: 'uri' }, description: 'Frames of a video', 'x-order': 2 },
+              frames: {
+                title: 'Frames',
+                type: 'array',
+                items: { type: 'string', format: 'uri' },
+                description: 'Frames of a video',
+                'x-order': 2,
+              },
               weights: { title: 'Weights', type: 'string', format: 'uri', default: 'https://example.com/weights.bin', 'x-order': 3 },
             },
             required: ['image', 'frames'],
@@ -416,8 +439,19 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
     expect(tokens.schema).toStrictEqual(
       cogDocument({
         predict: {
-          input: { title: 'Input', type: 'object', properties: { prompt: { title: 'Prompt', type: 'string', 'x-order': 0 } }, required: ['prompt'] },
-          output: { title: 'Output', type: 'array', items: { type: 'string' }, 'x-cog-array-type': 'iterator', 'x-cog-array-display': 'concatenate' },
+          input: {
+            title: 'Input',
+            type: 'object',
+            properties: { prompt: { title: 'Prompt', type: 'string', 'x-order': 0 } },
+            required: ['prompt'],
+          },
+          output: {
+            title: 'Output',
+            type: 'array',
+            items: { type: 'string' },
+            'x-cog-array-type': 'iterator',
+            'x-cog-array-display': 'concatenate',
+          },
         },
       }),
     );
@@ -452,7 +486,10 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
   it('a trainer: TrainingInput/TrainingOutput/TrainingRequest/TrainingResponse and /trainings', async () => {
     const trainer = await loadPredictor(Trainer, { train: true });
     expect(trainer.schema).toStrictEqual(
-      cogDocument({ train: { input: trainingInput, output: trainingOutput }, enums: { optimizer: enumComponent('optimizer', ['adam', 'sgd']) } }),
+      cogDocument({
+        train: { input: trainingInput, output: trainingOutput },
+        enums: { optimizer: enumComponent('optimizer', ['adam', 'sgd']) },
+      }),
     );
   });
 
@@ -498,8 +535,11 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
         return '';
       }
     }
-    const input = ((await loadPredictor(Titles)).schema.components as { schemas: { Input: { properties: Record<string, { title: string; 'x-order': number }> } } })
-      .schemas.Input;
+    const input = (
+      (await loadPredictor(Titles)).schema.components as {
+        schemas: { Input: { properties: Record<string, { title: string; 'x-order': number }> } };
+      }
+    ).schemas.Input;
     expect(Object.values(input.properties).map((property) => [property.title, property['x-order']])).toEqual([
       ['No Default', 0],
       ['X', 1],
@@ -509,10 +549,19 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
   });
 
   it('output shapes Cog allows beyond the basics: nested lists, dicts of a type, iterators of lists', () => {
-    const outputOf = (output: Parameters<typeof openApiSchema>[0] extends infer S ? S extends { predict?: { output: infer O } } ? O : never : never) =>
-      (openApiSchema({ predict: { inputs: {}, output } }).components as { schemas: { Output: Json } }).schemas.Output;
-    expect(outputOf(Type.Array(Type.Array(Type.Number())))).toStrictEqual({ title: 'Output', type: 'array', items: { type: 'array', items: { type: 'number' } } });
-    expect(outputOf(Type.Record(Type.String(), Type.Integer()))).toStrictEqual({ title: 'Output', type: 'object', additionalProperties: { type: 'integer' } });
+    const outputOf = (
+      output: Parameters<typeof openApiSchema>[0] extends infer S ? (S extends { predict?: { output: infer O } } ? O : never) : never,
+    ) => (openApiSchema({ predict: { inputs: {}, output } }).components as { schemas: { Output: Json } }).schemas.Output;
+    expect(outputOf(Type.Array(Type.Array(Type.Number())))).toStrictEqual({
+      title: 'Output',
+      type: 'array',
+      items: { type: 'array', items: { type: 'number' } },
+    });
+    expect(outputOf(Type.Record(Type.String(), Type.Integer()))).toStrictEqual({
+      title: 'Output',
+      type: 'object',
+      additionalProperties: { type: 'integer' },
+    });
     expect(outputOf(Type.Iterator(Type.Array(Type.Number())))).toStrictEqual({
       title: 'Output',
       type: 'array',
@@ -535,15 +584,39 @@ describe('predictors whose schema Cog cannot express fail at load, naming the in
   const cases: [string, Json, RegExp][] = [
     ['a nested list input', { grid: Type.Array(Type.Array(Type.Integer())) }, /input 'grid'.*nested lists are not supported/],
     ['a Path inside a union', { source: Type.Union([Type.Path(), Type.String()]) }, /input 'source'.*unions may hold only JSON types/],
-    ['a list of Paths inside a union', { source: Type.Union([Type.Array(Type.Path()), Type.String()]) }, /input 'source'.*not files or secrets/],
+    [
+      'a list of Paths inside a union',
+      { source: Type.Union([Type.Array(Type.Path()), Type.String()]) },
+      /input 'source'.*not files or secrets/,
+    ],
     ['a Secret inside a union', { token: Type.Union([Type.Secret(), Type.Integer()]) }, /input 'token'.*not files or secrets/],
     ['an Iterator as an input', { stream: Type.Iterator(Type.String()) }, /input 'stream'.*only valid as a predictor's whole output/],
     ['a list of optional items', { tags: Type.Array(Type.Optional(Type.String())) }, /input 'tags'.*list items cannot be optional/],
-    ['accept on a string input', { prompt: Input(Type.String(), { accept: 'image/*' }) }, /input 'prompt'.*'accept' applies only to Type.Path\(\) and Type.File\(\)/],
-    ['choices of mixed types', { size: Input(Type.Integer(), { choices: [1, 2.5] }) }, /input 'size'.*choices must be all strings or all integers/],
-    ['choices on a list', { sizes: Input(Type.Array(Type.Integer()), { choices: [[1]] }) }, /input 'sizes'.*'choices' applies only to Type.String\(\) and Type.Integer\(\)/],
-    ['a choice input named like a component', { Status: Input(Type.String(), { choices: ['a', 'b'] }) }, /input 'Status'.*taken by Cog's own schema/],
-    ['an invalid regex', { code: Input(Type.String(), { regex: '([a-z' }) }, /input 'code'.*'regex' "\(\[a-z" is not a valid regular expression/],
+    [
+      'accept on a string input',
+      { prompt: Input(Type.String(), { accept: 'image/*' }) },
+      /input 'prompt'.*'accept' applies only to Type.Path\(\) and Type.File\(\)/,
+    ],
+    [
+      'choices of mixed types',
+      { size: Input(Type.Integer(), { choices: [1, 2.5] }) },
+      /input 'size'.*choices must be all strings or all integers/,
+    ],
+    [
+      'choices on a list',
+      { sizes: Input(Type.Array(Type.Integer()), { choices: [[1]] }) },
+      /input 'sizes'.*'choices' applies only to Type.String\(\) and Type.Integer\(\)/,
+    ],
+    [
+      'a choice input named like a component',
+      { Status: Input(Type.String(), { choices: ['a', 'b'] }) },
+      /input 'Status'.*taken by Cog's own schema/,
+    ],
+    [
+      'an invalid regex',
+      { code: Input(Type.String(), { regex: '([a-z' }) },
+      /input 'code'.*'regex' "\(\[a-z" is not a valid regular expression/,
+    ],
     ['a union with null', { maybe: Type.Union([Type.String(), Type.Null()]) }, /input 'maybe'.*use Type.Optional/],
     ['a tuple', { pair: Type.Tuple([Type.String(), Type.Integer()]) }, /input 'pair'.*tuples are not supported/],
   ];

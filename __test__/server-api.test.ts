@@ -153,18 +153,26 @@ describe('request errors', () => {
   });
 
   it('400 for malformed JSON', async () => {
-    const { status, body } = await json(`${echo.url}/predictions`, { method: 'POST', body: '{"input": {"text": ', headers: { 'content-type': 'application/json' } });
+    const { status, body } = await json(`${echo.url}/predictions`, {
+      method: 'POST',
+      body: '{"input": {"text": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(status).toBe(400);
     expect(body.error).toMatch(/^Malformed JSON in request body/);
   });
 
   it('413 for a body over 100 MiB, announced or streamed', async () => {
     const announced = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${echo.url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(101 << 20) } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
+      const req = httpRequest(
+        `${echo.url}/predictions`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(101 << 20) } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        },
+      );
       req.on('error', reject);
       req.write('{"input":');
     });
@@ -177,7 +185,12 @@ describe('request errors', () => {
         else controller.enqueue(chunk);
       },
     });
-    const streamed = await fetch(`${echo.url}/predictions`, { method: 'POST', body, duplex: 'half', headers: { 'content-type': 'application/json' } } as RequestInit);
+    const streamed = await fetch(`${echo.url}/predictions`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'content-type': 'application/json' },
+    } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as { error: string }).error).toContain('100 MiB');
   });
@@ -186,7 +199,11 @@ describe('request errors', () => {
 describe('async, idempotent PUT, cancel, capacity', () => {
   it('Prefer: respond-async answers 202 starting at once, then the webhook gets the result', async () => {
     const started = Date.now();
-    const { status, body } = await post(`${echo.url}/predictions`, { id: 'async-1', input: { text: 'later', sleep: 0.5 }, webhook: `${webhooks.url}/async-1`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
+    const { status, body } = await post(
+      `${echo.url}/predictions`,
+      { id: 'async-1', input: { text: 'later', sleep: 0.5 }, webhook: `${webhooks.url}/async-1`, webhook_events_filter: ['completed'] },
+      { prefer: 'respond-async' },
+    );
     expect(status).toBe(202);
     expect(Date.now() - started).toBeLessThan(400);
     expect(body).toMatchObject({ id: 'async-1', status: 'starting' });
@@ -201,7 +218,9 @@ describe('async, idempotent PUT, cancel, capacity', () => {
 
     const mismatch = await put(`${echo.url}/predictions/put-a`, { id: 'put-b', input: { text: 'p' } });
     expect(mismatch.status).toBe(422);
-    expect(mismatch.body).toEqual({ detail: [{ loc: ['body', 'id'], msg: 'prediction ID must match the ID supplied in the URL', type: 'value_error' }] });
+    expect(mismatch.body).toEqual({
+      detail: [{ loc: ['body', 'id'], msg: 'prediction ID must match the ID supplied in the URL', type: 'value_error' }],
+    });
 
     const request = { input: { text: 'once', sleep: 0.6 }, webhook: `${webhooks.url}/put-twice`, webhook_events_filter: ['completed'] };
     const first = await put(`${echo.url}/predictions/put-twice`, request, { prefer: 'respond-async' });

@@ -55,7 +55,10 @@ describe('file inputs', () => {
   it('downloads http URLs and decodes data URIs to local files, removed after the prediction', async () => {
     serveFiles();
     const { body } = await post(`${plain.url}/predictions`, {
-      input: { file: `${web.url}/files/hello%20world.txt?x=1`, files: ['data:text/plain;base64,' + Buffer.from('from a data uri').toString('base64')] },
+      input: {
+        file: `${web.url}/files/hello%20world.txt?x=1`,
+        files: ['data:text/plain;base64,' + Buffer.from('from a data uri').toString('base64')],
+      },
     });
     expect(body.status).toBe('succeeded');
     const files = JSON.parse(body.output);
@@ -77,14 +80,18 @@ describe('file inputs', () => {
       if (waiting.length === 2) for (const held of waiting) held.end(`pair`);
       return true;
     });
-    const { body } = await post(`${plain.url}/predictions`, { input: { files: [`${web.url}/files/pair-1.txt`, `${web.url}/files/pair-2.txt`] } });
+    const { body } = await post(`${plain.url}/predictions`, {
+      input: { files: [`${web.url}/files/pair-1.txt`, `${web.url}/files/pair-2.txt`] },
+    });
     expect(body.status).toBe('succeeded');
     expect(JSON.parse(body.output).map((f: { content: string }) => f.content)).toEqual(['pair', 'pair']);
   });
 
   it('a failed download fails the prediction with a clear error, and still cleans up', async () => {
     serveFiles();
-    const { status, body } = await post(`${plain.url}/predictions`, { input: { files: [`${web.url}/files/fine.txt`, `${web.url}/files/missing.txt`] } });
+    const { status, body } = await post(`${plain.url}/predictions`, {
+      input: { files: [`${web.url}/files/fine.txt`, `${web.url}/files/missing.txt`] },
+    });
     expect(status).toBe(200);
     expect(body.status).toBe('failed');
     expect(body.error).toContain(`${web.url}/files/missing.txt`);
@@ -109,7 +116,11 @@ describe('file outputs as data URIs (default)', () => {
 describe('file outputs with --upload-url', () => {
   it('PUTs each file once to <url>/<basename>; the output is Location without its query', async () => {
     serveFiles();
-    const single = await post(`${uploading.url}/predictions`, { id: 'up-1', input: { mode: 'single', text: 'uploaded' } }, { traceparent: '00-abc-def-01' });
+    const single = await post(
+      `${uploading.url}/predictions`,
+      { id: 'up-1', input: { mode: 'single', text: 'uploaded' } },
+      { traceparent: '00-abc-def-01' },
+    );
     expect(single.body.status).toBe('succeeded');
     expect(single.body.output).toBe(`${web.url}/stored/uploads/out.txt`);
     const [put] = puts('/uploads/out.txt');
@@ -165,7 +176,10 @@ describe('file outputs with --upload-url', () => {
 
   it('legacy output_file_prefix: a multipart PUT to <prefix><basename>, ahead of --upload-url', async () => {
     serveFiles();
-    const { body } = await post(`${uploading.url}/predictions`, { input: { mode: 'single', text: 'legacy' }, output_file_prefix: `${web.url}/legacy/` });
+    const { body } = await post(`${uploading.url}/predictions`, {
+      input: { mode: 'single', text: 'legacy' },
+      output_file_prefix: `${web.url}/legacy/`,
+    });
     expect(body.output).toBe(`${web.url}/legacy/out.txt`);
     const [put] = puts('/legacy/out.txt');
     expect(put!.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);

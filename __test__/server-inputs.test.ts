@@ -24,12 +24,20 @@ afterAll(async () => {
 
 /** POSTs a raw body (JSON text that JSON.stringify could not write, or would write slowly). */
 async function postText(text: string | Buffer): Promise<{ status: number; text: string; body: any }> {
-  const response = await fetch(`${server.url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+  const response = await fetch(`${server.url}/predictions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: text,
+  });
   const body = await response.text();
   return { status: response.status, text: body, body: JSON.parse(body) };
 }
 
-const issue = (field: string, msg: string | RegExp) => ({ loc: ['body', 'input', field], msg: typeof msg === 'string' ? msg : expect.stringMatching(msg), type: 'value_error' });
+const issue = (field: string, msg: string | RegExp) => ({
+  loc: ['body', 'input', field],
+  msg: typeof msg === 'string' ? msg : expect.stringMatching(msg),
+  type: 'value_error',
+});
 
 describe('Path and File inputs over HTTP', () => {
   it('refuse local paths and other schemes with a 422 naming the field and the rule, in lists too', async () => {
@@ -134,7 +142,9 @@ describe('numbers and nesting', () => {
   });
 
   it('at most 50 entries, each message cut to a few hundred bytes', async () => {
-    const { status, text, body } = await postText(JSON.stringify({ input: { count: 'g'.repeat(300_000), numbers: Array(60_000).fill('garbage'), tokens: [1], maybe: {}, image: 7 } }));
+    const { status, text, body } = await postText(
+      JSON.stringify({ input: { count: 'g'.repeat(300_000), numbers: Array(60_000).fill('garbage'), tokens: [1], maybe: {}, image: 7 } }),
+    );
     expect(status).toBe(422);
     expect(body.detail.length).toBeLessThanOrEqual(50);
     expect(body.detail.map((entry: { loc: string[] }) => entry.loc[2])).toEqual(['image', 'maybe', 'count', 'numbers/0', 'tokens/0']);
@@ -143,9 +153,18 @@ describe('numbers and nesting', () => {
 });
 
 describe('secrets nested in lists and objects', () => {
-  const input = { tokens: ['sk-list-1', 'sk-list-22'], creds: { user: 'ann', key: 'sk-object-333' }, accounts: [{ name: 'bob', key: 'sk-in-list-4444' }] };
+  const input = {
+    tokens: ['sk-list-1', 'sk-list-22'],
+    creds: { user: 'ann', key: 'sk-object-333' },
+    accounts: [{ name: 'bob', key: 'sk-in-list-4444' }],
+  };
   const clearTexts = ['sk-list-1', 'sk-list-22', 'sk-object-333', 'sk-in-list-4444'];
-  const masked = { anything: 0, tokens: ['**********', '**********'], creds: { user: 'ann', key: '**********' }, accounts: [{ name: 'bob', key: '**********' }] };
+  const masked = {
+    anything: 0,
+    tokens: ['**********', '**********'],
+    creds: { user: 'ann', key: '**********' },
+    accounts: [{ name: 'bob', key: '**********' }],
+  };
 
   it('reach predict() as Secrets, and are masked in the response and its logs', async () => {
     const { text, body } = await postText(JSON.stringify({ input }));

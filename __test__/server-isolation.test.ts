@@ -21,7 +21,8 @@ afterAll(async () => {
   await Promise.all(servers.splice(0).map((server) => server.kill()));
 });
 
-const predict = (server: ServerProcess, input: Record<string, unknown>, id?: string) => post(`${server.url}/predictions`, id === undefined ? { input } : { id, input });
+const predict = (server: ServerProcess, input: Record<string, unknown>, id?: string) =>
+  post(`${server.url}/predictions`, id === undefined ? { input } : { id, input });
 
 /** The CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number): number {
@@ -58,7 +59,7 @@ describe('one bad prediction beside three innocent ones (concurrency 4, worker t
   });
 });
 
-describe('the same faults with the predictor in the server\'s thread (--in-process)', () => {
+describe("the same faults with the predictor in the server's thread (--in-process)", () => {
   it('each fails its own prediction beside an innocent one; the server stays READY', async () => {
     const server = await startServer('faults', { args: ['--in-process'] });
     servers.push(server);
@@ -66,7 +67,10 @@ describe('the same faults with the predictor in the server\'s thread (--in-proce
     const [circular, rejection, timer, fine] = await Promise.all(
       ['circular', 'rejection', 'timer', 'fine'].map((mode) => predict(server, { mode, ms: 300 })),
     );
-    expect(circular!.body).toMatchObject({ status: 'failed', error: 'output.self cannot be encoded: it refers back to itself (a circular reference)' });
+    expect(circular!.body).toMatchObject({
+      status: 'failed',
+      error: 'output.self cannot be encoded: it refers back to itself (a circular reference)',
+    });
     expect(rejection!.body).toMatchObject({ status: 'failed', error: 'nobody awaited this' });
     expect(timer!.body).toMatchObject({ status: 'failed', error: 'thrown from a timer' });
     expect(fine!.body).toMatchObject({ status: 'succeeded', output: 'fine after 300 ms' });

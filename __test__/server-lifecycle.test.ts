@@ -28,9 +28,15 @@ describe('setup', () => {
     expect(starting.setup.completed_at).toBeUndefined();
     const early = await post(`${server.url}/predictions`, {});
     expect(early.status).toBe(503);
-    expect(early.body).toEqual({ error: 'Setup has not finished yet. Wait until it has finished, or GET /health-check for status.', status: 'failed' });
+    expect(early.body).toEqual({
+      error: 'Setup has not finished yet. Wait until it has finished, or GET /health-check for status.',
+      status: 'failed',
+    });
     expect(await json(`${server.url}/openapi.json`)).toMatchObject({ status: 503, body: { error: 'OpenAPI schema not available' } });
-    await waitFor(async () => (await json(`${server.url}/health-check`)).body.setup.logs.includes('loading weights'), 'setup logs while starting');
+    await waitFor(
+      async () => (await json(`${server.url}/health-check`)).body.setup.logs.includes('loading weights'),
+      'setup logs while starting',
+    );
 
     const ready = await waitForHealth(server.url, ['READY']);
     expect(ready.setup).toMatchObject({ status: 'succeeded', logs: 'loading weights\nweights loaded\n' });
@@ -108,9 +114,15 @@ describe('trainings', () => {
     const server = await start('trainer');
     await waitForHealth(server.url, ['READY']);
     const { body: root } = await json(`${server.url}/`);
-    expect(root).toMatchObject({ trainings_url: '/trainings', trainings_idempotent_url: '/trainings/{training_id}', trainings_cancel_url: '/trainings/{training_id}/cancel' });
+    expect(root).toMatchObject({
+      trainings_url: '/trainings',
+      trainings_idempotent_url: '/trainings/{training_id}',
+      trainings_cancel_url: '/trainings/{training_id}/cancel',
+    });
     const schema = (await json(`${server.url}/openapi.json`)).body;
-    expect(Object.keys(schema.components.schemas)).toEqual(expect.arrayContaining(['TrainingInput', 'TrainingOutput', 'TrainingRequest', 'TrainingResponse']));
+    expect(Object.keys(schema.components.schemas)).toEqual(
+      expect.arrayContaining(['TrainingInput', 'TrainingOutput', 'TrainingRequest', 'TrainingResponse']),
+    );
 
     const trained = await post(`${server.url}/trainings`, { input: { steps: 4 } });
     expect(trained.body).toMatchObject({ status: 'succeeded', output: { loss: 0.25 }, logs: 'training for 4 steps\n' });
@@ -119,10 +131,17 @@ describe('trainings', () => {
 
     const mismatch = await put(`${server.url}/trainings/t-1`, { id: 't-2', input: { steps: 1 } });
     expect(mismatch.body.detail[0].msg).toBe('training ID must match the ID supplied in the URL');
-    const running = await put(`${server.url}/trainings/t-1`, { input: { steps: 1, sleep: 10 }, webhook: `${peer.url}/t-1` }, { prefer: 'respond-async' });
+    const running = await put(
+      `${server.url}/trainings/t-1`,
+      { input: { steps: 1, sleep: 10 }, webhook: `${peer.url}/t-1` },
+      { prefer: 'respond-async' },
+    );
     expect(running.status).toBe(202);
     expect((await post(`${server.url}/trainings/t-1/cancel`)).status).toBe(200);
-    await waitFor(() => peer.requests.find((r) => r.url === '/t-1' && JSON.parse(r.body.toString()).status === 'canceled'), 'canceled webhook');
+    await waitFor(
+      () => peer.requests.find((r) => r.url === '/t-1' && JSON.parse(r.body.toString()).status === 'canceled'),
+      'canceled webhook',
+    );
     expect((await post(`${server.url}/trainings/t-1/cancel`)).status).toBe(404);
 
     const stream = await post(`${server.url}/trainings`, { input: { steps: 1 } }, { accept: 'text/event-stream' });
@@ -135,23 +154,42 @@ describe('shutdown', () => {
     const server = await start('echo', { env: { COG_MAX_CONCURRENCY: '3' } });
     await waitForHealth(server.url, ['READY']);
     const started = (id: string) => waitFor(() => peer.payloads.some((p) => p.id === id && p.status === 'processing'), `${id} started`);
-    await post(`${server.url}/predictions`, { id: 'bg', input: { text: 'b', sleep: 1 }, webhook: `${peer.url}/bg`, webhook_events_filter: ['start', 'completed'] }, { prefer: 'respond-async' });
-    const sync = post(`${server.url}/predictions`, { id: 'fg', input: { text: 'f', sleep: 1 }, webhook: `${peer.url}/fg`, webhook_events_filter: ['start'] });
+    await post(
+      `${server.url}/predictions`,
+      { id: 'bg', input: { text: 'b', sleep: 1 }, webhook: `${peer.url}/bg`, webhook_events_filter: ['start', 'completed'] },
+      { prefer: 'respond-async' },
+    );
+    const sync = post(`${server.url}/predictions`, {
+      id: 'fg',
+      input: { text: 'f', sleep: 1 },
+      webhook: `${peer.url}/fg`,
+      webhook_events_filter: ['start'],
+    });
     await Promise.all([started('bg'), started('fg')]);
     expect((await json(`${server.url}/health-check`)).body.status).toBe('READY'); // 2 of 3 slots taken
     const shutdown = await post(`${server.url}/shutdown`);
     expect(shutdown).toMatchObject({ status: 200, body: {} });
     expect((await json(`${server.url}/health-check`)).body.status).toBe('BUSY');
-    expect(await post(`${server.url}/predictions`, { input: { text: 'late' } })).toMatchObject({ status: 503, body: { error: 'The server is shutting down.', status: 'failed' } });
+    expect(await post(`${server.url}/predictions`, { input: { text: 'late' } })).toMatchObject({
+      status: 503,
+      body: { error: 'The server is shutting down.', status: 'failed' },
+    });
     expect((await sync).body).toMatchObject({ id: 'fg', status: 'succeeded', output: 'f' });
     expect(await server.exited).toEqual({ code: 0, signal: null });
-    expect(peer.payloads.filter((p) => p.id === 'bg').map((p) => [p.status, p.output])).toEqual([['processing', undefined], ['succeeded', 'b']]);
+    expect(peer.payloads.filter((p) => p.id === 'bg').map((p) => [p.status, p.output])).toEqual([
+      ['processing', undefined],
+      ['succeeded', 'b'],
+    ]);
   });
 
   it('SIGTERM with COG_SHUTDOWN_TIMEOUT: a prediction still running past it ends canceled and the process exits', async () => {
     const server = await start('echo', { env: { COG_SHUTDOWN_TIMEOUT: '1' } });
     await waitForHealth(server.url, ['READY']);
-    await post(`${server.url}/predictions`, { id: 'long-bg', input: { text: 'x', sleep: 10 }, webhook: `${peer.url}/term`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
+    await post(
+      `${server.url}/predictions`,
+      { id: 'long-bg', input: { text: 'x', sleep: 10 }, webhook: `${peer.url}/term`, webhook_events_filter: ['completed'] },
+      { prefer: 'respond-async' },
+    );
     const sync = post(`${server.url}/predictions`, { id: 'long-fg', input: { text: 'x', sleep: 10 } });
     await waitForHealth(server.url, ['BUSY']);
     const signalled = Date.now();
@@ -173,7 +211,11 @@ describe('shutdown', () => {
       const hook = `${silent.url}/hook?token=s3cret-token`;
       const withCredentials = silent.url.replace('http://', 'http://hook-user:pa55word@') + '/cred?sig=abc123';
       await post(`${server.url}/predictions`, { id: 'silent-1', input: { text: 'x' }, webhook: hook }, { prefer: 'respond-async' });
-      await post(`${server.url}/predictions`, { id: 'silent-2', input: { text: 'y' }, webhook: withCredentials }, { prefer: 'respond-async' });
+      await post(
+        `${server.url}/predictions`,
+        { id: 'silent-2', input: { text: 'y' }, webhook: withCredentials },
+        { prefer: 'respond-async' },
+      );
       await waitFor(() => silent.requests.some((r) => r.url.startsWith('/hook')), 'the receiver is called');
       const signalled = Date.now();
       server.child.kill('SIGTERM');

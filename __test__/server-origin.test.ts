@@ -37,7 +37,10 @@ function simplePost(url: string, origin: string, body = '{"input":{"text":"from 
 }
 
 function preflight(url: string, origin: string) {
-  return fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,prefer' } });
+  return fetch(url, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,prefer' },
+  });
 }
 
 const jsonPost = (url: string, headers: Record<string, string> = {}, text = 'hi') =>
@@ -49,7 +52,10 @@ describe('cross-origin browser requests', () => {
     const evil = 'https://evil.example';
     const refused = await simplePost(`${url}/predictions`, evil);
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toEqual({ error: 'Cross-origin request from https://evil.example refused: set COG_CORS_ORIGINS to allow this origin', status: 'failed' });
+    expect(await refused.json()).toEqual({
+      error: 'Cross-origin request from https://evil.example refused: set COG_CORS_ORIGINS to allow this origin',
+      status: 'failed',
+    });
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
     expect((await preflight(`${url}/predictions`, evil)).status).toBe(403);
     expect((await fetch(`${url}/predictions/x/cancel`, { method: 'POST', headers: { origin: evil } })).status).toBe(403);
@@ -116,14 +122,33 @@ describe('cross-origin browser requests', () => {
 describe('Content-Type', () => {
   it('415 names a non-JSON type; JSON, +json and a missing type are read', async () => {
     const { url } = await start();
-    const form = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'input=1' });
+    const form = await fetch(`${url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'input=1',
+    });
     expect(form.status).toBe(415);
-    expect(await form.json()).toEqual({ error: "Unsupported Content-Type 'application/x-www-form-urlencoded': send the request body as application/json", status: 'failed' });
-    const put = await fetch(`${url}/predictions/p1`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: '{"input":{"text":"x"}}' });
+    expect(await form.json()).toEqual({
+      error: "Unsupported Content-Type 'application/x-www-form-urlencoded': send the request body as application/json",
+      status: 'failed',
+    });
+    const put = await fetch(`${url}/predictions/p1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"input":{"text":"x"}}',
+    });
     expect(put.status).toBe(415);
-    const charset = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'Application/JSON; charset=utf-8' }, body: '{"input":{"text":"a"}}' });
+    const charset = await fetch(`${url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+      body: '{"input":{"text":"a"}}',
+    });
     expect(charset.status).toBe(200);
-    const plusJson = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/vnd.cog+json' }, body: '{"input":{"text":"b"}}' });
+    const plusJson = await fetch(`${url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.cog+json' },
+      body: '{"input":{"text":"b"}}',
+    });
     expect(plusJson.status).toBe(200);
     // No Content-Type at all (a blob body): read as JSON, as before.
     const untyped = await fetch(`${url}/predictions`, { method: 'POST', body: new Blob(['{"input":{"text":"c"}}']) });

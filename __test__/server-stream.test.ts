@@ -13,7 +13,11 @@ interface SseEvent {
 }
 
 /** An SSE request read by hand, so a test can read slowly, stop, or hang up. */
-function openStream(url: string, method: 'POST' | 'PUT', body: unknown): Promise<{ response: IncomingMessage; request: ClientRequest; events: () => AsyncGenerator<SseEvent> }> {
+function openStream(
+  url: string,
+  method: 'POST' | 'PUT',
+  body: unknown,
+): Promise<{ response: IncomingMessage; request: ClientRequest; events: () => AsyncGenerator<SseEvent> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: { 'content-type': 'application/json', accept: 'text/event-stream' } }, (response) => {
       response.setEncoding('utf8');
@@ -71,7 +75,7 @@ describe('SSE (Accept: text/event-stream)', () => {
     await hooks.stop();
   });
 
-  it("streams start, log, metric, output {chunk,index} and completed, like coglet", async () => {
+  it('streams start, log, metric, output {chunk,index} and completed, like coglet', async () => {
     const stream = await openStream(`${server.url}/predictions`, 'POST', { input: { mode: 'tokens', count: 3 } });
     expect(stream.response.statusCode).toBe(200);
     expect(stream.response.headers['content-type']).toContain('text/event-stream');
@@ -82,8 +86,12 @@ describe('SSE (Accept: text/event-stream)', () => {
       { chunk: 't1 ', index: 1 },
       { chunk: 't2 ', index: 2 },
     ]);
-    expect(events.filter((e) => e.event === 'log').map((e) => e.data)).toEqual([0, 1, 2].map((i) => ({ source: 'stdout', data: `token ${i}\n` })));
-    expect(events.filter((e) => e.event === 'metric').map((e) => e.data)).toEqual([0, 1, 2].map(() => ({ name: 'tokens', value: 1, mode: 'increment' })));
+    expect(events.filter((e) => e.event === 'log').map((e) => e.data)).toEqual(
+      [0, 1, 2].map((i) => ({ source: 'stdout', data: `token ${i}\n` })),
+    );
+    expect(events.filter((e) => e.event === 'metric').map((e) => e.data)).toEqual(
+      [0, 1, 2].map(() => ({ name: 'tokens', value: 1, mode: 'increment' })),
+    );
     const last = events.at(-1)!;
     expect(last.event).toBe('completed');
     expect(last.data).toMatchObject({ status: 'succeeded', output: ['t0 ', 't1 ', 't2 '], metrics: { tokens: 3 } });
@@ -100,7 +108,11 @@ describe('SSE (Accept: text/event-stream)', () => {
   });
 
   it('replays the history to a client that reconnects with PUT, then follows live', async () => {
-    const created = await post(`${server.url}/predictions`, { id: 'replay-me', input: { mode: 'tokens', count: 6, gap_ms: 150 } }, { prefer: 'respond-async' });
+    const created = await post(
+      `${server.url}/predictions`,
+      { id: 'replay-me', input: { mode: 'tokens', count: 6, gap_ms: 150 } },
+      { prefer: 'respond-async' },
+    );
     expect(created.status).toBe(202);
     await new Promise((resolve) => setTimeout(resolve, 400));
     const events = await collect(await openStream(`${server.url}/predictions/replay-me`, 'PUT', { input: { mode: 'tokens' } }));
@@ -132,7 +144,9 @@ describe('SSE (Accept: text/event-stream)', () => {
     await collect(await openStream(`${server.url}/predictions`, 'POST', { input: { mode: 'big', count: 5000, chunk_kb: 1 } }));
     const before = rssKiB(server.child.pid!);
     // 100 MB of output, 1 KiB a chunk; the client reads about 1 KB a second.
-    const stream = await openStream(`${server.url}/predictions`, 'POST', { input: { mode: 'big', count: 100_000, chunk_kb: 1, progress_file: progress } });
+    const stream = await openStream(`${server.url}/predictions`, 'POST', {
+      input: { mode: 'big', count: 100_000, chunk_kb: 1, progress_file: progress },
+    });
     stream.response.pause();
     for (let second = 0; second < 3; second += 1) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -149,7 +163,11 @@ describe('SSE (Accept: text/event-stream)', () => {
   });
 
   it('answers 406 for trainings and for nothing else', async () => {
-    const response = await fetch(`${server.url}/trainings`, { method: 'POST', headers: { accept: 'text/event-stream', 'content-type': 'application/json' }, body: '{}' });
+    const response = await fetch(`${server.url}/trainings`, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: '{}',
+    });
     // This server has no trainer: no /trainings route at all.
     expect(response.status).toBe(404);
   });
@@ -170,7 +188,16 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
   });
 
   it('answers health checks and cancels within 50 ms, and the loop stops', async () => {
-    const started = await post(`${server.url}/predictions`, { id: 'spinner', input: { mode: 'spin', seconds: 5, poll: true }, webhook: `${hooks.url}/hook`, webhook_events_filter: ['completed'] }, { prefer: 'respond-async' });
+    const started = await post(
+      `${server.url}/predictions`,
+      {
+        id: 'spinner',
+        input: { mode: 'spin', seconds: 5, poll: true },
+        webhook: `${hooks.url}/hook`,
+        webhook_events_filter: ['completed'],
+      },
+      { prefer: 'respond-async' },
+    );
     expect(started.status).toBe(202);
     await waitForHealth(server.url, ['BUSY']);
     const health: number[] = [];
@@ -192,7 +219,11 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
     const hung = await startServer('sse', { env: { COG_CANCEL_GRACE_PERIOD: '0.5' } });
     try {
       await waitForHealth(hung.url, ['READY']);
-      await post(`${hung.url}/predictions`, { id: 'stubborn', input: { mode: 'spin', seconds: 120, poll: false } }, { prefer: 'respond-async' });
+      await post(
+        `${hung.url}/predictions`,
+        { id: 'stubborn', input: { mode: 'spin', seconds: 120, poll: false } },
+        { prefer: 'respond-async' },
+      );
       await waitForHealth(hung.url, ['BUSY']);
       expect((await post(`${hung.url}/predictions/stubborn/cancel`)).status).toBe(200);
       const health = await waitForHealth(hung.url, ['STARTING']);

@@ -25,17 +25,26 @@ afterAll(async () => {
 
 describe('webhook events', () => {
   it('sends start, each output, each log line and one completed, last, with auth and trace headers', async () => {
-    const response = await post(`${unthrottled.url}/predictions`, { id: 'all-events', input: { count: 3, gap_ms: 20 }, webhook: `${peer.url}/all` }, {
-      prefer: 'respond-async',
-      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-      tracestate: 'vendor=1',
-    });
+    const response = await post(
+      `${unthrottled.url}/predictions`,
+      { id: 'all-events', input: { count: 3, gap_ms: 20 }, webhook: `${peer.url}/all` },
+      {
+        prefer: 'respond-async',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'vendor=1',
+      },
+    );
     expect(response.status).toBe(202);
     await waitFor(() => terminal('/all').length > 0, 'completed webhook');
     const events = bodies('/all');
     expect(events).toHaveLength(1 + 3 + 3 + 1);
     expect(events[0]).toMatchObject({ id: 'all-events', status: 'processing', logs: '' });
-    expect(events.at(-1)).toMatchObject({ id: 'all-events', status: 'succeeded', output: ['chunk 0', 'chunk 1', 'chunk 2'], logs: 'step 0\nstep 1\nstep 2\n' });
+    expect(events.at(-1)).toMatchObject({
+      id: 'all-events',
+      status: 'succeeded',
+      output: ['chunk 0', 'chunk 1', 'chunk 2'],
+      logs: 'step 0\nstep 1\nstep 2\n',
+    });
     expect(typeof events.at(-1).metrics.predict_time).toBe('number');
     expect(terminal('/all')).toHaveLength(1);
     // Output events carry the outputs so far; log events the logs so far.
@@ -53,14 +62,27 @@ describe('webhook events', () => {
   });
 
   it('webhook_events_filter applies to every event, completed included', async () => {
-    await post(`${unthrottled.url}/predictions`, { input: { count: 2 }, webhook: `${peer.url}/only-output`, webhook_events_filter: ['output', 'completed'] });
+    await post(`${unthrottled.url}/predictions`, {
+      input: { count: 2 },
+      webhook: `${peer.url}/only-output`,
+      webhook_events_filter: ['output', 'completed'],
+    });
     await waitFor(() => terminal('/only-output').length > 0, 'completed webhook');
     const outputs = bodies('/only-output');
     expect(outputs.at(-1)).toMatchObject({ status: 'succeeded', output: ['chunk 0', 'chunk 1'] });
     // Non-terminal deliveries are concurrent: compare them in order of content.
-    expect(outputs.slice(0, -1).map((b) => b.output).sort((a, b) => a.length - b.length)).toEqual([['chunk 0'], ['chunk 0', 'chunk 1']]);
+    expect(
+      outputs
+        .slice(0, -1)
+        .map((b) => b.output)
+        .sort((a, b) => a.length - b.length),
+    ).toEqual([['chunk 0'], ['chunk 0', 'chunk 1']]);
 
-    await post(`${unthrottled.url}/predictions`, { input: { count: 2 }, webhook: `${peer.url}/only-start`, webhook_events_filter: ['start'] });
+    await post(`${unthrottled.url}/predictions`, {
+      input: { count: 2 },
+      webhook: `${peer.url}/only-start`,
+      webhook_events_filter: ['start'],
+    });
     await waitFor(() => at('/only-start').length > 0, 'start webhook');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(bodies('/only-start')).toEqual([expect.objectContaining({ status: 'processing' })]);
@@ -87,7 +109,11 @@ describe('webhook delivery', () => {
       }
       response.end();
     };
-    const result = await post(`${unthrottled.url}/predictions`, { input: { count: 1 }, webhook: `${peer.url}/flaky`, webhook_events_filter: ['completed'] });
+    const result = await post(`${unthrottled.url}/predictions`, {
+      input: { count: 1 },
+      webhook: `${peer.url}/flaky`,
+      webhook_events_filter: ['completed'],
+    });
     expect(result.body.status).toBe('succeeded');
     await waitFor(() => at('/flaky').length === 3, 'third attempt', 5000);
     const [first, second, third] = at('/flaky');
@@ -104,9 +130,17 @@ describe('webhook delivery', () => {
       if (request.url === '/gone') response.statusCode = 410;
       response.end();
     };
-    await post(`${unthrottled.url}/predictions`, { input: { count: 1 }, webhook: `${peer.url}/drops`, webhook_events_filter: ['completed'] });
+    await post(`${unthrottled.url}/predictions`, {
+      input: { count: 1 },
+      webhook: `${peer.url}/drops`,
+      webhook_events_filter: ['completed'],
+    });
     await waitFor(() => at('/drops').length === 3, 'delivery after two dropped connections', 5000);
-    await post(`${unthrottled.url}/predictions`, { input: { count: 1 }, webhook: `${peer.url}/gone`, webhook_events_filter: ['completed'] });
+    await post(`${unthrottled.url}/predictions`, {
+      input: { count: 1 },
+      webhook: `${peer.url}/gone`,
+      webhook_events_filter: ['completed'],
+    });
     await waitFor(() => at('/gone').length === 1, 'first attempt');
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(at('/gone')).toHaveLength(1);

@@ -60,7 +60,12 @@ let peer: Peer;
 
 beforeAll(async () => {
   [score, report, counter, whole, echo, peer] = await Promise.all([
-    serveLocally(Score), serveLocally(Report), serveLocally(Counter), serveLocally(Whole), serveLocally(Echo), new Peer().start(),
+    serveLocally(Score),
+    serveLocally(Report),
+    serveLocally(Counter),
+    serveLocally(Whole),
+    serveLocally(Echo),
+    new Peer().start(),
   ]);
 });
 afterAll(async () => {
@@ -68,7 +73,12 @@ afterAll(async () => {
   await peer?.stop();
 });
 
-async function raw(url: string, body: unknown, headers: Record<string, string> = {}, method = 'POST'): Promise<{ status: number; text: string }> {
+async function raw(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  method = 'POST',
+): Promise<{ status: number; text: string }> {
   const response = await fetch(url, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: response.status, text: await response.text() };
 }
@@ -96,11 +106,20 @@ describe('whole-number floats', () => {
     expect(sse.text).toContain('event: output\ndata: {"chunk":-2.0,"index":1}\n');
     expect(sse.text).toMatch(/event: completed\ndata: \{[^\n]*"output":\[1\.0,-2\.0\]/);
 
-    const started = await raw(`${counter.url}/predictions`, { id: 'floats-async', webhook: `${peer.url}/floats` }, { prefer: 'respond-async' });
+    const started = await raw(
+      `${counter.url}/predictions`,
+      { id: 'floats-async', webhook: `${peer.url}/floats` },
+      { prefer: 'respond-async' },
+    );
     expect(started.status).toBe(202);
-    const completed = await waitFor(() => peer.requests.find((r) => r.url === '/floats' && JSON.parse(r.body.toString()).status === 'succeeded'), 'completed webhook');
+    const completed = await waitFor(
+      () => peer.requests.find((r) => r.url === '/floats' && JSON.parse(r.body.toString()).status === 'succeeded'),
+      'completed webhook',
+    );
     expect(completed.body.toString()).toContain('"output":[1.0,-2.0]');
-    const outputs = peer.requests.filter((r) => r.url === '/floats' && JSON.parse(r.body.toString()).status === 'processing' && r.body.includes('"output"'));
+    const outputs = peer.requests.filter(
+      (r) => r.url === '/floats' && JSON.parse(r.body.toString()).status === 'processing' && r.body.includes('"output"'),
+    );
     expect(outputs.map((r) => /"output":(\[[^\]]*\])/.exec(r.body.toString())?.[1])).toContain('[1.0]');
   });
 
@@ -135,8 +154,12 @@ describe('predict_time', () => {
 });
 
 describe('malformed JSON', () => {
-  it('is a 400 with a JSON body: the parser\'s message after a fixed prefix, and status failed', async () => {
-    const response = await fetch(`${echo.url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input": {"text": ' });
+  it("is a 400 with a JSON body: the parser's message after a fixed prefix, and status failed", async () => {
+    const response = await fetch(`${echo.url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"input": {"text": ',
+    });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toBe('application/json');
     const body = (await response.json()) as Record<string, unknown>;

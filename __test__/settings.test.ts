@@ -8,7 +8,7 @@ import { COG_NODE_VERSION } from '../src/version.js';
 import { ROOT } from './helpers/cli.js';
 
 describe('settings', () => {
-  it('has Cog\'s defaults when nothing is set', () => {
+  it("has Cog's defaults when nothing is set", () => {
     expect(readSettings({})).toEqual({
       maxConcurrency: undefined,
       setupTimeout: 0,
@@ -33,28 +33,76 @@ describe('settings', () => {
 
   it('reads each variable, in the units the code uses', () => {
     const settings = readSettings({
-      COG_MAX_CONCURRENCY: '4', COG_SETUP_TIMEOUT: '2.5', COG_WEIGHTS: '/weights', COG_CANCEL_GRACE_PERIOD: '0', COG_WORKER_MAX_HEAP_MB: '256',
-      COG_STREAM_HISTORY_CAPACITY: '0', PORT: '8080', COG_THROTTLE_RESPONSE_INTERVAL: '0.1', WEBHOOK_AUTH_TOKEN: 't0ken', COG_USER_AGENT: 'me/1',
-      COG_SHUTDOWN_TIMEOUT: '5', COG_CORS_ORIGINS: 'https://Example.com:443/, http://localhost:3000', COG_DOWNLOAD_STALL_TIMEOUT: '3', COG_MAX_DOWNLOAD_BYTES: '1024',
-      COG_DENY_PRIVATE_NETWORK: 'yes', COG_NODE_PLAYGROUND: 'off', KUBERNETES_SERVICE_HOST: '10.0.0.1', TERM: 'dumb',
+      COG_MAX_CONCURRENCY: '4',
+      COG_SETUP_TIMEOUT: '2.5',
+      COG_WEIGHTS: '/weights',
+      COG_CANCEL_GRACE_PERIOD: '0',
+      COG_WORKER_MAX_HEAP_MB: '256',
+      COG_STREAM_HISTORY_CAPACITY: '0',
+      PORT: '8080',
+      COG_THROTTLE_RESPONSE_INTERVAL: '0.1',
+      WEBHOOK_AUTH_TOKEN: 't0ken',
+      COG_USER_AGENT: 'me/1',
+      COG_SHUTDOWN_TIMEOUT: '5',
+      COG_CORS_ORIGINS: 'https://Example.com:443/, http://localhost:3000',
+      COG_DOWNLOAD_STALL_TIMEOUT: '3',
+      COG_MAX_DOWNLOAD_BYTES: '1024',
+      COG_DENY_PRIVATE_NETWORK: 'yes',
+      COG_NODE_PLAYGROUND: 'off',
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      TERM: 'dumb',
     });
     expect(settings).toEqual({
-      maxConcurrency: 4, setupTimeout: 2.5, weights: '/weights', cancelGracePeriod: 0, workerMaxHeapMb: 256, streamHistoryCapacity: 0, port: 8080,
-      throttleInterval: 100, webhookAuthToken: 't0ken', userAgent: 'me/1', shutdownTimeout: 5000, corsOrigins: new Set(['https://example.com', 'http://localhost:3000']),
-      downloadStallTimeout: 3, maxDownloadBytes: 1024, denyPrivateNetwork: true, playground: false, kubernetes: true, dumbTerminal: true,
+      maxConcurrency: 4,
+      setupTimeout: 2.5,
+      weights: '/weights',
+      cancelGracePeriod: 0,
+      workerMaxHeapMb: 256,
+      streamHistoryCapacity: 0,
+      port: 8080,
+      throttleInterval: 100,
+      webhookAuthToken: 't0ken',
+      userAgent: 'me/1',
+      shutdownTimeout: 5000,
+      corsOrigins: new Set(['https://example.com', 'http://localhost:3000']),
+      downloadStallTimeout: 3,
+      maxDownloadBytes: 1024,
+      denyPrivateNetwork: true,
+      playground: false,
+      kubernetes: true,
+      dumbTerminal: true,
     });
     expect(readSettings({ COG_CORS_ORIGINS: ' * ' }).corsOrigins).toBe('*');
   });
 
   it('gives a value it cannot read the default (a bad COG_MAX_CONCURRENCY counts as 1, as in Cog)', () => {
     const settings = readSettings({
-      COG_MAX_CONCURRENCY: 'many', COG_SETUP_TIMEOUT: '-1', COG_CANCEL_GRACE_PERIOD: 'soon', PORT: '70000', COG_THROTTLE_RESPONSE_INTERVAL: '-2',
-      COG_SHUTDOWN_TIMEOUT: 'x', COG_DOWNLOAD_STALL_TIMEOUT: '0', COG_MAX_DOWNLOAD_BYTES: '-5', COG_STREAM_HISTORY_CAPACITY: '-1', COG_WORKER_MAX_HEAP_MB: 'lots',
-      WEBHOOK_AUTH_TOKEN: '', COG_DENY_PRIVATE_NETWORK: 'no',
+      COG_MAX_CONCURRENCY: 'many',
+      COG_SETUP_TIMEOUT: '-1',
+      COG_CANCEL_GRACE_PERIOD: 'soon',
+      PORT: '70000',
+      COG_THROTTLE_RESPONSE_INTERVAL: '-2',
+      COG_SHUTDOWN_TIMEOUT: 'x',
+      COG_DOWNLOAD_STALL_TIMEOUT: '0',
+      COG_MAX_DOWNLOAD_BYTES: '-5',
+      COG_STREAM_HISTORY_CAPACITY: '-1',
+      COG_WORKER_MAX_HEAP_MB: 'lots',
+      WEBHOOK_AUTH_TOKEN: '',
+      COG_DENY_PRIVATE_NETWORK: 'no',
     });
     expect(settings).toMatchObject({
-      maxConcurrency: 1, setupTimeout: 0, cancelGracePeriod: 30, port: 5000, throttleInterval: 500, shutdownTimeout: 30_000, downloadStallTimeout: 60,
-      maxDownloadBytes: undefined, streamHistoryCapacity: 1024, workerMaxHeapMb: 0, webhookAuthToken: undefined, denyPrivateNetwork: false,
+      maxConcurrency: 1,
+      setupTimeout: 0,
+      cancelGracePeriod: 30,
+      port: 5000,
+      throttleInterval: 500,
+      shutdownTimeout: 30_000,
+      downloadStallTimeout: 60,
+      maxDownloadBytes: undefined,
+      streamHistoryCapacity: 1024,
+      workerMaxHeapMb: 0,
+      webhookAuthToken: undefined,
+      denyPrivateNetwork: false,
     });
     // Empty is unset: neither counts as 1 nor overrides cog.yaml.
     expect(readSettings({ COG_MAX_CONCURRENCY: '' }).maxConcurrency).toBeUndefined();

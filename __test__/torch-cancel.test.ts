@@ -41,9 +41,7 @@ describe('cancellation', () => {
     const module = await fresh();
     const token = new CancelToken();
     const scope = new PredictionScope({ cancelToken: token });
-    const loop = runInScope(scope, () =>
-      module.runSteps({ method: 'count_step', steps: LONG, inputs: [input()], withStepIndex: true }),
-    );
+    const loop = runInScope(scope, () => module.runSteps({ method: 'count_step', steps: LONG, inputs: [input()], withStepIndex: true }));
     setTimeout(() => scope.cancel(), 50);
     await expect(loop).rejects.toThrow(CancelationError);
     expect(await stepsRun(module)).toBeLessThan(LONG);
@@ -63,9 +61,7 @@ describe('cancellation', () => {
     setTimeout(() => controller.abort(), 50);
     await expect(loop).rejects.toBeInstanceOf(CancelationError);
     expect(await stepsRun(module)).toBeLessThan(LONG);
-    await expect(module.withCancel({ signal: controller.signal }).forward(input(), input())).rejects.toBeInstanceOf(
-      CancelationError,
-    );
+    await expect(module.withCancel({ signal: controller.signal }).forward(input(), input())).rejects.toBeInstanceOf(CancelationError);
   });
 
   it('skips module calls queued for a prediction that was cancelled meanwhile', async () => {

@@ -60,7 +60,11 @@ describe('without libtorch', () => {
     const torchDir = (await importTorch({})).stdout;
     expect(torchDir).toMatch(/^loaded from /);
     const python = torchDir.replace('loaded from ', '').trim();
-    const { stdout: dir } = await run(python, ['-c', 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])'], { cwd: tmpdir() });
+    const { stdout: dir } = await run(
+      python,
+      ['-c', 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])'],
+      { cwd: tmpdir() },
+    );
     const { code, stdout } = await importTorch({ LIBTORCH: dir.trim(), COG_NODE_PYTHON: join(empty, 'no-python') });
     expect(code).toBe(0);
     expect(stdout.trim()).toBe('loaded from LIBTORCH');
@@ -74,9 +78,12 @@ describe('cog-node-torch installed from npm', () => {
     const modules = join(mkdtempSync(join(tmpdir(), 'cog-node-torch-layout-')), 'node_modules');
     copyPackage(join(modules, 'cog-node'));
     mkdirSync(join(modules, 'cog-node-torch'));
-    for (const file of ['index.js', 'index.d.ts', 'package.json']) cpSync(join(repoRoot, 'torch', file), join(modules, 'cog-node-torch', file));
+    for (const file of ['index.js', 'index.d.ts', 'package.json'])
+      cpSync(join(repoRoot, 'torch', file), join(modules, 'cog-node-torch', file));
     if (withBinary) {
-      const platform = readdirSync(join(repoRoot, 'torch', 'npm')).find((dir) => existsSync(join(repoRoot, 'torch', `cog-node-torch.${dir}.node`)));
+      const platform = readdirSync(join(repoRoot, 'torch', 'npm')).find((dir) =>
+        existsSync(join(repoRoot, 'torch', `cog-node-torch.${dir}.node`)),
+      );
       if (platform === undefined) throw new Error('the torch addon is not built here: npm run build:torch');
       const target = join(modules, `cog-node-torch-${platform}`);
       mkdirSync(target);
@@ -103,7 +110,9 @@ describe('cog-node-torch installed from npm', () => {
   it('without the per-platform package, names it', async () => {
     const result = await importFrom(installLayout(false));
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/NativeAddonNotFoundError: cog-node\/torch cannot find its native addon for this platform, the package cog-node-torch-linux-x64-gnu\./);
+    expect(result.stderr).toMatch(
+      /NativeAddonNotFoundError: cog-node\/torch cannot find its native addon for this platform, the package cog-node-torch-linux-x64-gnu\./,
+    );
     expect(result.stderr).toMatch(/npm install cog-node-torch-linux-x64-gnu@\d+\.\d+\.\d+/);
     expect(result.stderr).not.toContain('npm has a bug');
   });

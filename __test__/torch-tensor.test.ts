@@ -51,9 +51,7 @@ describe('Tensor', () => {
   });
 
   it('names the field and the rule for bad data, shapes and dtypes', () => {
-    expect(() => Tensor.fromTypedArray(new Float32Array(5), [2, 3])).toThrow(
-      'shape: [2, 3] holds 6 elements but the data has 5',
-    );
+    expect(() => Tensor.fromTypedArray(new Float32Array(5), [2, 3])).toThrow('shape: [2, 3] holds 6 elements but the data has 5');
     expect(() => Tensor.fromTypedArray(new Float32Array(1), [-1])).toThrow('shape: dimensions must be >= 0');
     expect(() => Tensor.fromTypedArray(new Float32Array(2), [2], 'float16')).toThrow(
       'dtype: float16 has 2-byte elements but the data is a Float32Array (4-byte elements)',

@@ -131,7 +131,7 @@ describe('defaults, unknown keys, optionals', () => {
     expect(await predictor.run({})).toEqual([1, 2]);
   });
 
-  it("shows the validated input in the response: defaults filled in, unknown keys gone", async () => {
+  it('shows the validated input in the response: defaults filled in, unknown keys gone', async () => {
     const response = await everything.predict({ count: 3, bogus: true });
     expect(response.status).toBe('succeeded');
     expect(response.input).toMatchObject({ count: 3, text: 'hello' });
@@ -229,7 +229,7 @@ describe('every type accepted and rejected', () => {
     expect(await issue({ token: 123 })).toEqual(invalid('token', 'must be a string (a URL, data URI or path)'));
   });
 
-  it('untyped JSON (Type.Unknown, Cog\'s dict/Any) passes through as it is', async () => {
+  it("untyped JSON (Type.Unknown, Cog's dict/Any) passes through as it is", async () => {
     expect((await received({ options: { a: [1, { b: null }] } })).options).toEqual({ a: [1, { b: null }] });
   });
 });

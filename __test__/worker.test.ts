@@ -147,7 +147,10 @@ describe('a predictor in a worker thread', () => {
     await runtime.ready;
     // A short burst then synchronous work (no event loop turn in the worker), and a long fast
     // burst (batched) then an await: the host must see every item before the generator goes on.
-    for (const [mode, burst] of [['sync', 5], ['async', 200]] as const) {
+    for (const [mode, burst] of [
+      ['sync', 5],
+      ['async', 200],
+    ] as const) {
       const prediction = runtime.start({ mode, burst });
       const seen: number[] = [];
       prediction.on('output', (item) => {
@@ -160,7 +163,7 @@ describe('a predictor in a worker thread', () => {
     }
   });
 
-  it('fails setup of a sync predictor with concurrency > 1, with Cog\'s message', async () => {
+  it("fails setup of a sync predictor with concurrency > 1, with Cog's message", async () => {
     const runtime = launch('SyncOnly', { concurrency: 2 });
     await expect(runtime.ready).rejects.toThrow('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
     expect(runtime.health).toBe('SETUP_FAILED');

@@ -89,13 +89,20 @@ function started(name: string, port: number, child: ChildProcess): Server {
 }
 
 /** `cog-node serve` (dist/, as installed) in `dir`, which holds cog.yaml. */
-export async function startCogNode(dir: string, options: { env?: Record<string, string>; args?: string[]; name?: string } = {}): Promise<Server> {
+export async function startCogNode(
+  dir: string,
+  options: { env?: Record<string, string>; args?: string[]; name?: string } = {},
+): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'bin', 'cog-node.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])], {
-    cwd: dir,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin', 'cog-node.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])],
+    {
+      cwd: dir,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const server = started(options.name ?? 'cog-node', port, child);
   await waitReady(server.url, child, server.name);
   return server;

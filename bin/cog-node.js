@@ -29,7 +29,9 @@ function projectCopy() {
   if (root === self) return undefined;
   const [mine, theirs] = [versionOf(self), versionOf(root)];
   if (compatible(mine, theirs)) return root;
-  process.stderr.write(`cog-node: not handing over to the project's cog-node ${theirs} (${root}): this is cog-node ${mine}, another major version. Run the project's own: npx cog-node\n`);
+  process.stderr.write(
+    `cog-node: not handing over to the project's cog-node ${theirs} (${root}): this is cog-node ${mine}, another major version. Run the project's own: npx cog-node\n`,
+  );
   return undefined;
 }
 

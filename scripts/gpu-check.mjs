@@ -23,7 +23,7 @@ function input(shape) {
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   let s = 12345;
-  for (let i = 0; i < n; i++) data[i] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 31) - 1;
+  for (let i = 0; i < n; i++) data[i] = (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 31 - 1;
   return Tensor.fromTypedArray(data, shape);
 }
 
@@ -39,10 +39,14 @@ async function time(module, x, device, iterations) {
   return times.sort((a, b) => a - b)[times.length >> 1];
 }
 
-const python = spawn(process.env.COG_NODE_PYTHON ?? 'python3', [join(here, '..', 'benches', 'torch', 'python_forward.py'), models, String(threads), target], {
-  cwd: tmpdir(),
-  stdio: ['pipe', 'pipe', 'inherit'],
-});
+const python = spawn(
+  process.env.COG_NODE_PYTHON ?? 'python3',
+  [join(here, '..', 'benches', 'torch', 'python_forward.py'), models, String(threads), target],
+  {
+    cwd: tmpdir(),
+    stdio: ['pipe', 'pipe', 'inherit'],
+  },
+);
 const lines = createInterface({ input: python.stdout })[Symbol.asyncIterator]();
 async function pythonMs(model, batch, iterations) {
   python.stdin.write(`${JSON.stringify({ model, batch, iterations, warmup: 3 })}\n`);

@@ -23,7 +23,10 @@ function pack(dir) {
 
 /** The platform packages of one addon (napi create-npm-dirs made their manifests in npmDir). */
 function platformPackages(npmDir) {
-  return readdirSync(npmDir).map((platform) => ({ dir: join(npmDir, platform), manifest: readJson(join(npmDir, platform, 'package.json')) }));
+  return readdirSync(npmDir).map((platform) => ({
+    dir: join(npmDir, platform),
+    manifest: readJson(join(npmDir, platform, 'package.json')),
+  }));
 }
 
 /**

@@ -101,7 +101,10 @@ type PredictorSource = string | (abstract new () => unknown) | ((inputs: never) 
  */
 export async function loadPredictor(source: PredictorSource = '.', options: LoadOptions = {}): Promise<LoadedPredictor> {
   const kind = options.train ? 'train' : 'predict';
-  const plan = resolvePlan<Exclude<PredictorSource, string>>(typeof source === 'string' ? source : { [kind]: source }, { ...options, kind });
+  const plan = resolvePlan<Exclude<PredictorSource, string>>(typeof source === 'string' ? source : { [kind]: source }, {
+    ...options,
+    kind,
+  });
   const part = plan[kind];
   if (part === undefined) throw new PredictorLoadError(`${source as string}/cog.yaml names no ${kind} target`);
   let target: LoadedTarget;

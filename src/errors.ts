@@ -71,22 +71,28 @@ function named<T extends abstract new (...args: never[]) => unknown>(errorClass:
 
 /** The class of a row whose message is fixed (fastify's `createError`, typed). */
 function fixedError<C extends ErrorCode>(code: C, name: string) {
-  return named(class extends CogNodeError<C> {
-    override name = name;
-    constructor() {
-      super(code);
-    }
-  }, name);
+  return named(
+    class extends CogNodeError<C> {
+      override name = name;
+      constructor() {
+        super(code);
+      }
+    },
+    name,
+  );
 }
 
 /** The class of a row whose `%s` is the thrower's detail: often the whole message. */
 function messageError<C extends ErrorCode>(code: C, name: string) {
-  return named(class extends CogNodeError<C> {
-    override name = name;
-    constructor(detail: string, options?: ErrorOptions) {
-      super(code, [detail], options);
-    }
-  }, name);
+  return named(
+    class extends CogNodeError<C> {
+      override name = name;
+      constructor(detail: string, options?: ErrorOptions) {
+        super(code, [detail], options);
+      }
+    },
+    name,
+  );
 }
 
 /**
@@ -116,11 +122,7 @@ export class InputValidationError extends CogNodeError<'COG_INVALID_INPUT'> {
   override name = 'InputValidationError';
   readonly detail: ValidationIssue[];
   constructor(detail: ValidationIssue[]) {
-    super('COG_INVALID_INPUT', [
-      detail
-        .map((issue) => `${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`)
-        .join('; '),
-    ]);
+    super('COG_INVALID_INPUT', [detail.map((issue) => `${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('; ')]);
     this.detail = detail;
   }
 

@@ -1,5 +1,12 @@
 // cog-node's public API: write a predictor, describe its inputs, run it (CLI, HTTP, embedded).
-export { BasePredictor, BaseRunner, BaseTrainer, type Inputs, type InputsDeclaration, type PredictorConcurrency } from './predictor/base-predictor.js';
+export {
+  BasePredictor,
+  BaseRunner,
+  BaseTrainer,
+  type Inputs,
+  type InputsDeclaration,
+  type PredictorConcurrency,
+} from './predictor/base-predictor.js';
 export { Input, type InputOptions } from './predictor/input.js';
 export { Type, type Static, type TSchema } from './predictor/type.js';
 export { Path } from './predictor/path.js';
@@ -24,4 +31,13 @@ export { PredictorRuntime, type RuntimeOptions } from './runtime/runtime.js';
 export { openApiSchema } from './schema/openapi.js';
 export { dataUriEncoder, encodeOutput, type FileEncoder } from './runtime/output-files.js';
 export { cogYamlSchema, readConfig, type CogConfig, type CogYaml } from './load/cog-yaml.js';
-export { createApp, serve, serveFromConfig, type AppSettings, type CogApp, type CogServer, type ServeOptions, type ServeSource } from './server/index.js';
+export {
+  createApp,
+  serve,
+  serveFromConfig,
+  type AppSettings,
+  type CogApp,
+  type CogServer,
+  type ServeOptions,
+  type ServeSource,
+} from './server/index.js';

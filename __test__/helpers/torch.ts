@@ -9,8 +9,7 @@ export const repoRoot = join(import.meta.dirname, '..', '..');
 
 export function torchPython(): string {
   return (
-    process.env.COG_NODE_PYTHON ??
-    join(process.env.COG_NODE_TORCH_VENV ?? join(homedir(), '.cache', 'cog-node', 'torch'), 'bin', 'python')
+    process.env.COG_NODE_PYTHON ?? join(process.env.COG_NODE_TORCH_VENV ?? join(homedir(), '.cache', 'cog-node', 'torch'), 'bin', 'python')
   );
 }
 

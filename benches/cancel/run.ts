@@ -18,7 +18,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadPredictor } from 'cog-node';
-import { buildDist, COG_VERSION, ensureCog, fmt, loadAverage, median, percentile, startCogNode, startCoglet, type Server } from '../harness.js';
+import {
+  buildDist,
+  COG_VERSION,
+  ensureCog,
+  fmt,
+  loadAverage,
+  median,
+  percentile,
+  startCogNode,
+  startCoglet,
+  type Server,
+} from '../harness.js';
 import { Predictor as AsyncPredictor } from './node-async/predict.js';
 
 const here = import.meta.dirname;
@@ -93,8 +104,16 @@ function overHttp(name: string, how: string, server: Server): Contender {
 async function contenders(): Promise<Contender[]> {
   const embedded = await loadPredictor(AsyncPredictor);
   const list: Contender[] = [
-    overHttp('cog-node serve, async (await on scope.signal)', 'HTTP', await startCogNode(join(here, 'node-async'), { name: 'cog-node async' })),
-    overHttp('cog-node serve, sync busy loop (polls scope.canceled)', 'HTTP', await startCogNode(join(here, 'node-sync'), { name: 'cog-node sync' })),
+    overHttp(
+      'cog-node serve, async (await on scope.signal)',
+      'HTTP',
+      await startCogNode(join(here, 'node-async'), { name: 'cog-node async' }),
+    ),
+    overHttp(
+      'cog-node serve, sync busy loop (polls scope.canceled)',
+      'HTTP',
+      await startCogNode(join(here, 'node-sync'), { name: 'cog-node sync' }),
+    ),
     {
       name: 'cog-node embedded, async, predict({ signal }) + abort()',
       how: 'in-process',
@@ -111,8 +130,16 @@ async function contenders(): Promise<Contender[]> {
       },
       close: () => embedded.runtime.close(),
     },
-    overHttp(`coglet ${COG_VERSION}, async (asyncio.sleep)`, 'HTTP', await startCoglet(join(here, 'python-async'), { name: 'coglet async' })),
-    overHttp(`coglet ${COG_VERSION}, sync (time.sleep(0.001) loop)`, 'HTTP', await startCoglet(join(here, 'python-sync'), { name: 'coglet sync' })),
+    overHttp(
+      `coglet ${COG_VERSION}, async (asyncio.sleep)`,
+      'HTTP',
+      await startCoglet(join(here, 'python-async'), { name: 'coglet async' }),
+    ),
+    overHttp(
+      `coglet ${COG_VERSION}, sync (time.sleep(0.001) loop)`,
+      'HTTP',
+      await startCoglet(join(here, 'python-sync'), { name: 'coglet sync' }),
+    ),
   ];
   return list;
 }
@@ -165,11 +192,17 @@ const lines = [
   '',
   `Target p99 ≤ ${TARGET_P99_MS} ms (cog-node): ${results
     .slice(0, 3)
-    .map((r) => `${r.p99 <= TARGET_P99_MS ? 'met' : 'NOT met'} for ${r.name.split(',')[0]}, ${r.name.split(',')[1]!.trim()} (${fmt(r.p99, 2)} ms)`)
+    .map(
+      (r) =>
+        `${r.p99 <= TARGET_P99_MS ? 'met' : 'NOT met'} for ${r.name.split(',')[0]}, ${r.name.split(',')[1]!.trim()} (${fmt(r.p99, 2)} ms)`,
+    )
     .join('; ')}.`,
   ...results
     .filter((r) => r.notCanceled.length > 0)
-    .map((r) => `${r.name}: ${r.notCanceled.length} of ${r.n} ended otherwise, e.g. ${JSON.stringify(r.notCanceled[0])} (latency to that terminal status is in the figures).`),
+    .map(
+      (r) =>
+        `${r.name}: ${r.notCanceled.length} of ${r.n} ended otherwise, e.g. ${JSON.stringify(r.notCanceled[0])} (latency to that terminal status is in the figures).`,
+    ),
   ...results
     .filter((r) => r.slow > 0)
     .map((r) => `${r.name}: ${r.slow} of ${r.n} took over 1 s (the predictor ran on; each predictor gives up after 30 s).`),
@@ -177,4 +210,18 @@ const lines = [
 console.log(lines.join('\n'));
 mkdirSync(join(here, 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(here, 'results', `${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, loadavg: [loadBefore, loadAverage()], cancels: CANCELS, results, samples: list.map((c, i) => ({ name: c.name, canceled: samples[i]!.map((s) => +s.canceled.toFixed(3)) })) }, null, 2));
+writeFileSync(
+  join(here, 'results', `${stamp}.json`),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      loadavg: [loadBefore, loadAverage()],
+      cancels: CANCELS,
+      results,
+      samples: list.map((c, i) => ({ name: c.name, canceled: samples[i]!.map((s) => +s.canceled.toFixed(3)) })),
+    },
+    null,
+    2,
+  ),
+);

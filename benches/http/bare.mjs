@@ -11,7 +11,13 @@ const server = createServer((req, res) => {
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
     const { input } = JSON.parse(Buffer.concat(chunks).toString());
-    const body = JSON.stringify({ id: `pred_${(n++).toString(16)}`, status: 'succeeded', output: input.text, logs: '', metrics: { predict_time: 0 } });
+    const body = JSON.stringify({
+      id: `pred_${(n++).toString(16)}`,
+      status: 'succeeded',
+      output: input.text,
+      logs: '',
+      metrics: { predict_time: 0 },
+    });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(body);
   });

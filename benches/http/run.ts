@@ -33,7 +33,6 @@ function prepare(): void {
   sh('npm', ['run', '-s', 'build:ts']);
 }
 
-
 interface Contender {
   name: string;
   start(port: number): ChildProcess;
@@ -47,7 +46,10 @@ const contenders: Contender[] = [
   {
     name: 'cog-node',
     start: (port) =>
-      spawn(process.execPath, [join(here, 'serve-node.mjs')], { env: { ...process.env, PORT: String(port), COG_MAX_CONCURRENCY: SLOTS }, stdio: 'ignore' }),
+      spawn(process.execPath, [join(here, 'serve-node.mjs')], {
+        env: { ...process.env, PORT: String(port), COG_MAX_CONCURRENCY: SLOTS },
+        stdio: 'ignore',
+      }),
   },
   {
     name: `coglet ${COG_VERSION}`,
@@ -55,7 +57,15 @@ const contenders: Contender[] = [
       spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
         cwd: join(here, 'echo-python'),
         // The worker subprocess is started as `python`: the venv's must come first.
-        env: { ...process.env, PATH: `${join(venv, 'bin')}:${process.env.PATH}`, PORT: String(port), COG_MAX_CONCURRENCY: SLOTS, COG_PREDICT_TYPE_STUB: 'predict.py:Predictor', LOG_FORMAT: 'console', COG_LOG_LEVEL: 'error' },
+        env: {
+          ...process.env,
+          PATH: `${join(venv, 'bin')}:${process.env.PATH}`,
+          PORT: String(port),
+          COG_MAX_CONCURRENCY: SLOTS,
+          COG_PREDICT_TYPE_STUB: 'predict.py:Predictor',
+          LOG_FORMAT: 'console',
+          COG_LOG_LEVEL: 'error',
+        },
         stdio: 'ignore',
       }),
   },
@@ -133,7 +143,11 @@ async function measure(contender: Contender): Promise<Result> {
     await waitReady(url, contender.name.startsWith('bare'));
     const ready_s = (performance.now() - started) / 1000;
     // Check the echo answers right before loading it.
-    const probe = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"input":{"text":"hello"}}' });
+    const probe = await fetch(`${url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"input":{"text":"hello"}}',
+    });
     const answer = (await probe.json()) as { output?: unknown };
     if (answer.output !== 'hello') throw new Error(`${contender.name} answered ${JSON.stringify(answer)}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -146,7 +160,13 @@ async function measure(contender: Contender): Promise<Result> {
         const cpuBefore = cpuSeconds(child.pid!);
         const run = wrk(url, connections, DURATION_S);
         const cpu = cpuSeconds(child.pid!) - cpuBefore;
-        const result = { rps: run.rps, p50_ms: run.p50_ms, p99_ms: run.p99_ms, errors: run.errors, cpu_ms_per_request: (cpu * 1000) / run.requests };
+        const result = {
+          rps: run.rps,
+          p50_ms: run.p50_ms,
+          p99_ms: run.p99_ms,
+          errors: run.errors,
+          cpu_ms_per_request: (cpu * 1000) / run.requests,
+        };
         if (best === undefined || result.rps > best.rps) best = result;
       }
       load[`c${connections}`] = best!;
@@ -180,7 +200,10 @@ function table(results: Result[]): string {
   }
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   lines.push('', 'Ratios (cog-node ÷ other; for latency, CPU, READY and RSS lower is better):', '');
-  lines.push(`| vs | req/s c=1 | req/s c=16 | p99 c=16 | CPU/request | start→READY | idle RSS |`, '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push(
+    `| vs | req/s c=1 | req/s c=16 | p99 c=16 | CPU/request | start→READY | idle RSS |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const other of [bare, coglet]) {
     lines.push(
       `| ${other.name} | ${ratio(node.load.c1!.rps, other.load.c1!.rps)} | ${ratio(node.load.c16!.rps, other.load.c16!.rps)} | ${ratio(node.load.c16!.p99_ms, other.load.c16!.p99_ms)} | ${ratio(node.load.c16!.cpu_ms_per_request, other.load.c16!.cpu_ms_per_request)} | ${ratio(node.ready_s, other.ready_s)} | ${ratio(node.idle_rss_mib, other.idle_rss_mib)} |`,
@@ -188,7 +211,17 @@ function table(results: Result[]): string {
   }
   const errors = results.filter((r) => Object.values(r.load).some((l) => l.errors > 0));
   if (errors.length > 0) {
-    lines.push('', `Non-2xx responses (not counted in req/s): ${errors.map((r) => `${r.name} ${Object.entries(r.load).map(([k, l]) => `${k}: ${l.errors}`).join(', ')}`).join('; ')}`);
+    lines.push(
+      '',
+      `Non-2xx responses (not counted in req/s): ${errors
+        .map(
+          (r) =>
+            `${r.name} ${Object.entries(r.load)
+              .map(([k, l]) => `${k}: ${l.errors}`)
+              .join(', ')}`,
+        )
+        .join('; ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -203,4 +236,17 @@ const report = table(results);
 console.log(report);
 mkdirSync(join(here, 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(here, 'results', `${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: sh('nproc', []).trim(), loadavg: readFileSync('/proc/loadavg', 'utf8').trim(), results }, null, 2));
+writeFileSync(
+  join(here, 'results', `${stamp}.json`),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: sh('nproc', []).trim(),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
+      results,
+    },
+    null,
+    2,
+  ),
+);

@@ -15,9 +15,18 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '10 MB of bad items (strings in a list of integers)', body: () => Buffer.from(`{"input":{"numbers":[${'"x",'.repeat(2_500_000)}"x"]}}`) },
-  { name: '300 KB of garbage (bad items in a list of integers)', body: () => Buffer.from(JSON.stringify({ input: { numbers: Array(30_000).fill('garbage'), text: 7 } })) },
-  { name: 'a 10^5-deep array in a declared list', body: () => Buffer.from(`{"input":{"numbers":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`) },
+  {
+    name: '10 MB of bad items (strings in a list of integers)',
+    body: () => Buffer.from(`{"input":{"numbers":[${'"x",'.repeat(2_500_000)}"x"]}}`),
+  },
+  {
+    name: '300 KB of garbage (bad items in a list of integers)',
+    body: () => Buffer.from(JSON.stringify({ input: { numbers: Array(30_000).fill('garbage'), text: 7 } })),
+  },
+  {
+    name: 'a 10^5-deep array in a declared list',
+    body: () => Buffer.from(`{"input":{"numbers":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`),
+  },
   { name: 'a 90 MiB valid string', body: () => Buffer.from(`{"input":{"text":"${'a'.repeat(90 * MiB)}"}}`) },
 ];
 
@@ -27,7 +36,10 @@ function peakRss(pid: number): number {
 
 async function ready(url: string): Promise<void> {
   for (let i = 0; i < 3000; i++) {
-    const status = await fetch(`${url}/health-check`).then((r) => r.json() as Promise<{ status: string }>, () => undefined);
+    const status = await fetch(`${url}/health-check`).then(
+      (r) => r.json() as Promise<{ status: string }>,
+      () => undefined,
+    );
     if (status?.status === 'READY') return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -62,7 +74,17 @@ async function measure(test: Case): Promise<string[]> {
     probing = false;
     await probe;
     const summary = text.length > 120 ? `${text.slice(0, 117)}...` : text;
-    return [test.name, `${fmt(body.length / MiB, 1)} MiB`, String(response.status), `${fmt(text.length)} B`, `${fmt(seconds, 2)} s`, `${fmt(worstHealth)} ms`, `${fmt(idle / MiB)} MiB`, `${fmt(peakRss(child.pid!) / MiB)} MiB`, summary];
+    return [
+      test.name,
+      `${fmt(body.length / MiB, 1)} MiB`,
+      String(response.status),
+      `${fmt(text.length)} B`,
+      `${fmt(seconds, 2)} s`,
+      `${fmt(worstHealth)} ms`,
+      `${fmt(idle / MiB)} MiB`,
+      `${fmt(peakRss(child.pid!) / MiB)} MiB`,
+      summary,
+    ];
   } finally {
     killTree(child.pid!);
   }

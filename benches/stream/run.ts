@@ -14,7 +14,19 @@ import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPredictor } from 'cog-node';
-import { buildDist, COG_VERSION, cpuSeconds, ensureCog, fmt, loadAverage, median, startCogNode, startCoglet, threadCpuSeconds, type Server } from '../harness.js';
+import {
+  buildDist,
+  COG_VERSION,
+  cpuSeconds,
+  ensureCog,
+  fmt,
+  loadAverage,
+  median,
+  startCogNode,
+  startCoglet,
+  threadCpuSeconds,
+  type Server,
+} from '../harness.js';
 import { Predictor, tokens } from './tokens-node/predict.js';
 
 const here = import.meta.dirname;
@@ -100,7 +112,8 @@ function sseRun(server: Server, n: number): Promise<Run> {
           const cpu = cpuSeconds(server.child.pid!) - cpuBefore;
           const mainThreadCpu = threadCpuSeconds(server.child.pid!).main - mainBefore;
           const last = lastOutput ? (JSON.parse(lastOutput.slice(lastOutput.indexOf('data: ') + 6)) as { index: number }).index : -1;
-          if (count !== n || last !== n - 1) return reject(new Error(`${server.name}: ${count} output events (last index ${last}) for ${n} tokens`));
+          if (count !== n || last !== n - 1)
+            return reject(new Error(`${server.name}: ${count} output events (last index ${last}) for ${n} tokens`));
           if (!completed.includes('"status":"succeeded"')) return reject(new Error(`${server.name}: no succeeded completed event`));
           resolve({ tokens: count, seconds, cpu, mainThreadCpu });
         });
@@ -135,7 +148,13 @@ async function contenders(): Promise<Contender[]> {
     },
     { name: 'cog-node serve (worker thread)', consumer: 'SSE', tokens: TOKENS, run: (n) => sseRun(worker, n), close: worker.stop },
     { name: 'cog-node serve --in-process', consumer: 'SSE', tokens: TOKENS, run: (n) => sseRun(inProcess, n), close: inProcess.stop },
-    { name: `coglet ${COG_VERSION} (@cog.streaming)`, consumer: 'SSE', tokens: COG_TOKENS, run: (n) => sseRun(coglet, n), close: coglet.stop },
+    {
+      name: `coglet ${COG_VERSION} (@cog.streaming)`,
+      consumer: 'SSE',
+      tokens: COG_TOKENS,
+      run: (n) => sseRun(coglet, n),
+      close: coglet.stop,
+    },
   ];
 }
 
@@ -208,4 +227,18 @@ console.log(lines.join('\n'));
 if (sink === 0) console.log('(nothing consumed)');
 mkdirSync(join(here, 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(here, 'results', `${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, loadavg: [loadBefore, loadAverage()], tokens: TOKENS, cogTokens: COG_TOKENS, results }, null, 2));
+writeFileSync(
+  join(here, 'results', `${stamp}.json`),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      loadavg: [loadBefore, loadAverage()],
+      tokens: TOKENS,
+      cogTokens: COG_TOKENS,
+      results,
+    },
+    null,
+    2,
+  ),
+);

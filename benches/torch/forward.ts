@@ -7,7 +7,15 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Tensor, cuda, expectTensor, loadSafetensors, loadTorchScript, setNumThreads, type TorchScriptModule } from '../../src/torch/index.js';
+import {
+  Tensor,
+  cuda,
+  expectTensor,
+  loadSafetensors,
+  loadTorchScript,
+  setNumThreads,
+  type TorchScriptModule,
+} from '../../src/torch/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -112,7 +120,9 @@ for (const c of cases) {
 }
 pythonProcess.stdin!.end();
 
-console.log(`forward latency, median ms of ${rounds}x the iterations, Python and cog-node calls interleaved, ${threads} intra-op threads, device ${device}`);
+console.log(
+  `forward latency, median ms of ${rounds}x the iterations, Python and cog-node calls interleaved, ${threads} intra-op threads, device ${device}`,
+);
 console.log('model      batch  python ms  cog-node ms  ratio (cog-node / python, target <= 1.02)  checksum Δ');
 for (const [i, n] of nodeResults.entries()) {
   const p = pythonResults[i]!;

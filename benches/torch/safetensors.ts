@@ -20,7 +20,8 @@ const rounds = Number(args.rounds);
 const file = args.file!;
 const python = process.env.COG_NODE_PYTHON ?? join(homedir(), '.cache', 'cog-node', 'torch', 'bin', 'python');
 const here = import.meta.dirname;
-if (!existsSync(`${file}.touch.pt`)) execFileSync(python, [join(here, 'make_big_safetensors.py'), file], { stdio: 'inherit', cwd: tmpdir() });
+if (!existsSync(`${file}.touch.pt`))
+  execFileSync(python, [join(here, 'make_big_safetensors.py'), file], { stdio: 'inherit', cwd: tmpdir() });
 const bytes = statSync(file).size;
 setNumThreads(Number(args.threads));
 
@@ -64,10 +65,7 @@ results.push([
 const toucher = await loadTorchScript(`${file}.touch.pt`);
 const touchMapped = (tensors: Record<string, Tensor>) => toucher.forward(Object.values(tensors));
 results.push(['cog-node loadSafetensors (mapped CPU tensors)', await best(() => loadSafetensors(file))]);
-results.push([
-  'cog-node loadSafetensors + touch every page',
-  await best(async () => touchMapped(await loadSafetensors(file))),
-]);
+results.push(['cog-node loadSafetensors + touch every page', await best(async () => touchMapped(await loadSafetensors(file)))]);
 results.push(['cog-node loadSafetensors copy: true (eager)', await best(() => loadSafetensors(file, { copy: true }))]);
 const py = JSON.parse(
   execFileSync(python, [join(here, 'python_load.py'), file, String(rounds), args.threads!], { cwd: tmpdir(), encoding: 'utf8' }),

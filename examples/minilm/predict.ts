@@ -30,7 +30,10 @@ export class Predictor extends BasePredictor {
   }
 
   async predict({ text }: Inputs<typeof Predictor>) {
-    const sentences = text.split('\n').map((line) => line.trim()).filter((line) => line.length > 0);
+    const sentences = text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0);
     if (sentences.length === 0) return [];
     const ids = sentences.map((sentence) => this.#encode(sentence));
     const width = Math.max(...ids.map((row) => row.length));
@@ -45,14 +48,14 @@ export class Predictor extends BasePredictor {
     );
     const shape = [sentences.length, width];
     const embeddings = expectTensor(
-      await this.#model.forward(
-        Tensor.fromTypedArray(tokens, shape).to(this.#device),
-        Tensor.fromTypedArray(mask, shape).to(this.#device),
-      ),
+      await this.#model.forward(Tensor.fromTypedArray(tokens, shape).to(this.#device), Tensor.fromTypedArray(mask, shape).to(this.#device)),
     );
     const [rows = 0, dims = 0] = embeddings.shape;
     const flat = embeddings.toTypedArray() as Float32Array;
-    this.recordMetric('tokens', ids.reduce((sum, row) => sum + row.length, 0));
+    this.recordMetric(
+      'tokens',
+      ids.reduce((sum, row) => sum + row.length, 0),
+    );
     return Array.from({ length: rows }, (_, i) => Array.from(flat.subarray(i * dims, (i + 1) * dims)));
   }
 

@@ -50,7 +50,12 @@ export function boxesFromProbabilityMap(
     let top = 0;
     stack[top++] = start;
     label[start] = next;
-    let minX = width, minY = height, maxX = -1, maxY = -1, sum = 0, count = 0;
+    let minX = width,
+      minY = height,
+      maxX = -1,
+      maxY = -1,
+      sum = 0,
+      count = 0;
     while (top > 0) {
       const at = stack[--top]!;
       const px = at % width;

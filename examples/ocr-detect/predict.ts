@@ -26,8 +26,18 @@ const Box = Type.Object({
 export class Predictor extends BasePredictor {
   static inputs = {
     image: Input(Type.Path(), { description: 'An image with text (PNG, JPEG, WebP, GIF, TIFF, AVIF, SVG)', accept: 'image/*' }),
-    box_threshold: Input(Type.Number(), { default: PADDLE_DEFAULTS.boxThreshold, ge: 0, le: 1, description: 'Keep a region when its mean text probability reaches this' }),
-    max_side: Input(Type.Integer(), { default: DEFAULT_MAX_SIDE, ge: 32, le: 4096, description: 'The image is scaled down so that its longer side is at most this before detection' }),
+    box_threshold: Input(Type.Number(), {
+      default: PADDLE_DEFAULTS.boxThreshold,
+      ge: 0,
+      le: 1,
+      description: 'Keep a region when its mean text probability reaches this',
+    }),
+    max_side: Input(Type.Integer(), {
+      default: DEFAULT_MAX_SIDE,
+      ge: 32,
+      le: 4096,
+      description: 'The image is scaled down so that its longer side is at most this before detection',
+    }),
   };
   static output = Type.Object({
     boxes: Type.Array(Box, { description: 'Text regions, top to bottom then left to right' }),
@@ -42,12 +52,21 @@ export class Predictor extends BasePredictor {
 
   async predict({ image, box_threshold, max_side }: Inputs<typeof Predictor>) {
     // Upright (EXIF orientation applied), transparency on white, 8-bit sRGB: what a person sees.
-    const { data: rgb, info } = await sharp(image.path).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data: rgb, info } = await sharp(image.path)
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const { width, height } = info;
     const ratio = Math.min(1, max_side / Math.max(width, height));
     const mapWidth = Math.max(32, Math.round((width * ratio) / 32) * 32);
     const mapHeight = Math.max(32, Math.round((height * ratio) / 32) * 32);
-    const resized = await sharp(rgb, { raw: { width, height, channels: 3 } }).resize(mapWidth, mapHeight, { fit: 'fill' }).raw().toBuffer();
+    const resized = await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .resize(mapWidth, mapHeight, { fit: 'fill' })
+      .raw()
+      .toBuffer();
 
     const plane = mapWidth * mapHeight;
     const chw = new Float32Array(3 * plane);
@@ -75,10 +94,18 @@ export class Predictor extends BasePredictor {
 
   async #annotate(rgb: Buffer, width: number, height: number, boxes: TextBox[]): Promise<Path> {
     const stroke = Math.max(2, Math.round(Math.min(width, height) / 300));
-    const rects = boxes.map((b) => `<rect x="${b.x}" y="${b.y}" width="${b.width}" height="${b.height}" fill="none" stroke="#e5262b" stroke-width="${stroke}"/>`).join('');
+    const rects = boxes
+      .map(
+        (b) =>
+          `<rect x="${b.x}" y="${b.y}" width="${b.width}" height="${b.height}" fill="none" stroke="#e5262b" stroke-width="${stroke}"/>`,
+      )
+      .join('');
     const overlay = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${rects}</svg>`);
     const file = join(await mkdtemp(join(tmpdir(), 'ocr-detect-')), 'annotated.png');
-    await sharp(rgb, { raw: { width, height, channels: 3 } }).composite([{ input: overlay }]).png().toFile(file);
+    await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .composite([{ input: overlay }])
+      .png()
+      .toFile(file);
     return new Path(file);
   }
 }

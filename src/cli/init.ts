@@ -65,7 +65,11 @@ const OWN_FILES = ['cog.yaml', 'predict.ts'] as const;
 const SCRIPTS = { predict: 'cog-node predict', serve: 'cog-node serve', schema: 'cog-node schema' };
 
 function newPackageJson(dir: string): string {
-  const name = basename(dir).toLowerCase().replace(/[^a-z0-9-._~]/g, '-').replace(/^[-._]+/, '') || 'my-model';
+  const name =
+    basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9-._~]/g, '-')
+      .replace(/^[-._]+/, '') || 'my-model';
   const manifest = { name, private: true, type: 'module', scripts: SCRIPTS, dependencies: { 'cog-node': `^${COG_NODE_VERSION}` } };
   return `${JSON.stringify(manifest, null, 2)}\n`;
 }
@@ -82,7 +86,8 @@ function mergePackageJson(text: string): { text: string; added: string[] } {
   } catch (error) {
     throw new UsageError(`package.json is not valid JSON (${(error as Error).message}); fix it, then run cog-node init again`);
   }
-  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new UsageError('package.json must hold a JSON object');
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest))
+    throw new UsageError('package.json must hold a JSON object');
   const added: string[] = [];
   const declared = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'].some(
     (field) => typeof manifest[field] === 'object' && manifest[field] !== null && 'cog-node' in (manifest[field] as object),
@@ -113,7 +118,9 @@ export async function initCommand(args: string[]): Promise<number> {
   const dir = process.cwd();
   const existing = OWN_FILES.filter((name) => existsSync(join(dir, name)));
   if (existing.length > 0 && !values.force) {
-    throw new UsageError(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} here; use --force to overwrite ${existing.length === 1 ? 'it' : 'them'}`);
+    throw new UsageError(
+      `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} here; use --force to overwrite ${existing.length === 1 ? 'it' : 'them'}`,
+    );
   }
   await writeFile(join(dir, 'cog.yaml'), COG_YAML);
   console.log('Wrote cog.yaml');

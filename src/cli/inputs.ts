@@ -53,7 +53,12 @@ export function inputsFromFlags(flags: string[], declared: InputsDeclaration, cw
 export function inputsFromJson(argument: string, declared: InputsDeclaration, cwd: string): Record<string, unknown> {
   let text: string;
   try {
-    text = argument === '@-' ? readFileSync(0, 'utf8') : argument.startsWith('@') ? readFileSync(resolve(cwd, argument.slice(1)), 'utf8') : argument;
+    text =
+      argument === '@-'
+        ? readFileSync(0, 'utf8')
+        : argument.startsWith('@')
+          ? readFileSync(resolve(cwd, argument.slice(1)), 'utf8')
+          : argument;
   } catch (error) {
     throw new UsageError(`cannot read --json ${argument}: ${(error as Error).message}`);
   }
@@ -63,7 +68,8 @@ export function inputsFromJson(argument: string, declared: InputsDeclaration, cw
   } catch (error) {
     throw new UsageError(`--json is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('--json must be a JSON object of inputs');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError('--json must be a JSON object of inputs');
   const input: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const schema = declared[name];

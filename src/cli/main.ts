@@ -55,7 +55,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof InputValidationError) {
-      process.stderr.write(`cog-node ${name}: invalid input\n${error.detail.map((issue) => `  ${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('\n')}\n`);
+      process.stderr.write(
+        `cog-node ${name}: invalid input\n${error.detail.map((issue) => `  ${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('\n')}\n`,
+      );
       return 1;
     }
     if (error instanceof PredictorLoadError) {

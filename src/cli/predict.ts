@@ -15,7 +15,9 @@ import { envPairs, parse } from './args.js';
 import { StatusLine, showDownloads, showSetup } from './progress.js';
 import { inputsFromFlags, inputsFromJson } from './inputs.js';
 
-export const predictHelp = (verb: 'predict' | 'train') => `Usage: cog-node ${verb} [-i name=value ...] [--json '{...}'] [-o PATH] [-e NAME=value ...]
+export const predictHelp = (
+  verb: 'predict' | 'train',
+) => `Usage: cog-node ${verb} [-i name=value ...] [--json '{...}'] [-o PATH] [-e NAME=value ...]
 
 Runs setup and one ${verb === 'train' ? 'training' : 'prediction'} of the ${verb === 'train' ? 'trainer' : 'predictor'} named in ./cog.yaml.
 
@@ -40,7 +42,8 @@ async function writeFiles(files: Path[], target: string | undefined): Promise<vo
     const extension = extname(file.path);
     let destination: string;
     if (target !== undefined && files.length === 1) destination = target;
-    else if (target !== undefined) destination = `${target.slice(0, target.length - extname(target).length)}.${index}${extname(target) || extension}`;
+    else if (target !== undefined)
+      destination = `${target.slice(0, target.length - extname(target).length)}.${index}${extname(target) || extension}`;
     else destination = files.length === 1 ? `output${extension}` : `output.${index}${extension}`;
     await copyFile(file.path, resolve(destination));
     log(`Written output to: ${destination}`);
@@ -72,10 +75,18 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   const plan = resolvePlan<never>(process.cwd(), { setupTimeout });
   const { cwd } = plan;
   const ref = plan[verb];
-  if (ref === undefined) throw new PredictorLoadError(`cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`);
+  if (ref === undefined)
+    throw new PredictorLoadError(
+      `cog.yaml: no \`${verb === 'train' ? 'train' : 'predict'}\` target (for example \`${verb === 'train' ? 'train: "train.ts:Trainer"' : 'predict: "predict.ts:Predictor"'}\`)`,
+    );
   // What the predictor's module prints as it loads is a log too: stderr, never stdout.
-  const target = await captureLogs(() => undefined, () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'), true);
-  const input = values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
+  const target = await captureLogs(
+    () => undefined,
+    () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'),
+    true,
+  );
+  const input =
+    values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', { ...plan.runtime, echoLogs: true });
   // The CLI's user is the operator: `-i image=@photo.png` is a local file, as Cog's CLI means it.
@@ -117,7 +128,9 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     return response.status === 'succeeded' ? 0 : 1;
   }
   if (response.status !== 'succeeded') {
-    log(`${verb === 'train' ? 'Training' : 'Prediction'} failed with status ${response.status}${response.error ? `: ${response.error}` : ''}`);
+    log(
+      `${verb === 'train' ? 'Training' : 'Prediction'} failed with status ${response.status}${response.error ? `: ${response.error}` : ''}`,
+    );
     return 1;
   }
   const output = response.output;
@@ -139,4 +152,3 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
   }
   return 0;
 }
-

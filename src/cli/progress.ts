@@ -78,7 +78,10 @@ export function showDownloads(line: StatusLine): () => void {
     if (downloads.size === 0) return line.clear();
     line.show(() =>
       [...downloads.values()]
-        .map(({ url, received, total }) => `Downloading ${url.split('/').pop() || url} ${megabytes(received)}${total ? ` / ${megabytes(total)} (${Math.floor((received / total) * 100)}%)` : ''}`)
+        .map(
+          ({ url, received, total }) =>
+            `Downloading ${url.split('/').pop() || url} ${megabytes(received)}${total ? ` / ${megabytes(total)} (${Math.floor((received / total) * 100)}%)` : ''}`,
+        )
         .join(', '),
     );
   };

@@ -54,7 +54,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   let port: number | undefined;
   if (values.port !== undefined) {
     port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
   }
   const server = await serveFromConfig({
     host: values.host,

@@ -15,12 +15,29 @@ import { PredictorLoadError } from '../errors.js';
  */
 export const cogYamlSchema = Type.Object(
   {
-    predict: Type.Optional(Type.String({ description: 'The predictor: `file.ts:ExportName` (.ts, .js or .mjs), as Cog\'s `predict.py:Predictor`', errorMessage: 'must be a string like "predict.ts:Predictor"' })),
-    run: Type.Optional(Type.String({ description: 'Cog 0.20\'s name for `predict`', errorMessage: 'must be a string like "predict.ts:Predictor"' })),
-    train: Type.Optional(Type.String({ description: 'The trainer: `file.ts:ExportName`', errorMessage: 'must be a string like "train.ts:Trainer"' })),
+    predict: Type.Optional(
+      Type.String({
+        description: "The predictor: `file.ts:ExportName` (.ts, .js or .mjs), as Cog's `predict.py:Predictor`",
+        errorMessage: 'must be a string like "predict.ts:Predictor"',
+      }),
+    ),
+    run: Type.Optional(
+      Type.String({ description: "Cog 0.20's name for `predict`", errorMessage: 'must be a string like "predict.ts:Predictor"' }),
+    ),
+    train: Type.Optional(
+      Type.String({ description: 'The trainer: `file.ts:ExportName`', errorMessage: 'must be a string like "train.ts:Trainer"' }),
+    ),
     concurrency: Type.Optional(
       Type.Object(
-        { max: Type.Optional(Type.Integer({ minimum: 1, description: 'Predictions in flight at once (needs an async predict); COG_MAX_CONCURRENCY overrides it', errorMessage: 'must be an integer >= 1' })) },
+        {
+          max: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'Predictions in flight at once (needs an async predict); COG_MAX_CONCURRENCY overrides it',
+              errorMessage: 'must be an integer >= 1',
+            }),
+          ),
+        },
         { description: 'How many predictions run at once', errorMessage: 'must be a mapping such as `{max: 4}`' },
       ),
     ),
@@ -30,10 +47,12 @@ export const cogYamlSchema = Type.Object(
         errorMessage: 'must be a list of "NAME=value"',
       }),
     ),
-    build: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Cog: how the image is built (cog-node does not read it)' })),
+    build: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'Cog: how the image is built (cog-node does not read it)' }),
+    ),
     image: Type.Optional(Type.String({ description: 'Cog: the image name to push to (cog-node does not read it)' })),
   },
-  { title: 'cog.yaml', description: 'Cog\'s cog.yaml, as cog-node and Cog read it', additionalProperties: true },
+  { title: 'cog.yaml', description: "Cog's cog.yaml, as cog-node and Cog read it", additionalProperties: true },
 );
 
 /** cog.yaml after validation, as written (the normalized values are in `CogConfig`). */
@@ -113,5 +132,12 @@ export function readConfig(dir: string): CogConfig {
     if (name in environment) fail(file, `\`environment\` sets ${name} twice`);
     environment[name] = entry.slice(eq + 1);
   }
-  return { predict: document.run ?? document.predict, train: document.train, concurrency: { max: document.concurrency?.max }, environment, dir, document };
+  return {
+    predict: document.run ?? document.predict,
+    train: document.train,
+    concurrency: { max: document.concurrency?.max },
+    environment,
+    dir,
+    document,
+  };
 }

@@ -60,7 +60,9 @@ function declaredConcurrency(declared: Declared, name: string): number | undefin
   if (concurrency === undefined) return undefined;
   const max = typeof concurrency === 'object' && concurrency !== null ? (concurrency as { max?: unknown }).max : undefined;
   if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
-    throw new PredictorLoadError(`${name}: \`concurrency\` must be { max: N } with N an integer >= 1, got ${JSON.stringify(concurrency) ?? String(concurrency)}`);
+    throw new PredictorLoadError(
+      `${name}: \`concurrency\` must be { max: N } with N an integer >= 1, got ${JSON.stringify(concurrency) ?? String(concurrency)}`,
+    );
   }
   return max;
 }

@@ -84,7 +84,6 @@ export function resolvePlan<T>(source: string | { predict?: T | string; train?: 
   };
 }
 
-
 /** A folder holding cog.yaml, not a module: a project folder may be named like one (`chart.js/`). */
 function isFolder(source: string): boolean {
   return !REFERENCE.test(source) || statSync(source, { throwIfNoEntry: false })?.isDirectory() === true;

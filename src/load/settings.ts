@@ -14,13 +14,20 @@ interface Row<T> {
   parse: (raw: string | undefined) => T;
 }
 
-const row = <T>(name: string, defaultText: string, meaning: string, parse: (raw: string | undefined) => T): Row<T> => ({ name, default: defaultText, meaning, parse });
+const row = <T>(name: string, defaultText: string, meaning: string, parse: (raw: string | undefined) => T): Row<T> => ({
+  name,
+  default: defaultText,
+  meaning,
+  parse,
+});
 
 /** A number of seconds >= 0 (> 0 when `positive`), else `fallback`. */
-const seconds = (fallback: number, positive = false) => (raw: string | undefined) => {
-  const value = Number.parseFloat(raw ?? '');
-  return Number.isFinite(value) && (positive ? value > 0 : value >= 0) ? value : fallback;
-};
+const seconds =
+  (fallback: number, positive = false) =>
+  (raw: string | undefined) => {
+    const value = Number.parseFloat(raw ?? '');
+    return Number.isFinite(value) && (positive ? value > 0 : value >= 0) ? value : fallback;
+  };
 
 /** `https://Example.com:443/` and `https://example.com` are one origin, as browsers send it. */
 function corsOrigins(raw: string | undefined): '*' | ReadonlySet<string> {
@@ -41,23 +48,38 @@ function corsOrigins(raw: string | undefined): '*' | ReadonlySet<string> {
 
 /** The table: a key of `Settings` to its variable. */
 export const settingRows = {
-  maxConcurrency: row('COG_MAX_CONCURRENCY', 'cog.yaml, then the predictor\'s `static concurrency`, then 1', 'Predictions in flight at once (needs an async predict); an invalid value counts as 1, as in Cog', (raw): number | undefined => {
-    if (raw === undefined || raw === '') return undefined;
-    const value = Number.parseInt(raw, 10);
-    return Number.isInteger(value) && value > 0 ? value : 1;
-  }),
+  maxConcurrency: row(
+    'COG_MAX_CONCURRENCY',
+    "cog.yaml, then the predictor's `static concurrency`, then 1",
+    'Predictions in flight at once (needs an async predict); an invalid value counts as 1, as in Cog',
+    (raw): number | undefined => {
+      if (raw === undefined || raw === '') return undefined;
+      const value = Number.parseInt(raw, 10);
+      return Number.isInteger(value) && value > 0 ? value : 1;
+    },
+  ),
   setupTimeout: row('COG_SETUP_TIMEOUT', 'no limit', 'Seconds `setup()` may take before setup fails; 0: no limit', seconds(0, true)),
   weights: row('COG_WEIGHTS', 'unset', 'Passed to `setup(weights)`', (raw): string | undefined => raw),
-  cancelGracePeriod: row('COG_CANCEL_GRACE_PERIOD', '30', 'Seconds a cancelled prediction may run on before its worker is replaced', seconds(30)),
+  cancelGracePeriod: row(
+    'COG_CANCEL_GRACE_PERIOD',
+    '30',
+    'Seconds a cancelled prediction may run on before its worker is replaced',
+    seconds(30),
+  ),
   // No fixed default: one too low breaks a predictor that needs the heap, one above V8's on a small
   // host lets the kernel's OOM killer take the whole server instead of the worker (V8 gives 4144 MB
   // on a 23 GB host). Time for a runaway heap to fail, measured (an array grown forever): 64 MB
   // 0.4 s, 256 MB 4.3 s, 1024 MB 17.9 s, 2048 MB 43.2 s. Buffers, typed arrays and native (torch)
   // memory live outside this heap and are not limited by it.
-  workerMaxHeapMb: row('COG_WORKER_MAX_HEAP_MB', 'V8\'s own', 'The worker thread\'s JS heap limit in MB; 0 or unset: V8\'s own, sized from the machine\'s memory', (raw) => {
-    const value = Number.parseInt(raw ?? '', 10);
-    return Number.isInteger(value) && value > 0 ? value : 0;
-  }),
+  workerMaxHeapMb: row(
+    'COG_WORKER_MAX_HEAP_MB',
+    "V8's own",
+    "The worker thread's JS heap limit in MB; 0 or unset: V8's own, sized from the machine's memory",
+    (raw) => {
+      const value = Number.parseInt(raw ?? '', 10);
+      return Number.isInteger(value) && value > 0 ? value : 0;
+    },
+  ),
   streamHistoryCapacity: row('COG_STREAM_HISTORY_CAPACITY', '1024', 'Events of a prediction kept for a reconnecting SSE client', (raw) => {
     const value = Number.parseInt(raw ?? '', 10);
     return Number.isInteger(value) && value >= 0 ? value : 1024;
@@ -67,21 +89,61 @@ export const settingRows = {
     return Number.isInteger(value) && value >= 0 && value < 65536 ? value : 5000;
   }),
   /** Milliseconds. */
-  throttleInterval: row('COG_THROTTLE_RESPONSE_INTERVAL', '0.5', 'Least seconds between two `start`/`logs` webhooks of a prediction (`output` and `completed` are never held back)', (raw) => seconds(0.5)(raw) * 1000),
-  webhookAuthToken: row('WEBHOOK_AUTH_TOKEN', 'unset', 'Sent as `Authorization: Bearer <token>` with every webhook', (raw): string | undefined => (raw === '' ? undefined : raw)),
-  userAgent: row('COG_USER_AGENT', '`cog-node/<version>`', 'The User-Agent of downloads, uploads and webhooks', (raw) => raw ?? `cog-node/${COG_NODE_VERSION}`),
+  throttleInterval: row(
+    'COG_THROTTLE_RESPONSE_INTERVAL',
+    '0.5',
+    'Least seconds between two `start`/`logs` webhooks of a prediction (`output` and `completed` are never held back)',
+    (raw) => seconds(0.5)(raw) * 1000,
+  ),
+  webhookAuthToken: row(
+    'WEBHOOK_AUTH_TOKEN',
+    'unset',
+    'Sent as `Authorization: Bearer <token>` with every webhook',
+    (raw): string | undefined => (raw === '' ? undefined : raw),
+  ),
+  userAgent: row(
+    'COG_USER_AGENT',
+    '`cog-node/<version>`',
+    'The User-Agent of downloads, uploads and webhooks',
+    (raw) => raw ?? `cog-node/${COG_NODE_VERSION}`,
+  ),
   /** Milliseconds. */
-  shutdownTimeout: row('COG_SHUTDOWN_TIMEOUT', '30', 'Seconds a graceful stop waits for predictions in flight before cancelling them', (raw) => seconds(30)(raw) * 1000),
+  shutdownTimeout: row(
+    'COG_SHUTDOWN_TIMEOUT',
+    '30',
+    'Seconds a graceful stop waits for predictions in flight before cancelling them',
+    (raw) => seconds(30)(raw) * 1000,
+  ),
   corsOrigins: row('COG_CORS_ORIGINS', 'none', 'Origins whose browser pages may call the server: a comma list, or `*`', corsOrigins),
-  downloadStallTimeout: row('COG_DOWNLOAD_STALL_TIMEOUT', '60', 'Seconds a download of an input file may wait for its headers or its next byte', seconds(60, true)),
+  downloadStallTimeout: row(
+    'COG_DOWNLOAD_STALL_TIMEOUT',
+    '60',
+    'Seconds a download of an input file may wait for its headers or its next byte',
+    seconds(60, true),
+  ),
   maxDownloadBytes: row('COG_MAX_DOWNLOAD_BYTES', 'no limit', 'The largest input file downloaded, in bytes', (raw): number | undefined => {
     const value = Number(raw ?? '');
     return Number.isFinite(value) && value > 0 ? value : undefined;
   }),
-  denyPrivateNetwork: row('COG_DENY_PRIVATE_NETWORK', 'off', '`1` (or `true`, `yes`): downloads, uploads and webhooks may reach public addresses only', (raw) => /^(1|true|yes)$/i.test(raw ?? '')),
-  playground: row('COG_NODE_PLAYGROUND', 'on', '`0` (or `false`, `no`, `off`) leaves out the `/playground` page', (raw) => !/^(0|false|no|off)$/i.test(raw?.trim() ?? '')),
-  kubernetes: row('KUBERNETES_SERVICE_HOST', 'unset', 'Set (by Kubernetes): `/var/run/cog/ready` is written once the predictor is ready', (raw) => raw !== undefined),
-  dumbTerminal: row('TERM', 'the terminal\'s', '`dumb`: `cog-node predict` draws no progress line', (raw) => raw === 'dumb'),
+  denyPrivateNetwork: row(
+    'COG_DENY_PRIVATE_NETWORK',
+    'off',
+    '`1` (or `true`, `yes`): downloads, uploads and webhooks may reach public addresses only',
+    (raw) => /^(1|true|yes)$/i.test(raw ?? ''),
+  ),
+  playground: row(
+    'COG_NODE_PLAYGROUND',
+    'on',
+    '`0` (or `false`, `no`, `off`) leaves out the `/playground` page',
+    (raw) => !/^(0|false|no|off)$/i.test(raw?.trim() ?? ''),
+  ),
+  kubernetes: row(
+    'KUBERNETES_SERVICE_HOST',
+    'unset',
+    'Set (by Kubernetes): `/var/run/cog/ready` is written once the predictor is ready',
+    (raw) => raw !== undefined,
+  ),
+  dumbTerminal: row('TERM', "the terminal's", '`dumb`: `cog-node predict` draws no progress line', (raw) => raw === 'dumb'),
 } satisfies Record<string, Row<unknown>>;
 
 type Rows = typeof settingRows;

@@ -33,7 +33,10 @@ export function missingAddonError(error: unknown, addon: AddonDescription): Erro
   const candidates = tried.map((message) => pattern.exec(message)?.[1]).filter((name) => name !== undefined);
   // The loader also tries a WebAssembly fallback, which we do not publish: name the native package.
   const wanted = candidates.find((name) => !name.endsWith('-wasm32-wasi')) ?? candidates[0];
-  const details = tried.slice(1).map((message) => `  - ${message.split('\n')[0]}`).join('\n');
+  const details = tried
+    .slice(1)
+    .map((message) => `  - ${message.split('\n')[0]}`)
+    .join('\n');
   if (wanted === undefined) {
     return new NativeAddonNotFoundError(
       `${addon.name} has no prebuilt native addon for ${process.platform}-${process.arch}; build it from a clone of cog-node with Rust installed: \`${addon.buildCommand}\`.\nThe loader tried:\n${details}`,

@@ -27,7 +27,7 @@ export function claimProcess(): void {
   if (first.root === packageRoot) return;
   throw new DuplicateCogNodeError(
     `Two copies of cog-node are loaded in this process: ${first.root} (${first.version}, loaded first) and ${packageRoot} (${COG_NODE_VERSION}). ` +
-      'Their cancellation tokens and prediction scopes cannot see each other. Run the project\'s own copy (`npx cog-node ...`), ' +
-      'or remove one of them so that the predictor\'s `import \'cog-node\'` finds the one that runs it.',
+      "Their cancellation tokens and prediction scopes cannot see each other. Run the project's own copy (`npx cog-node ...`), " +
+      "or remove one of them so that the predictor's `import 'cog-node'` finds the one that runs it.",
   );
 }

@@ -11,9 +11,7 @@ export type InputsDeclaration = Record<string, TSchema>;
  * The argument `predict` receives, inferred from `static inputs`:
  * `predict(inputs: Inputs<typeof Predictor>)`.
  */
-export type Inputs<P> = P extends { inputs: infer I extends InputsDeclaration }
-  ? Static<TObject<I>>
-  : Record<string, never>;
+export type Inputs<P> = P extends { inputs: infer I extends InputsDeclaration } ? Static<TObject<I>> : Record<string, never>;
 
 type MetricMode = 'replace' | 'incr' | 'append';
 

@@ -71,10 +71,7 @@ function wireDefault(value: unknown): unknown {
  */
 export function Input<T extends TSchema>(schema: T, options: InputOptions<Static<T>> = {}): T {
   // Copy descriptors, not a spread: TypeBox keeps modifiers such as `~optional` non-enumerable.
-  const result = Object.defineProperties(
-    {},
-    Object.getOwnPropertyDescriptors(schema),
-  ) as Record<string, unknown>;
+  const result = Object.defineProperties({}, Object.getOwnPropertyDescriptors(schema)) as Record<string, unknown>;
   for (const [option, keyword] of Object.entries(OPTION_KEYWORDS)) {
     const value = options[option as keyof InputOptions];
     if (value !== undefined) result[keyword] = option === 'default' ? wireDefault(value) : value;

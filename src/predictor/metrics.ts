@@ -91,7 +91,9 @@ function checkValue(name: string, value: unknown): asserts value is MetricValue 
 function describeValue(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'object' || value === null) return typeof value;
-  return Array.isArray(value) ? 'an array holding other values' : `${value.constructor?.name ?? 'an object'} (or an object holding other values)`;
+  return Array.isArray(value)
+    ? 'an array holding other values'
+    : `${value.constructor?.name ?? 'an object'} (or an object holding other values)`;
 }
 
 export class MetricsStore {

@@ -73,11 +73,7 @@ export class PredictionScope implements Scope {
   #abort: AbortController | undefined;
   readonly #onMetric: ((event: MetricEvent) => void) | undefined;
 
-  constructor(options: {
-    context?: Record<string, string>;
-    cancelToken: CancelToken;
-    onMetric?: (event: MetricEvent) => void;
-  }) {
+  constructor(options: { context?: Record<string, string>; cancelToken: CancelToken; onMetric?: (event: MetricEvent) => void }) {
     this.context = Object.freeze({ ...(options.context ?? {}) });
     this.cancelToken = options.cancelToken;
     this.#onMetric = options.onMetric;
@@ -119,17 +115,14 @@ export class PredictionScope implements Scope {
 const neverAborted = new AbortController().signal;
 
 /** Outside a prediction: silently ignores everything, as Cog's no-op scope. */
-const noopMetrics = new Proxy(
-  { record: () => undefined, delete: () => undefined, toJSON: () => ({}) } as Record<string, unknown>,
-  {
-    get: (target, key) => Reflect.get(target, key),
-    set: () => true,
-    deleteProperty: () => true,
-    // Like a real scope's metrics: its keys are the metrics (none), not its methods.
-    has: () => false,
-    ownKeys: () => [],
-  },
-) as MetricRecorder;
+const noopMetrics = new Proxy({ record: () => undefined, delete: () => undefined, toJSON: () => ({}) } as Record<string, unknown>, {
+  get: (target, key) => Reflect.get(target, key),
+  set: () => true,
+  deleteProperty: () => true,
+  // Like a real scope's metrics: its keys are the metrics (none), not its methods.
+  has: () => false,
+  ownKeys: () => [],
+}) as MetricRecorder;
 
 export const noopScope: Scope = Object.freeze({
   metrics: noopMetrics,

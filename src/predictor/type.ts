@@ -16,9 +16,7 @@ export type TIterator<T extends TSchema> = TUnsafe<AsyncIterable<Static<T>> | It
   [COG_KIND]: 'iterator';
   items: T;
 };
-export type TConcatenateIterator<T extends TSchema> = TUnsafe<
-  AsyncIterable<Static<T>> | Iterable<Static<T>>
-> & {
+export type TConcatenateIterator<T extends TSchema> = TUnsafe<AsyncIterable<Static<T>> | Iterable<Static<T>>> & {
   [COG_KIND]: 'concatenate-iterator';
   items: T;
 };

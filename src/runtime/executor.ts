@@ -26,9 +26,7 @@ export interface ExecutionJob {
 }
 
 export type ExecutionResult = { metrics: MetricsObject } & (
-  | { status: 'succeeded'; output: unknown; streamed: boolean }
-  | { status: 'failed'; error: string }
-  | { status: 'canceled' }
+  { status: 'succeeded'; output: unknown; streamed: boolean } | { status: 'failed'; error: string } | { status: 'canceled' }
 );
 
 /** A generator's iterator, or any async iterable's: the shapes of a streamed output. */
@@ -139,7 +137,11 @@ export class InProcessExecutor implements PredictorExecutor {
     this.#running.set(job.token.id, scope);
     const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
-      captureLogs((text, source) => events.log(text, source), () => runInScope(scope, fn), this.#echoLogs);
+      captureLogs(
+        (text, source) => events.log(text, source),
+        () => runInScope(scope, fn),
+        this.#echoLogs,
+      );
     // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
     const outside = <T>(fn: () => T): T => outsideCapture(() => outsideScope(fn));
     const metrics = () => scope.metricsStore.toJSON();

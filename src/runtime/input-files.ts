@@ -112,9 +112,10 @@ export class InputFiles {
       const file = join(slot, fileNameFromUrl(url));
       const length = response.headers['content-length'];
       const progress = countDownload(displayUrl(url), typeof length === 'string' ? length : null);
-      const streams = max === undefined
-        ? [response.body, progress, createWriteStream(file)] as const
-        : [response.body, sizeLimit(max), progress, createWriteStream(file)] as const;
+      const streams =
+        max === undefined
+          ? ([response.body, progress, createWriteStream(file)] as const)
+          : ([response.body, sizeLimit(max), progress, createWriteStream(file)] as const);
       await pipeline(streams);
       return new Path(file);
     } catch (error) {

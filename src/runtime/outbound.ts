@@ -62,7 +62,9 @@ export function deniedRange(address: string): string | undefined {
 
 function refusal(host: string, address: string, range: string): OutboundRequestError {
   const shown = host === address ? address : `${host} (${address})`;
-  return new OutboundRequestError(`refused to connect to ${shown}, a ${range} address: COG_DENY_PRIVATE_NETWORK=1 allows public addresses only`);
+  return new OutboundRequestError(
+    `refused to connect to ${shown}, a ${range} address: COG_DENY_PRIVATE_NETWORK=1 allows public addresses only`,
+  );
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -129,10 +131,17 @@ export async function outboundRequest(target: URL | string, options: OutboundOpt
     });
     const location = response.headers.location;
     if (!REDIRECTS.has(response.statusCode) || typeof location !== 'string') {
-      return { status: response.statusCode, ok: response.statusCode >= 200 && response.statusCode < 300, headers: response.headers, body: response.body, url };
+      return {
+        status: response.statusCode,
+        ok: response.statusCode >= 200 && response.statusCode < 300,
+        headers: response.headers,
+        body: response.body,
+        url,
+      };
     }
     await response.body.dump().catch(() => undefined);
-    if (redirects >= MAX_REDIRECTS) throw new OutboundRequestError(`too many redirects (more than ${MAX_REDIRECTS}) from ${displayUrl(target)}`);
+    if (redirects >= MAX_REDIRECTS)
+      throw new OutboundRequestError(`too many redirects (more than ${MAX_REDIRECTS}) from ${displayUrl(target)}`);
     let next: URL;
     try {
       next = new URL(location, url);
@@ -140,14 +149,19 @@ export async function outboundRequest(target: URL | string, options: OutboundOpt
       throw new OutboundRequestError(`redirect from ${displayUrl(url)} to an invalid URL`);
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-      throw new OutboundRequestError(`refused redirect from ${displayUrl(url)} to a ${next.protocol} URL: only http and https are followed`);
+      throw new OutboundRequestError(
+        `refused redirect from ${displayUrl(url)} to a ${next.protocol} URL: only http and https are followed`,
+      );
     }
-    if (response.statusCode === 303 ? method !== 'GET' : (response.statusCode === 301 || response.statusCode === 302) && method === 'POST') {
+    if (
+      response.statusCode === 303 ? method !== 'GET' : (response.statusCode === 301 || response.statusCode === 302) && method === 'POST'
+    ) {
       method = 'GET';
       body = undefined;
       headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !/^content-/i.test(name)));
     }
-    if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+    if (next.origin !== url.origin)
+      headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
     url = next;
   }
 }

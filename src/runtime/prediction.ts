@@ -47,7 +47,7 @@ export interface PredictionEvents {
 /** `pred_<hex of epoch nanoseconds>`, as coglet generates ids (with a counter against ties). */
 let lastId = 0n;
 export function generatePredictionId(prefix = 'pred'): string {
-  let nanos = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+  let nanos = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   if (nanos <= lastId) nanos = lastId + 1n;
   lastId = nanos;
   return `${prefix}_${nanos.toString(16)}`;
@@ -191,7 +191,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.output = this.#outputs;
     const index = this.#outputs.length - 1;
     const writeChunk = this.#writers?.chunk;
-    const event = writeChunk === undefined ? { chunk, index } : new JsonText(() => `{"chunk":${writeChunk(chunk) ?? 'null'},"index":${index}}`);
+    const event =
+      writeChunk === undefined ? { chunk, index } : new JsonText(() => `{"chunk":${writeChunk(chunk) ?? 'null'},"index":${index}}`);
     const accepted = this.events.publish('output', event);
     this.emit('output', chunk, index);
     return accepted;

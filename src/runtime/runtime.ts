@@ -146,7 +146,8 @@ export class PredictorRuntime {
     if ('ref' in source) {
       this.ready = this.#launch(source.ref, source.cwd);
     } else {
-      const executor = options.executor ?? (source.instance ? new InProcessExecutor(source as LoadedTarget, { echoLogs: options.echoLogs }) : undefined);
+      const executor =
+        options.executor ?? (source.instance ? new InProcessExecutor(source as LoadedTarget, { echoLogs: options.echoLogs }) : undefined);
       if (executor === undefined) throw new TypeError('PredictorRuntime needs a loaded target or an executor');
       this.#load(source, executor);
       this.ready = this.#setup();
@@ -201,7 +202,8 @@ export class PredictorRuntime {
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
   async #restart(executor: WorkerExecutor, reason: WorkerDeath): Promise<void> {
     if (!this.#defunct?.forGood) {
-      this.#defunct = reason === 'crashed' ? { reason: 'the predictor\'s worker crashed; a new one is starting', forGood: false } : undefined;
+      this.#defunct =
+        reason === 'crashed' ? { reason: "the predictor's worker crashed; a new one is starting", forGood: false } : undefined;
     }
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     try {
@@ -445,7 +447,8 @@ export class PredictorRuntime {
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
     // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
-    const plain = (value: unknown) => value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+    const plain = (value: unknown) =>
+      value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
     const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
     let ending: Parameters<Prediction['finish']>[0];
     let execution: Promise<ExecutionResult> | undefined;
@@ -488,7 +491,8 @@ export class PredictorRuntime {
           if (!prediction.terminal) await prediction.addOutput(output);
           ending = { status: 'succeeded', output, metrics: result.metrics };
         } else {
-          ending = result.status === 'succeeded' ? { status: 'succeeded', output: prediction.output ?? [], metrics: result.metrics } : result;
+          ending =
+            result.status === 'succeeded' ? { status: 'succeeded', output: prediction.output ?? [], metrics: result.metrics } : result;
         }
       }
     } catch (error) {
@@ -512,7 +516,11 @@ export class PredictorRuntime {
     );
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<{ healthy: boolean; error: string }>((resolve) => {
-      timer = setTimeout(() => resolve({ healthy: false, error: `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds` }), timeoutMs);
+      timer = setTimeout(
+        () =>
+          resolve({ healthy: false, error: `Healthcheck failed: user-defined healthcheck timed out after ${timeoutMs / 1000}.0 seconds` }),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([answer, deadline]);
@@ -521,4 +529,3 @@ export class PredictorRuntime {
     }
   }
 }
-

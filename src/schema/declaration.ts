@@ -63,8 +63,18 @@ export interface CheckedDeclaration {
 
 /** Component names the document itself uses: a choice input named so would overwrite them. */
 const RESERVED_COMPONENTS = new Set([
-  'Input', 'Output', 'PredictionRequest', 'PredictionResponse', 'TrainingInput', 'TrainingOutput',
-  'TrainingRequest', 'TrainingResponse', 'Status', 'WebhookEvent', 'HTTPValidationError', 'ValidationError',
+  'Input',
+  'Output',
+  'PredictionRequest',
+  'PredictionResponse',
+  'TrainingInput',
+  'TrainingOutput',
+  'TrainingRequest',
+  'TrainingResponse',
+  'Status',
+  'WebhookEvent',
+  'HTTPValidationError',
+  'ValidationError',
 ]);
 
 const UNION_MEMBERS_RULE = 'unions may hold only JSON types (string, number, integer, boolean, object, array), not files or secrets';
@@ -113,7 +123,9 @@ function checkPatterns(schema: unknown, where: string): void {
     try {
       new RegExp(schema.pattern, 'u');
     } catch (error) {
-      throw new PredictorLoadError(`${where}: 'regex' ${JSON.stringify(schema.pattern)} is not a valid regular expression: ${(error as Error).message}`);
+      throw new PredictorLoadError(
+        `${where}: 'regex' ${JSON.stringify(schema.pattern)} is not a valid regular expression: ${(error as Error).message}`,
+      );
     }
   }
   if (isRecord(schema.items)) checkPatterns(schema.items, `${where} items`);
@@ -177,7 +189,10 @@ function checkValue(schema: TSchema, place: Place): CheckedValue {
     }
     case 'object':
     case undefined: {
-      if (source.type === undefined && Object.keys(source).some((key) => !['description', 'default', 'deprecated', 'title'].includes(key))) {
+      if (
+        source.type === undefined &&
+        Object.keys(source).some((key) => !['description', 'default', 'deprecated', 'title'].includes(key))
+      ) {
         throw new PredictorLoadError(`${where}: this type cannot be expressed in Cog's schema`);
       }
       const patterns = source.patternProperties as Record<string, TSchema> | undefined;
@@ -230,7 +245,9 @@ function checkInputList(inputs: InputsDeclaration, kind: string, enumerations: E
       throw new PredictorLoadError(`${where}: 'choices' applies only to Type.String() and Type.Integer() inputs`);
     }
     if (RESERVED_COMPONENTS.has(name)) {
-      throw new PredictorLoadError(`${where}: an input with choices gets a schema component named after it, and '${name}' is taken by Cog's own schema; rename the input`);
+      throw new PredictorLoadError(
+        `${where}: an input with choices gets a schema component named after it, and '${name}' is taken by Cog's own schema; rename the input`,
+      );
     }
     checked.choices = { values: choices, type: enumType(choices, where) };
     claimEnumeration(enumerations, checked, where);
@@ -264,7 +281,11 @@ function checkOutput(output: TSchema | undefined, kind: string): CheckedOutput {
   return { form: 'value', value: checkValue(output, place) };
 }
 
-function checkSide(side: { inputs: InputsDeclaration; output: TSchema | undefined }, kind: string, enumerations: Enumerations): CheckedSide {
+function checkSide(
+  side: { inputs: InputsDeclaration; output: TSchema | undefined },
+  kind: string,
+  enumerations: Enumerations,
+): CheckedSide {
   const inputs = checkInputList(side.inputs, kind, enumerations);
   const output = checkOutput(side.output, kind);
   // Regular expressions are checked last, as the validator checked them after the schema was written.
@@ -297,8 +318,12 @@ export function joinDeclarations(predictor: CheckedDeclaration | undefined, trai
   if (predict !== undefined) joined.predict = predict;
   if (train !== undefined) joined.train = train;
   const enumerations: Enumerations = new Map();
-  for (const [kind, side] of [['predictor', predict], ['trainer', train]] as const) {
-    for (const input of side?.inputs ?? []) if (input.choices !== undefined) claimEnumeration(enumerations, input, `${kind} input '${input.name}'`);
+  for (const [kind, side] of [
+    ['predictor', predict],
+    ['trainer', train],
+  ] as const) {
+    for (const input of side?.inputs ?? [])
+      if (input.choices !== undefined) claimEnumeration(enumerations, input, `${kind} input '${input.name}'`);
   }
   return joined;
 }

@@ -119,7 +119,8 @@ function unsafeIntegerAt(schema: unknown, value: unknown): string | undefined {
   if (schema.type === 'integer') return unsafe ? '' : undefined;
   if (Array.isArray(schema.anyOf)) {
     const members = schema.anyOf as JsonObject[];
-    if (unsafe) return members.some((member) => member.type === 'integer') && !members.some((member) => member.type === 'number') ? '' : undefined;
+    if (unsafe)
+      return members.some((member) => member.type === 'integer') && !members.some((member) => member.type === 'number') ? '' : undefined;
     for (const member of members) {
       const at = unsafeIntegerAt(member, value);
       if (at !== undefined) return at;
@@ -169,7 +170,9 @@ function firstError(schema: TSchema, value: unknown): LocalizedError | undefined
   }
   const errors = validatorFor(schema).Errors(value) as LocalizedError[];
   // For a choice or union, the member errors say less than the summary that follows them.
-  return errors.find((error) => error.keyword !== 'const' && (error.keyword === 'anyOf' || !/\/anyOf\/\d+/.test(error.schemaPath))) ?? errors[0];
+  return (
+    errors.find((error) => error.keyword !== 'const' && (error.keyword === 'anyOf' || !/\/anyOf\/\d+/.test(error.schemaPath))) ?? errors[0]
+  );
 }
 
 /**
@@ -253,9 +256,7 @@ export class InputValidator {
   /** Returns the validated input (Secrets wrapped; Path inputs still strings), or throws. */
   validate(raw: unknown, options: ValidateOptions = {}): Record<string, unknown> {
     if (raw !== undefined && raw !== null && !isRecord(raw)) {
-      throw new InputValidationError([
-        { loc: ['body', 'input'], msg: 'Input should be an object', type: 'value_error' },
-      ]);
+      throw new InputValidationError([{ loc: ['body', 'input'], msg: 'Input should be an object', type: 'value_error' }]);
     }
     const issues: ValidationIssue[] = [];
     const broken = (name: string, at: string, msg: string, type = 'value_error') => {

@@ -1,6 +1,13 @@
 // The OpenAPI 3.0.2 document Cog serves at `/openapi.json`, written from a checked declaration
 // (declaration.ts): formatting only, nothing here refuses a schema. Built once per declaration.
-import { checkDeclaration, type CheckedDeclaration, type CheckedInput, type CheckedOutput, type CheckedValue, type SchemaSources } from './declaration.js';
+import {
+  checkDeclaration,
+  type CheckedDeclaration,
+  type CheckedInput,
+  type CheckedOutput,
+  type CheckedValue,
+  type SchemaSources,
+} from './declaration.js';
 import { COG_API_VERSION } from '../version.js';
 
 export type { SchemaSources } from './declaration.js';
@@ -17,9 +24,22 @@ export function title(name: string): string {
 }
 
 const TYPE_KEYWORDS = [
-  'type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'minLength', 'maxLength', 'pattern', 'format', 'minItems', 'maxItems', 'uniqueItems',
-  'description', 'default', 'deprecated',
+  'type',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'format',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'description',
+  'default',
+  'deprecated',
 ] as const;
 
 const SECRET_MASK = '**********';
@@ -51,14 +71,21 @@ function writeValue(value: CheckedValue): JsonObject {
       return { ...out, anyOf: value.members.map(writeValue) };
     }
     case 'const':
-      return { type: typeof value.value === 'string' ? 'string' : Number.isInteger(value.value) ? 'integer' : 'number', enum: [value.value] };
+      return {
+        type: typeof value.value === 'string' ? 'string' : Number.isInteger(value.value) ? 'integer' : 'number',
+        enum: [value.value],
+      };
     case 'scalar': {
       const out = pick(value.schema, TYPE_KEYWORDS);
       if (Array.isArray(value.schema.enum)) out.enum = value.schema.enum;
       return out;
     }
     case 'list':
-      return { ...pick(value.schema, ['description', 'default', 'deprecated', 'minItems', 'maxItems', 'uniqueItems']), type: 'array', items: writeValue(value.items) };
+      return {
+        ...pick(value.schema, ['description', 'default', 'deprecated', 'minItems', 'maxItems', 'uniqueItems']),
+        type: 'array',
+        items: writeValue(value.items),
+      };
     case 'object': {
       const out = pick(value.schema, ['description', 'default', 'deprecated']);
       if (value.values !== undefined) return { ...out, type: 'object', additionalProperties: writeValue(value.values) };
@@ -172,9 +199,22 @@ function responseComponent(name: string, input: string, output: string): JsonObj
 }
 
 function runOperation(kind: 'predict' | 'train', streaming: boolean): JsonObject {
-  const names = kind === 'predict'
-    ? { summary: 'Predict', description: 'Run a single prediction on the model', operationId: 'predict_predictions_post', request: 'PredictionRequest', response: 'PredictionResponse' }
-    : { summary: 'Train', description: 'Run a single training on the model', operationId: 'train_trainings_post', request: 'TrainingRequest', response: 'TrainingResponse' };
+  const names =
+    kind === 'predict'
+      ? {
+          summary: 'Predict',
+          description: 'Run a single prediction on the model',
+          operationId: 'predict_predictions_post',
+          request: 'PredictionRequest',
+          response: 'PredictionResponse',
+        }
+      : {
+          summary: 'Train',
+          description: 'Run a single training on the model',
+          operationId: 'train_trainings_post',
+          request: 'TrainingRequest',
+          response: 'TrainingResponse',
+        };
   const operation: JsonObject = {
     summary: names.summary,
     description: names.description,
@@ -230,7 +270,11 @@ function writeDocument(sources: CheckedDeclaration): JsonObject {
   const paths: JsonObject = {
     '/': { get: { summary: 'Root', operationId: 'root__get', responses: { '200': jsonResponse('Successful Response', {}) } } },
     '/health-check': {
-      get: { summary: 'Healthcheck', operationId: 'healthcheck_health_check_get', responses: { '200': jsonResponse('Successful Response', {}) } },
+      get: {
+        summary: 'Healthcheck',
+        operationId: 'healthcheck_health_check_get',
+        responses: { '200': jsonResponse('Successful Response', {}) },
+      },
     },
   };
   // The predictor's and the trainer's components and paths: the same shape under Cog's two sets of names.

@@ -42,10 +42,12 @@ function findUnencodable(value: unknown, ancestors: object[]): Unencodable | und
   if (typeof value === 'function') return { path: [], why: 'it is a function' };
   if (typeof value === 'symbol') return { path: [], why: 'it is a symbol' };
   if (typeof value !== 'object' || value === null) return undefined;
-  if (value instanceof Path || value instanceof Secret || value instanceof Date || value instanceof URL || ArrayBuffer.isView(value)) return undefined;
+  if (value instanceof Path || value instanceof Secret || value instanceof Date || value instanceof URL || ArrayBuffer.isView(value))
+    return undefined;
   // Neither JSON nor structured clone (the way to the server's thread) can carry these.
   if (value instanceof Promise) return { path: [], why: 'it is a Promise (await it first)' };
-  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) return { path: [], why: `it is a ${value.constructor.name}` };
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef)
+    return { path: [], why: `it is a ${value.constructor.name}` };
   if (ancestors.includes(value)) return { path: [], why: 'it refers back to itself (a circular reference)' };
   ancestors.push(value);
   let found: Unencodable | undefined;
@@ -119,7 +121,9 @@ function expected(error: CheckError, schema: TSchema): string {
     let node: unknown = schema;
     for (const key of error.schemaPath.split('/').slice(1)) node = (node as Record<string, unknown> | undefined)?.[key];
     const members = (node as { anyOf?: { type?: unknown; const?: unknown }[] } | undefined)?.anyOf ?? [];
-    const names = members.map((member) => ('const' in member ? JSON.stringify(member.const) : typeof member.type === 'string' ? member.type : 'object'));
+    const names = members.map((member) =>
+      'const' in member ? JSON.stringify(member.const) : typeof member.type === 'string' ? member.type : 'object',
+    );
     return `must be one of: ${[...new Set(names)].join(', ')}`;
   }
   return error.message;
@@ -175,7 +179,10 @@ export class OutputChecker {
     // A union's members fail one by one before the union does: its summary says more.
     const error = errors.find((candidate) => !/\/anyOf\/\d+/.test(candidate.schemaPath)) ?? errors[0];
     if (error === undefined) throw new OutputError(`${where} does not match the declared output`);
-    const part = error.instancePath.split('/').slice(1).reduce<string>((at, key) => place(at, key), where);
+    const part = error.instancePath
+      .split('/')
+      .slice(1)
+      .reduce<string>((at, key) => place(at, key), where);
     const got = valueAt(checked, error.instancePath);
     throw new OutputError(`${part} ${expected(error, schema)}, got ${describeValue(error.instancePath === '' ? value : got)}`);
   }

@@ -45,7 +45,10 @@ export function crossOriginGuard(allowed: '*' | ReadonlySet<string>): Middleware
     if (origin === undefined) return next();
     if (origin !== 'null' && normalized(origin) === ownOrigin(c)) return next();
     if (!isAllowed(origin)) {
-      return c.json({ error: `Cross-origin request from ${origin} refused: set COG_CORS_ORIGINS to allow this origin`, status: 'failed' }, 403);
+      return c.json(
+        { error: `Cross-origin request from ${origin} refused: set COG_CORS_ORIGINS to allow this origin`, status: 'failed' },
+        403,
+      );
     }
     return headers(c, next);
   };

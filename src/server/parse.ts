@@ -33,9 +33,7 @@ export interface ParseJob {
   inputs?: string;
 }
 
-export type ParseResult =
-  | { id: number; parsed: ParsedRequest; invalid?: ValidationIssue[] }
-  | { id: number; failed: string };
+export type ParseResult = { id: number; parsed: ParsedRequest; invalid?: ValidationIssue[] } | { id: number; failed: string };
 
 /** What the route goes on with: the request, and the 422 detail its input will get (if it is bad). */
 export interface ParsedBody {
@@ -51,7 +49,9 @@ function parser(): Worker {
   if (worker !== undefined) return worker;
   // Run from TypeScript sources (tests in this process): the thread needs tsx to load.
   const fromSource = import.meta.url.endsWith('.ts');
-  const started = new Worker(new URL(fromSource ? './parse-thread.ts' : './parse-thread.js', import.meta.url), { execArgv: fromSource ? ['--import', 'tsx'] : [] });
+  const started = new Worker(new URL(fromSource ? './parse-thread.ts' : './parse-thread.js', import.meta.url), {
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+  });
   started.unref();
   started.on('message', (result: ParseResult) => {
     pending.get(result.id)?.(result);
@@ -85,7 +85,8 @@ function inputsOf(runtime: PredictorRuntime | undefined): string | undefined {
  * validates the input against `runtime`'s declared inputs, so a bad one never comes back here).
  */
 export async function parseBody(bytes: Buffer, runtime: PredictorRuntime | undefined): Promise<ParsedBody> {
-  if (bytes.length < OFF_THREAD_BYTES || !hasCommas(bytes, OFF_THREAD_COMMAS)) return { parsed: parsePredictionRequest(bytes.toString('utf8')) };
+  if (bytes.length < OFF_THREAD_BYTES || !hasCommas(bytes, OFF_THREAD_COMMAS))
+    return { parsed: parsePredictionRequest(bytes.toString('utf8')) };
   const id = nextId++;
   const result = await new Promise<ParseResult>((resolve) => {
     pending.set(id, resolve);
@@ -93,7 +94,9 @@ export async function parseBody(bytes: Buffer, runtime: PredictorRuntime | undef
     parser().postMessage({ id, bytes: view, inputs: inputsOf(runtime) } satisfies ParseJob, [bytes.buffer as ArrayBuffer]);
   });
   if ('failed' in result) {
-    return { parsed: { ok: false, status: 400, body: { error: `The request body could not be parsed: ${result.failed}`, status: 'failed' } } };
+    return {
+      parsed: { ok: false, status: 400, body: { error: `The request body could not be parsed: ${result.failed}`, status: 'failed' } },
+    };
   }
   return { parsed: result.parsed, invalid: result.invalid };
 }

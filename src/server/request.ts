@@ -20,9 +20,7 @@ function refusal(error: InputValidationError | MalformedJsonError): ParsedReques
   return { ok: false, status: error.status, body: error.body() };
 }
 
-export type ParsedRequest =
-  | { ok: true; request: PredictionRequest }
-  | { ok: false; status: 400 | 422; body: Record<string, unknown> };
+export type ParsedRequest = { ok: true; request: PredictionRequest } | { ok: false; status: 400 | 422; body: Record<string, unknown> };
 
 const MAX_WEBHOOK_LENGTH = 65536;
 
@@ -59,7 +57,7 @@ export function checkPredictionRequest(body: unknown): ParsedRequest {
 
   if (body.webhook !== undefined && body.webhook !== null) {
     if (typeof body.webhook !== 'string' || !isHttpUrl(body.webhook)) {
-      problems.push(issue(['webhook'], 'URL scheme should be \'http\' or \'https\'', 'url_scheme'));
+      problems.push(issue(['webhook'], "URL scheme should be 'http' or 'https'", 'url_scheme'));
     } else if (body.webhook.length > MAX_WEBHOOK_LENGTH) {
       problems.push(issue(['webhook'], `URL should have at most ${MAX_WEBHOOK_LENGTH} characters`, 'url_too_long'));
     } else {
@@ -75,7 +73,10 @@ export function checkPredictionRequest(body: unknown): ParsedRequest {
       const events = new Set<WebhookEvent>();
       filter.forEach((event: unknown, index) => {
         if (typeof event === 'string' && (WEBHOOK_EVENTS as readonly string[]).includes(event)) events.add(event as WebhookEvent);
-        else problems.push(issue(['webhook_events_filter', index], `Input should be ${WEBHOOK_EVENTS.map((e) => `'${e}'`).join(', ')}`, 'enum'));
+        else
+          problems.push(
+            issue(['webhook_events_filter', index], `Input should be ${WEBHOOK_EVENTS.map((e) => `'${e}'`).join(', ')}`, 'enum'),
+          );
       });
       request.events = events;
     }

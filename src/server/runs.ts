@@ -1,7 +1,14 @@
 // The prediction (and training) routes: create (POST, idempotent PUT) answered sync, async or as
 // SSE, and cancel, with Cog 0.22's status codes; picks how output files go out and the webhooks.
 import type { Context, Hono } from 'hono';
-import { CogNodeError, InputValidationError, NotReadyError, PredictorDefunctError, ShuttingDownError, StreamingUnsupportedError } from '../errors.js';
+import {
+  CogNodeError,
+  InputValidationError,
+  NotReadyError,
+  PredictorDefunctError,
+  ShuttingDownError,
+  StreamingUnsupportedError,
+} from '../errors.js';
 import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';
 import { generatePredictionId, type Prediction, type PredictionResponse } from '../runtime/prediction.js';
 import { errorResponse, readBody, watchHangUp } from './body.js';
@@ -61,7 +68,10 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     if (!parsed.ok) return c.json(parsed.body, parsed.status);
     const request = parsed.request;
     if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
-      return errorResponse(c, new InputValidationError([{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }]));
+      return errorResponse(
+        c,
+        new InputValidationError([{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }]),
+      );
     }
     const stream = wantsEventStream(c.req.header('accept'));
     if (stream && kind === 'train') return errorResponse(c, new StreamingUnsupportedError());
@@ -99,21 +109,25 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     }
     // Before any output: the worker's first message cannot arrive while this runs.
     prediction.declareOutput(runtime.target.output);
-    const webhook = request.webhook === undefined
-      ? undefined
-      : new WebhookSender({
-        url: request.webhook,
-        events: request.events,
-        trace,
-        throttleMs: options.throttleMs,
-        authToken: options.webhookAuthToken,
-        stop: service.shutdownSignal,
-      });
+    const webhook =
+      request.webhook === undefined
+        ? undefined
+        : new WebhookSender({
+            url: request.webhook,
+            events: request.events,
+            trace,
+            throttleMs: options.throttleMs,
+            authToken: options.webhookAuthToken,
+            stop: service.shutdownSignal,
+          });
     service.track(prediction, webhook);
 
     if (stream) return streamPrediction(c, prediction, { createdHere: true });
     if (respondAsync) {
-      return c.json({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdAt.toISOString() }, 202);
+      return c.json(
+        { id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdAt.toISOString() },
+        202,
+      );
     }
     // A sync client that hangs up cancels its prediction (Cog 0.22).
     const running = prediction;

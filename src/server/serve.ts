@@ -116,7 +116,7 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
   const onCrash = (error: unknown) => {
     // Raised in an in-process prediction's async context: that prediction fails, the rest run on.
     if (cog.service.runtime('predict')?.failEscaped(error) || cog.service.runtime('train')?.failEscaped(error)) return;
-    cog.service.markDefunct(error instanceof Error ? error.stack ?? error.message : errorMessage(error));
+    cog.service.markDefunct(error instanceof Error ? (error.stack ?? error.message) : errorMessage(error));
   };
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);

@@ -149,7 +149,10 @@ export class CogService {
     if (states.some((state) => state.status === 'failed')) report.status = 'failed';
     else if (states.some((state) => state.status === 'starting')) return report;
     else report.status = 'succeeded';
-    const completed = states.map((state) => state.completed_at ?? '').sort().pop();
+    const completed = states
+      .map((state) => state.completed_at ?? '')
+      .sort()
+      .pop();
     if (completed) report.completed_at = completed;
     return report;
   }
@@ -195,7 +198,9 @@ export class CogService {
       marked = this.#defunctBeforeLoad === undefined;
       this.#defunctBeforeLoad ??= reason;
     } else {
-      marked = this.#loaded().map((runtime) => runtime.markDefunct(reason)).includes(true);
+      marked = this.#loaded()
+        .map((runtime) => runtime.markDefunct(reason))
+        .includes(true);
     }
     if (marked) serverLog(`predictor is defunct: ${reason}`);
   }
@@ -215,7 +220,9 @@ export class CogService {
       deadline.clear();
       const late = finished ? [] : this.#inFlight();
       if (late.length > 0) {
-        serverLog(`shutdown: ${late.length} prediction(s) still running after ${timeoutMs / 1000} s (COG_SHUTDOWN_TIMEOUT): canceling them`);
+        serverLog(
+          `shutdown: ${late.length} prediction(s) still running after ${timeoutMs / 1000} s (COG_SHUTDOWN_TIMEOUT): canceling them`,
+        );
         for (const prediction of late) prediction.cancel();
         const last = countdown(AFTER_DEADLINE_MS);
         await this.#drain(last.elapsed);

@@ -9,11 +9,7 @@ import type { Settings } from '../load/settings.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
 
 /** A predictor (or trainer) as the server accepts it. */
-export type Runnable =
-  | (abstract new () => unknown)
-  | ((inputs: never) => unknown)
-  | LoadedTarget
-  | LoadedPredictor;
+export type Runnable = (abstract new () => unknown) | ((inputs: never) => unknown) | LoadedTarget | LoadedPredictor;
 
 /**
  * What to serve: a folder holding cog.yaml, a `file.ts:Name` reference, a class or function, a
@@ -38,11 +34,18 @@ export interface RuntimeSettings {
 }
 
 function isRunnable(value: unknown): value is Runnable {
-  return typeof value === 'function' || value instanceof LoadedPredictor || (typeof value === 'object' && value !== null && 'instance' in value && 'method' in value);
+  return (
+    typeof value === 'function' ||
+    value instanceof LoadedPredictor ||
+    (typeof value === 'object' && value !== null && 'instance' in value && 'method' in value)
+  );
 }
 
 /** The endpoints a source will have, how to load its runtimes (errors there are SETUP_FAILED), and the settings read. */
-export function resolveSource(source: ServeSource, options: RuntimeSettings = {}): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings } {
+export function resolveSource(
+  source: ServeSource,
+  options: RuntimeSettings = {},
+): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings } {
   const plan = resolvePlan<Runnable>(isRunnable(source) ? { predict: source } : source, options);
   // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
   if (plan.config !== undefined && plan.predict === undefined && plan.train === undefined) {

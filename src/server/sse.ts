@@ -63,7 +63,9 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
       };
       for (let batch = await read(); batch !== null && !gone; batch = await read()) {
         if (consumer.missed > missed) {
-          await out.write(frame('error', JSON.stringify({ error: 'SSE stream lagged; events were dropped', skipped: consumer.missed - missed })));
+          await out.write(
+            frame('error', JSON.stringify({ error: 'SSE stream lagged; events were dropped', skipped: consumer.missed - missed })),
+          );
           return;
         }
         missed = consumer.missed;

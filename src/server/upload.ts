@@ -127,11 +127,13 @@ function multipart(file: Path, size: number): Body {
     length: head.length + size + tail.length,
     contentType: `multipart/form-data; boundary=${boundary}`,
     open: () =>
-      Readable.from((async function* () {
-        yield head;
-        yield* createReadStream(file.path);
-        yield tail;
-      })()),
+      Readable.from(
+        (async function* () {
+          yield head;
+          yield* createReadStream(file.path);
+          yield tail;
+        })(),
+      ),
   };
 }
 

@@ -120,7 +120,7 @@ export class WebhookSender {
       if ((await unlessStopped(Promise.allSettled([...this.#inFlight]), stop)) === STOPPED) return false;
       const maxRetries = this.#options.maxRetries ?? 12;
       const base = this.#options.backoffBaseMs ?? 100;
-      for (let attempt = 0; ; ) {
+      for (let attempt = 0; ;) {
         let retryable: boolean;
         let problem: string;
         try {

@@ -63,8 +63,7 @@ function pythonCandidates(env: NodeJS.ProcessEnv): string[] {
 
 function torchDirOf(python: string, env: NodeJS.ProcessEnv): string {
   // Run outside the working directory, where a folder named `torch` would shadow the package.
-  return execFileSync(python, ['-c', FIND_TORCH], { cwd: tmpdir(), env, encoding: 'utf8', timeout: 30_000 })
-    .trim();
+  return execFileSync(python, ['-c', FIND_TORCH], { cwd: tmpdir(), env, encoding: 'utf8', timeout: 30_000 }).trim();
 }
 
 function located(dir: string, source: string): LibtorchLocation | string {

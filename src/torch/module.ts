@@ -5,14 +5,7 @@ import { native, type NativeModule, type NativeTensor } from './native.js';
 
 /** A value a TorchScript method takes: see crates/torch/src/values.rs for the mapping. */
 export type TorchInput =
-  | NativeTensor
-  | number
-  | bigint
-  | boolean
-  | string
-  | null
-  | readonly TorchInput[]
-  | { readonly [key: string]: TorchInput };
+  NativeTensor | number | bigint | boolean | string | null | readonly TorchInput[] | { readonly [key: string]: TorchInput };
 
 /** A value a TorchScript method returns: tuples and lists as arrays, dicts as objects. */
 export type TorchValue = NativeTensor | number | boolean | string | null | TorchValue[] | { [key: string]: TorchValue };
@@ -77,10 +70,7 @@ export class TorchScriptModule {
       return Promise.reject(new RangeError(`steps: expected an integer >= 0, got ${steps}`));
     }
     const merged = { ...this.#cancel, ...cancel };
-    return withCancel(
-      merged,
-      (id) => this.#module.runSteps(method, steps, [...inputs], withStepIndex, id) as Promise<TorchValue>,
-    );
+    return withCancel(merged, (id) => this.#module.runSteps(method, steps, [...inputs], withStepIndex, id) as Promise<TorchValue>);
   }
 }
 

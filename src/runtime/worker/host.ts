@@ -171,7 +171,8 @@ export class WorkerExecutor implements PredictorExecutor {
         const pending = this.#pending.get(message.id);
         if (!pending) break;
         this.#pending.delete(message.id);
-        const result = message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
+        const result =
+          message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
         // After the streamed items still on their way to the sink.
         void pending.chain.catch(() => undefined).then(() => pending.resolve(result));
         break;

@@ -8,7 +8,15 @@ import { InProcessExecutor, errorMessage, type ExecutionResult } from '../execut
 import { loadTarget } from '../../load/load-module.js';
 import { CancelToken } from '../../native/addon.js';
 import { currentScope } from '../../predictor/scope.js';
-import { OUTPUT_BATCH, OUTPUT_BATCH_GAP_MS, OUTPUT_BATCH_STREAK, OUTPUT_WINDOW, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
+import {
+  OUTPUT_BATCH,
+  OUTPUT_BATCH_GAP_MS,
+  OUTPUT_BATCH_STREAK,
+  OUTPUT_WINDOW,
+  type FromWorker,
+  type ToWorker,
+  type WorkerOptions,
+} from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
@@ -88,7 +96,10 @@ async function main(): Promise<void> {
     const target = await loadTarget(options.ref, options.cwd, options.kind);
     predictor = executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
     const { method, inputs, output, isAsync, hasHealthcheck, name, concurrency } = target;
-    post({ type: 'loaded', info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name, concurrency } });
+    post({
+      type: 'loaded',
+      info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name, concurrency },
+    });
   } catch (error) {
     post({ type: 'load-failed', error: errorMessage(error), stack: stackOf(error) });
     return;
@@ -101,8 +112,7 @@ async function main(): Promise<void> {
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
           .then(
             () => post({ type: 'setup-done' }),
-            (error: unknown) =>
-              post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
+            (error: unknown) => post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
           );
         break;
       case 'predict': {
