@@ -523,36 +523,11 @@ impl Drop for Consumer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::future::Future;
+    use crate::test_waker::{poll, CountingWaker};
     use std::pin::pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
     use std::thread;
     use std::time::Duration;
-
-    /// A waker that counts its wake-ups, so tests can see who was woken without timing.
-    #[derive(Default)]
-    struct CountingWaker(AtomicUsize);
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    impl CountingWaker {
-        fn wakes(&self) -> usize {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    fn poll<F: Future>(
-        future: std::pin::Pin<&mut F>,
-        waker: &Arc<CountingWaker>,
-    ) -> Poll<F::Output> {
-        let waker = Waker::from(waker.clone());
-        future.poll(&mut Context::from_waker(&waker))
-    }
 
     fn item(text: &str) -> Item {
         Item::from(text)

@@ -1,13 +1,17 @@
 //! cog-node's runtime core, free of N-API so it can be unit-tested with `cargo test` and reused
 //! by every addon: cancellation tokens that running Rust work obeys (and the C ABI table through
-//! which another addon reaches them), and concurrency slots.
+//! which another addon reaches them), concurrency slots and the admission line that waits for
+//! them.
 
 pub mod abi;
 pub mod cancel;
 pub mod channel;
+pub mod queue;
 pub mod registry;
 pub mod safetensors;
 pub mod slots;
+#[cfg(test)]
+mod test_waker;
 pub mod typed_array;
 
 pub use cancel::{CancelToken, Canceled};
@@ -15,5 +19,6 @@ pub use channel::{
     ChannelOptions, Consumer, Delivery, Item, OutputChannel, SendError, Start, TryRecv,
     TrySendError,
 };
+pub use queue::{retry_after_secs, Admission, Admitted, MeanRunTime, Ticket};
 pub use registry::TokenRegistry;
 pub use slots::{SlotPermit, Slots};

@@ -1,13 +1,36 @@
 //! Concurrency slots: at most `capacity` predictions in flight. Acquiring never waits, because
 //! Cog answers 409 at capacity instead of queueing.
+//!
+//! Waiting for a slot is the admission line's business ([`crate::queue::Admission`]): once a
+//! line is attached to these slots, a dropped permit does not simply free its slot but goes
+//! through the line, which hands the slot straight to the first waiter (the slot never becomes
+//! free in between, so nobody can take it out of turn) or frees it when nobody waits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use crate::queue::Line;
 
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     capacity: usize,
     in_use: AtomicUsize,
+    /// The admission line waiting on these slots, if one is alive.
+    line: Mutex<Weak<Line>>,
+}
+
+impl Inner {
+    fn line_slot(&self) -> MutexGuard<'_, Weak<Line>> {
+        // Only a `Weak` is stored there: a panic elsewhere cannot leave it half-written.
+        self.line
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Frees one held slot outright (the line calls this when nobody waits).
+    pub(crate) fn free_one(&self) {
+        self.in_use.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -23,7 +46,19 @@ pub struct SlotPermit {
 
 impl Drop for SlotPermit {
     fn drop(&mut self) {
-        self.inner.in_use.fetch_sub(1, Ordering::SeqCst);
+        let line = self.inner.line_slot().upgrade();
+        match line {
+            Some(line) => line.release(),
+            None => self.inner.free_one(),
+        }
+    }
+}
+
+impl SlotPermit {
+    /// A permit for a slot that is already counted in use: one the line handed over from a
+    /// released permit to a waiter.
+    pub(crate) fn handed_over(inner: Arc<Inner>) -> Self {
+        Self { inner }
     }
 }
 
@@ -34,6 +69,7 @@ impl Slots {
             inner: Arc::new(Inner {
                 capacity: capacity.max(1),
                 in_use: AtomicUsize::new(0),
+                line: Mutex::new(Weak::new()),
             }),
         }
     }
@@ -48,6 +84,22 @@ impl Slots {
             .map(|_| SlotPermit {
                 inner: self.inner.clone(),
             })
+    }
+
+    /// The line attached to these slots, or the one `create` makes and attaches when none is
+    /// alive, so every admission over the same slots shares one line.
+    pub(crate) fn line_or_attach(&self, create: impl FnOnce(Slots) -> Arc<Line>) -> Arc<Line> {
+        let mut attached = self.inner.line_slot();
+        if let Some(line) = attached.upgrade() {
+            return line;
+        }
+        let line = create(self.clone());
+        *attached = Arc::downgrade(&line);
+        line
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     pub fn capacity(&self) -> usize {
