@@ -1,9 +1,10 @@
 //! cog-node's runtime core, free of N-API so it can be unit-tested with `cargo test` and reused
 //! by every addon: cancellation tokens that running Rust work obeys (and the C ABI table through
-//! which another addon reaches them), concurrency slots and the admission line that waits for
-//! them.
+//! which another addon reaches them), concurrency slots, the admission line that waits for
+//! them, and the batch former.
 
 pub mod abi;
+pub mod batch;
 pub mod cancel;
 pub mod channel;
 pub mod queue;
@@ -14,6 +15,7 @@ pub mod slots;
 mod test_waker;
 pub mod typed_array;
 
+pub use batch::{BatchFormer, BatchKey};
 pub use cancel::{CancelToken, Canceled};
 pub use channel::{
     ChannelOptions, Consumer, Delivery, Item, OutputChannel, SendError, Start, TryRecv,
