@@ -746,16 +746,19 @@ mod tests {
             });
         }
         drop(done);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
         let mut totals = (0, 0, 0);
         for _ in 0..THREADS {
+            let left_to_wait = deadline.saturating_duration_since(std::time::Instant::now());
             let (ran, left, full) = finished
-                .recv_timeout(Duration::from_secs(60))
-                .expect("every thread finishes: no waiter is stranded");
+                .recv_timeout(left_to_wait)
+                .expect("every thread finishes within a minute: no waiter is stranded");
             totals = (totals.0 + ran, totals.1 + left, totals.2 + full);
         }
         assert_eq!(totals.0 + totals.1 + totals.2, THREADS * ADMISSIONS);
         assert_eq!(totals.2, 0, "each thread waits at most once at a time");
         assert!(totals.0 > 0);
+        assert!(totals.1 > 0, "the line was used: some waiters hung up");
         assert!(peak.load(Ordering::SeqCst) <= SLOTS);
         assert_eq!(admission.slots().in_use(), 0, "every slot came back");
         assert_eq!(admission.waiting(), 0);
