@@ -28,9 +28,9 @@
 //!   after resolving, it answers `Canceled`).
 //!
 //! Every admission over the same [`Slots`] shares one line (each with its own `max_waiting`), so
-//! FIFO holds across them. Only `Slots::try_acquire` called directly, beside the line, can take a
-//! slot out of turn; it can never strand a waiter, since a slot only becomes free when nobody
-//! waits. Retry-After estimates come from [`retry_after_secs`] and a [`MeanRunTime`].
+//! FIFO holds across them; even `Slots::try_acquire` called directly, beside the line, cannot
+//! take a slot out of turn, since a slot is never free while anyone waits. Retry-After estimates
+//! come from [`retry_after_secs`] and a [`MeanRunTime`].
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -631,6 +631,22 @@ mod tests {
         // The freed slot went to the waiter: the other admission finds none free.
         assert!(matches!(refusing.admit("newcomer"), Admitted::Full { .. }));
         let _permit = served(&mut waiter, &waker);
+    }
+
+    #[test]
+    fn try_acquire_beside_the_line_cannot_overtake_a_waiter() {
+        let slots = Slots::new(1);
+        let admission = Admission::new(slots.clone(), 4);
+        let running = now(admission.admit("running"));
+        let (mut waiter, waker) = polled(admission.admit("waiter"));
+        drop(running);
+        assert!(slots.try_acquire().is_none(), "the slot went to the waiter");
+        let permit = served(&mut waiter, &waker);
+        drop(permit);
+        assert!(
+            slots.try_acquire().is_some(),
+            "nobody waits: the slot is free"
+        );
     }
 
     #[test]
