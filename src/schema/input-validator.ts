@@ -62,6 +62,8 @@ function toWire(value: unknown): unknown {
 
 /** Whether lists and plain objects nest deeper than `limit` in `value` (walked without recursion). */
 function nestsDeeperThan(value: unknown, limit: number): boolean {
+  // A string or number nests nothing: no stack to allocate for the commonest inputs.
+  if (typeof value !== 'object' || value === null) return false;
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
@@ -245,11 +247,13 @@ export class InputValidator {
   readonly #inputs: readonly CheckedInput[];
   /** The inputs that hold a `Type.Secret()` somewhere (only they are walked to wrap it). */
   readonly #withSecrets: readonly CheckedInput[];
+  /** Each input's compiled check, beside it: one WeakMap lookup per input per request saved. */
+  readonly #checks: readonly Validator[];
 
   /** `inputs`: a checked declaration's (declaration.ts), so every schema here is one Cog can express. */
   constructor(inputs: readonly CheckedInput[]) {
     this.#inputs = inputs;
-    for (const { schema } of inputs) validatorFor(schema);
+    this.#checks = inputs.map(({ schema }) => validatorFor(schema));
     this.#withSecrets = inputs.filter((input) => input.holdsSecret);
   }
 
@@ -263,7 +267,8 @@ export class InputValidator {
       issues.push({ loc: ['body', 'input', clip(at === '' ? name : `${name}${at}`)], msg: clip(msg), type });
     };
     const input: Record<string, unknown> = {};
-    for (const { name, schema, optional } of this.#inputs) {
+    for (let index = 0; index < this.#inputs.length; index++) {
+      const { name, schema, optional } = this.#inputs[index]!;
       if (issues.length >= MAX_VALIDATION_ISSUES) break;
       let value = raw?.[name];
       // Defaults are the author's: checked against the schema, but trusted (local paths allowed).
@@ -290,7 +295,7 @@ export class InputValidator {
       }
       const wire = toWire(value);
       const checked = options.coerce && !fromDefault ? coerce(wire, schema as unknown as JsonObject) : wire;
-      if (!validatorFor(schema).Check(checked)) {
+      if (!this.#checks[index]!.Check(checked)) {
         const error = firstError(schema, checked);
         if (error === undefined) broken(name, '', 'is invalid');
         else broken(name, error.instancePath, describe(error, schema as unknown as JsonObject, options));

@@ -30,6 +30,8 @@ function tooLarge(c: Context): BodyResult {
 
 /** `application/json` or a `+json` type (`application/merge-patch+json`), parameters aside. */
 function isJsonType(contentType: string): boolean {
+  // What nearly every client sends, answered without the split, lower-casing and regex below.
+  if (contentType === 'application/json') return true;
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || /^application\/[\w.+-]+\+json$/.test(type);
 }
@@ -73,7 +75,10 @@ class BodyBytes {
   }
 
   bytes(): Buffer {
-    if (this.#target !== undefined) return this.#target.subarray(0, this.#size);
+    if (this.#target !== undefined) {
+      // The declared length, all of it (nearly every body): Buffer#subarray cost ~1 µs a request.
+      return this.#size === this.#target.length ? this.#target : this.#target.subarray(0, this.#size);
+    }
     const bytes = Buffer.allocUnsafeSlow(this.#size);
     let offset = 0;
     for (const chunk of this.#chunks) offset += chunk.copy(bytes, offset);
