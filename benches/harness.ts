@@ -3,7 +3,7 @@
 // waiting for READY, stopping them with their children, CPU time of a process tree, and
 // medians/percentiles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -195,6 +195,14 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const median = (values: number[]): number => percentile(values, 50);
+
+/** Writes one run's figures to `<dir>/results/<timestamp>.json`, with the date and Node version. */
+export function saveResults(dir: string, record: Record<string, unknown>): void {
+  mkdirSync(join(dir, 'results'), { recursive: true });
+  const date = new Date().toISOString();
+  const file = join(dir, 'results', `${date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date, node: process.version, ...record }, null, 2));
+}
 
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -13,7 +13,7 @@
 //
 // Run: node --import tsx benches/cancel/run.ts   (BENCH_CANCELS, default 200)
 import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +26,7 @@ import {
   loadAverage,
   median,
   percentile,
+  saveResults,
   startCogNode,
   startCoglet,
   type Server,
@@ -208,20 +209,9 @@ const lines = [
     .map((r) => `${r.name}: ${r.slow} of ${r.n} took over 1 s (the predictor ran on; each predictor gives up after 30 s).`),
 ];
 console.log(lines.join('\n'));
-mkdirSync(join(here, 'results'), { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(
-  join(here, 'results', `${stamp}.json`),
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      loadavg: [loadBefore, loadAverage()],
-      cancels: CANCELS,
-      results,
-      samples: list.map((c, i) => ({ name: c.name, canceled: samples[i]!.map((s) => +s.canceled.toFixed(3)) })),
-    },
-    null,
-    2,
-  ),
-);
+saveResults(here, {
+  loadavg: [loadBefore, loadAverage()],
+  cancels: CANCELS,
+  results,
+  samples: list.map((c, i) => ({ name: c.name, canceled: samples[i]!.map((s) => +s.canceled.toFixed(3)) })),
+});

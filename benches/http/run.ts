@@ -4,10 +4,10 @@
 // time from start to READY, idle RSS. Needs `wrk` (apt-get install wrk); creates
 // benches/http/.venv with pinned cog and coglet; builds dist/ (npm run build:ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COG_VERSION, cpuSeconds, freePort, sh, tree, venv } from '../harness.js';
+import { COG_VERSION, cpuSeconds, freePort, saveResults, sh, tree, venv } from '../harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
@@ -234,19 +234,8 @@ for (const contender of contenders) {
 }
 const report = table(results);
 console.log(report);
-mkdirSync(join(here, 'results'), { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(
-  join(here, 'results', `${stamp}.json`),
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: sh('nproc', []).trim(),
-      loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
-      results,
-    },
-    null,
-    2,
-  ),
-);
+saveResults(here, {
+  cpus: sh('nproc', []).trim(),
+  loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
+  results,
+});

@@ -11,7 +11,6 @@
 //
 // Run: node --import tsx benches/stream/run.ts   (BENCH_TOKENS, BENCH_COG_TOKENS, BENCH_ROUNDS)
 import http from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPredictor } from 'cog-node';
 import {
@@ -22,6 +21,7 @@ import {
   fmt,
   loadAverage,
   median,
+  saveResults,
   startCogNode,
   startCoglet,
   threadCpuSeconds,
@@ -225,20 +225,9 @@ const lines = [
 ];
 console.log(lines.join('\n'));
 if (sink === 0) console.log('(nothing consumed)');
-mkdirSync(join(here, 'results'), { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(
-  join(here, 'results', `${stamp}.json`),
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      loadavg: [loadBefore, loadAverage()],
-      tokens: TOKENS,
-      cogTokens: COG_TOKENS,
-      results,
-    },
-    null,
-    2,
-  ),
-);
+saveResults(here, {
+  loadavg: [loadBefore, loadAverage()],
+  tokens: TOKENS,
+  cogTokens: COG_TOKENS,
+  results,
+});
