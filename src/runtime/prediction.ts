@@ -5,7 +5,7 @@ import { EventStream } from './events.js';
 import { CancelToken } from '../native/addon.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
-import { JsonText, objectWriter, outputWriters, type JsonWriter } from '../schema/output-json.js';
+import { JsonText, outputWriters, type OutputWriters } from '../schema/output-json.js';
 import type { MetricEvent } from '../predictor/scope.js';
 import { Secret } from '../predictor/secret.js';
 
@@ -101,16 +101,27 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   metrics: MetricsObject = {};
   readonly #outputs: unknown[] = [];
   #abort: AbortController | undefined;
-  /** Set by `declareOutput` when the output schema has a `Number` in it. */
-  #writers: { chunk: JsonWriter; final: JsonWriter; running: JsonWriter } | undefined;
+  /**
+   * How the output goes out as JSON when its declared schema has a `Number` in it (written as
+   * Cog writes floats, `-10.0`, in `json()`, the `output` events and the `completed` event).
+   */
+  readonly #writers: OutputWriters | undefined;
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
   readonly #runner: PredictionRunner | undefined;
 
-  constructor(options: { id?: string; input: Record<string, unknown>; context?: Record<string, string>; runner?: PredictionRunner }) {
+  constructor(options: {
+    id?: string;
+    input: Record<string, unknown>;
+    context?: Record<string, string>;
+    runner?: PredictionRunner;
+    /** The predictor's `static output`, which says how numbers in the output are written. */
+    output?: unknown;
+  }) {
     super();
     this.id = options.id ?? generatePredictionId();
     this.#runner = options.runner;
+    this.#writers = outputWriters(options.output);
     this.input = publicInput(options.input);
     this.context = options.context ?? {};
     this.#done = new Promise((resolve) => {
@@ -154,20 +165,6 @@ export class Prediction extends EventEmitter<PredictionEvents> {
       if (this.canceled) this.#abort.abort();
     }
     return this.#abort.signal;
-  }
-
-  /**
-   * The output's schema, given before any output: a `Number` in it is then written as Cog writes
-   * floats (`-10.0`) in `json()`, the `output` events and the `completed` event.
-   */
-  declareOutput(schema: unknown): void {
-    const writers = outputWriters(schema);
-    if (writers === undefined) return;
-    this.#writers = {
-      chunk: writers.chunk,
-      final: objectWriter(new Map([['output', writers.output]])),
-      running: objectWriter(new Map([['output', writers.items]])),
-    };
   }
 
   /** A response (default: as of now) as JSON text, for the wire. */

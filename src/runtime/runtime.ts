@@ -374,6 +374,7 @@ export class PredictorRuntime {
       input,
       context: options.context,
       runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
+      output: this.target.output,
     });
     const entry: InFlight = {
       prediction,

@@ -109,23 +109,40 @@ export function outputWriter(schema: unknown): JsonWriter | undefined {
   return writer ?? undefined;
 }
 
-/** How one prediction's output goes out: as a whole, as the items so far, and item by item. */
+/** How a prediction's output goes out: in its final response, in a response while it runs, and item by item. */
 export interface OutputWriters {
-  output: JsonWriter;
-  items: JsonWriter;
+  /** A response object whose `output` is the final output. */
+  final: JsonWriter;
+  /** A response object whose `output` is the list of items so far. */
+  running: JsonWriter;
+  /** One output item (an SSE `output` event's chunk). */
   chunk: JsonWriter;
 }
 
+const forOutputs = new WeakMap<object, OutputWriters | null>();
+
 /**
- * The writers for a prediction whose output is declared by `schema`, or `undefined` when it
- * declares no `Number` (plain `JSON.stringify`, the common case, e.g. strings and files).
+ * The writers for predictions whose output is declared by `schema`, or `undefined` when it
+ * declares no `Number` (plain `JSON.stringify`, the common case, e.g. strings and files). Built
+ * once per schema object: every prediction of a predictor shares them.
  */
 export function outputWriters(schema: unknown): OutputWriters | undefined {
   if (!isSchema(schema)) return undefined;
-  const kind = schema[COG_KIND];
-  // An iterator streams its items; a single output is also sent as one `output` item.
-  const chunk = kind === 'iterator' || kind === 'concatenate-iterator' ? outputWriter(schema.items) : outputWriter(schema);
-  const output = outputWriter(schema);
-  if (chunk === undefined || output === undefined) return undefined;
-  return { output, items: arrayWriter(chunk), chunk };
+  let writers = forOutputs.get(schema);
+  if (writers === undefined) {
+    const kind = schema[COG_KIND];
+    // An iterator streams its items; a single output is also sent as one `output` item.
+    const chunk = kind === 'iterator' || kind === 'concatenate-iterator' ? outputWriter(schema.items) : outputWriter(schema);
+    const output = outputWriter(schema);
+    writers =
+      chunk === undefined || output === undefined
+        ? null
+        : {
+            final: objectWriter(new Map([['output', output]])),
+            running: objectWriter(new Map([['output', arrayWriter(chunk)]])),
+            chunk,
+          };
+    forOutputs.set(schema, writers);
+  }
+  return writers ?? undefined;
 }

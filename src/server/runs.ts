@@ -107,8 +107,6 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
       if (error instanceof CogNodeError && error.answered) return errorResponse(c, error);
       throw error;
     }
-    // Before any output: the worker's first message cannot arrive while this runs.
-    prediction.declareOutput(runtime.target.output);
     const webhook =
       request.webhook === undefined
         ? undefined
