@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { TSchema } from 'typebox';
 import { countDownload } from './download-progress.js';
 import { InputFileError, OutboundRequestError } from '../errors.js';
-import { displayUrl, outboundRequest } from './outbound.js';
+import { displayUrl, outboundRequest, requestProblem } from './outbound.js';
 import { Path } from '../predictor/path.js';
 import type { InputsDeclaration } from '../predictor/base-predictor.js';
 import { currentSettings } from '../load/settings.js';
@@ -22,9 +22,7 @@ function downloadProblem(error: unknown, stallSeconds: number): string {
   const code = (error as { code?: unknown }).code;
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no response within ${stallSeconds} s (COG_DOWNLOAD_STALL_TIMEOUT)`;
   if (code === 'UND_ERR_BODY_TIMEOUT') return `stalled: no data for ${stallSeconds} s (COG_DOWNLOAD_STALL_TIMEOUT)`;
-  const cause = (error as { cause?: unknown }).cause;
-  const message = error instanceof Error ? error.message : String(error);
-  return cause instanceof Error ? `${message} (${cause.message})` : message;
+  return requestProblem(error);
 }
 
 /** Passes bytes through until there are more than `max` of them. */

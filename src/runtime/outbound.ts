@@ -34,6 +34,16 @@ export interface OutboundResponse {
   url: URL;
 }
 
+/**
+ * A failed request's error in words: fetch and undici put the reason (ECONNREFUSED, a TLS
+ * failure) in `cause`, so it is added to the message.
+ */
+export function requestProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause instanceof Error ? `${message} (${cause.message})` : message;
+}
+
 /** A URL as it may be shown in errors and logs: no userinfo, query or fragment (they carry credentials). */
 export function displayUrl(url: URL | string): string {
   try {

@@ -83,7 +83,8 @@ function raw(schema: unknown): JsonObject {
   return schema as JsonObject;
 }
 
-function isRecord(value: unknown): value is JsonObject {
+/** A JSON object (not null, not a list): what a schema node or an object value is. */
+export function isRecord(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

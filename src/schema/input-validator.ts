@@ -2,7 +2,7 @@
 // fields, one 422 entry per broken field, files only as URLs over HTTP, limits; Secrets wrapped.
 import type { TSchema } from 'typebox';
 import { Compile, type Validator } from 'typebox/compile';
-import type { CheckedInput } from './declaration.js';
+import { isRecord, type CheckedInput } from './declaration.js';
 import { InputValidationError, type ValidationIssue } from '../errors.js';
 import { Path } from '../predictor/path.js';
 import { Secret } from '../predictor/secret.js';
@@ -39,10 +39,6 @@ const MAX_MESSAGE_BYTES = 300;
 export const MAX_INPUT_DEPTH = 64;
 
 type JsonObject = Record<string, unknown>;
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isPlainObject(value: unknown): value is JsonObject {
   if (typeof value !== 'object' || value === null) return false;

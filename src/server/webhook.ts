@@ -3,7 +3,7 @@
 // A failed delivery is logged; it never reaches the prediction.
 import { setTimeout as delay } from 'node:timers/promises';
 import { OutboundRequestError } from '../errors.js';
-import { displayUrl, outboundRequest, type OutboundResponse } from '../runtime/outbound.js';
+import { displayUrl, outboundRequest, requestProblem, type OutboundResponse } from '../runtime/outbound.js';
 import { currentSettings } from '../load/settings.js';
 import { detached, serverLog } from './server-log.js';
 
@@ -150,7 +150,7 @@ export class WebhookSender {
 
   /** An error as the log shows it: fetch names the URL when it refuses one with credentials. */
   #describe(error: unknown): string {
-    let text = describe(error).replaceAll(this.#options.url, this.#shownUrl);
+    let text = requestProblem(error).replaceAll(this.#options.url, this.#shownUrl);
     try {
       text = text.replaceAll(new URL(this.#options.url).href, this.#shownUrl);
     } catch {
@@ -175,12 +175,4 @@ export class WebhookSender {
     await response.body.dump().catch(() => undefined);
     return response;
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
-  }
-  return String(error);
 }
