@@ -28,6 +28,7 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { PredictionSlots, type PredictionSlot } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction } from './prediction.js';
+import { RetentionStore } from './retention.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
@@ -136,6 +137,8 @@ export class PredictorRuntime {
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
+  /** Finished predictions kept for polling (`poll`), by count and age: see retention.ts. */
+  readonly #retained: RetentionStore;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -151,6 +154,10 @@ export class PredictorRuntime {
     this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
+    const settings = currentSettings();
+    this.#retained = new RetentionStore(
+      options.retention ?? { count: settings.predictionRetention, seconds: settings.predictionRetentionSeconds },
+    );
     if ('ref' in source) {
       this.ready = this.#launch(source.ref, source.cwd);
     } else {
@@ -333,8 +340,17 @@ export class PredictorRuntime {
     await this.#loaded?.executor.close();
   }
 
+  /** A prediction in flight (waiting or running); a finished one is only in `poll`. */
   get(id: string): Prediction | undefined {
     return this.#inFlight.get(id)?.prediction;
+  }
+
+  /**
+   * The prediction object as JSON text, as of now: one in flight, else one finished and still
+   * retained (`COG_PREDICTION_RETENTION`, `COG_PREDICTION_RETENTION_SECONDS`); undefined otherwise.
+   */
+  poll(id: string): string | undefined {
+    return this.#inFlight.get(id)?.prediction.json() ?? this.#retained.get(id);
   }
 
   get inFlight(): number {
@@ -443,6 +459,7 @@ export class PredictorRuntime {
     entry.ended = true;
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
+    this.#retained.keep(entry.prediction);
     if (entry.workEnded) entry.slot.release();
   }
 

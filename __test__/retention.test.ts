@@ -1,0 +1,54 @@
+// The retention store on its own, on a clock the test moves: eviction by count and by age, in
+// finish order, without waiting for real time (the server tests cover the real clock).
+import { describe, expect, it } from 'vitest';
+import { RetentionStore } from '../src/runtime/retention.js';
+
+/** A finished prediction as the store sees it: an id and its JSON writer. */
+const finished = (id: string) => ({ id, json: () => JSON.stringify({ id, status: 'succeeded' }) });
+
+describe('RetentionStore', () => {
+  it('keeps the last `count` predictions, evicting the oldest first', () => {
+    const store = new RetentionStore({ count: 2, seconds: 600 }, () => 0);
+    for (const id of ['a', 'b', 'c']) store.keep(finished(id));
+    expect(store.get('a')).toBeUndefined();
+    expect(JSON.parse(store.get('b')!)).toEqual({ id: 'b', status: 'succeeded' });
+    expect(store.get('c')).toBeDefined();
+    expect(store.size).toBe(2);
+  });
+
+  it('an id kept again moves to the newest place', () => {
+    const store = new RetentionStore({ count: 2, seconds: 600 }, () => 0);
+    store.keep(finished('a'));
+    store.keep(finished('b'));
+    store.keep(finished('a'));
+    store.keep(finished('c'));
+    expect(store.get('b')).toBeUndefined();
+    expect(store.get('a')).toBeDefined();
+    expect(store.get('c')).toBeDefined();
+  });
+
+  it('forgets predictions older than `seconds` on the next lookup or insert', () => {
+    let now = 0;
+    const store = new RetentionStore({ count: 100, seconds: 10 }, () => now);
+    store.keep(finished('old'));
+    now = 5_000;
+    store.keep(finished('newer'));
+    now = 9_999;
+    expect(store.get('old')).toBeDefined();
+    now = 10_000;
+    expect(store.get('old')).toBeUndefined();
+    expect(store.get('newer')).toBeDefined();
+    now = 15_000;
+    store.keep(finished('latest'));
+    expect(store.size).toBe(1);
+  });
+
+  it('count 0 keeps nothing and never writes the JSON', () => {
+    const store = new RetentionStore({ count: 0, seconds: 600 });
+    let written = 0;
+    store.keep({ id: 'a', json: () => String((written += 1)) });
+    expect(store.enabled).toBe(false);
+    expect(store.get('a')).toBeUndefined();
+    expect(written).toBe(0);
+  });
+});
