@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RetentionStore } from '../src/runtime/retention.js';
 
 /** A finished prediction as the store sees it: an id and its JSON writer. */
-const finished = (id: string) => ({ id, json: () => JSON.stringify({ id, status: 'succeeded' }) });
+const finished = (id: string) => ({ id, finalJson: JSON.stringify({ id, status: 'succeeded' }) });
 
 describe('RetentionStore', () => {
   it('keeps the last `count` predictions, evicting the oldest first', () => {
@@ -43,10 +43,15 @@ describe('RetentionStore', () => {
     expect(store.size).toBe(1);
   });
 
-  it('count 0 keeps nothing and never writes the JSON', () => {
+  it('count 0 keeps nothing and never asks for the JSON', () => {
     const store = new RetentionStore({ count: 0, seconds: 600 });
     let written = 0;
-    store.keep({ id: 'a', json: () => String((written += 1)) });
+    store.keep({
+      id: 'a',
+      get finalJson() {
+        return String((written += 1));
+      },
+    });
     expect(store.enabled).toBe(false);
     expect(store.get('a')).toBeUndefined();
     expect(written).toBe(0);
