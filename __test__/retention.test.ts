@@ -56,4 +56,23 @@ describe('RetentionStore', () => {
     expect(store.get('a')).toBeUndefined();
     expect(written).toBe(0);
   });
+
+  it('keeps at most `maxChars` of JSON in all, dropping the oldest; one larger alone is not kept', () => {
+    const store = new RetentionStore({ count: 100, seconds: 600, maxChars: 100 }, () => 0);
+    const sized = (id: string, chars: number) => ({ id, finalJson: id.padEnd(chars, '.') });
+    store.keep(sized('a', 40));
+    store.keep(sized('b', 40));
+    expect(store.size).toBe(2);
+    store.keep(sized('c', 40));
+    expect(store.get('a')).toBeUndefined();
+    expect(store.get('b')).toHaveLength(40);
+    expect(store.get('c')).toHaveLength(40);
+    store.keep(sized('huge', 101));
+    expect(store.get('huge')).toBeUndefined();
+    expect(store.size).toBe(2);
+    // A kept id replaced by a larger text frees its old size first.
+    store.keep(sized('c', 60));
+    expect(store.get('b')).toHaveLength(40);
+    expect(store.get('c')).toHaveLength(60);
+  });
 });

@@ -1,13 +1,21 @@
 // Finished predictions kept for polling (`GET /predictions/{id}`): each one's final JSON text by id,
-// oldest first, evicted by count and by age on insert and on lookup (no timer per prediction).
-// The runtime (runtime.ts) hands every prediction here as it finishes.
+// oldest first, evicted by count, by age and by total size on insert and on lookup (no timer per
+// prediction). The runtime (runtime.ts) hands every prediction here as it finishes.
 
 export interface RetentionLimits {
   /** Most finished predictions kept (`COG_PREDICTION_RETENTION`); 0 keeps none. */
   count: number;
   /** Seconds a finished prediction is kept (`COG_PREDICTION_RETENTION_SECONDS`). */
   seconds: number;
+  /** Most characters of JSON kept in all (default RETAINED_JSON_MAX); one larger alone is not kept. */
+  maxChars?: number;
 }
+
+/**
+ * The JSON kept in all, in characters (bytes, for the one-byte strings JSON of ASCII is): 1000
+ * predictions with a 1 MB data-URI image each would otherwise hold a gigabyte for 10 minutes.
+ */
+export const RETAINED_JSON_MAX = 128 * 1024 * 1024;
 
 interface Retained {
   /** The prediction object as JSON text, written once by its own writer when it finished. */
@@ -20,23 +28,27 @@ interface Retained {
  * Finished predictions by id, in the order they finished. Keeping the final JSON text rather than
  * the `Prediction` costs ~7× less memory for an echo prediction (about 540 B against 3.9 KB of
  * heap: benches/retention) and drops the prediction's listeners and event history with it.
- * Memory stays bounded by `count`; an entry older than `seconds` is gone from the next insert or
- * lookup on.
+ * Memory stays bounded by `count` and by `maxChars`; an entry older than `seconds` is gone from
+ * the next insert or lookup on.
  */
 export class RetentionStore {
   readonly #count: number;
   readonly #maxAgeMs: number;
+  readonly #maxChars: number;
   readonly #clock: () => number;
   /** Insertion order is finish order: the first entry is always the oldest. */
   readonly #entries = new Map<string, Retained>();
+  /** Characters of JSON held now. */
+  #chars = 0;
 
   constructor(limits: RetentionLimits, clock: () => number = () => performance.now()) {
     this.#count = Math.max(0, Math.floor(limits.count));
     this.#maxAgeMs = Math.max(0, limits.seconds) * 1000;
+    this.#maxChars = limits.maxChars ?? RETAINED_JSON_MAX;
     this.#clock = clock;
   }
 
-  /** False when retention is off (count 0): then there is nothing to write. */
+  /** False when retention is off (count or seconds 0): then nothing is asked for its JSON. */
   get enabled(): boolean {
     return this.#count > 0 && this.#maxAgeMs > 0;
   }
@@ -54,8 +66,12 @@ export class RetentionStore {
     const json = prediction.finalJson;
     if (json === undefined) return;
     const now = this.#clock();
-    this.#entries.delete(prediction.id);
-    this.#entries.set(prediction.id, { json, at: now });
+    this.#drop(prediction.id);
+    // Too large to keep at all: polling it answers 404, as for one evicted.
+    if (json.length <= this.#maxChars) {
+      this.#entries.set(prediction.id, { json, at: now });
+      this.#chars += json.length;
+    }
     this.#evict(now);
   }
 
@@ -66,13 +82,21 @@ export class RetentionStore {
     return this.#entries.get(id)?.json;
   }
 
-  /** Drops the oldest entries past the count, then those past the age (all at the front). */
+  #drop(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    this.#chars -= entry.json.length;
+  }
+
+  /** Drops the oldest entries while past the count, the size or the age (all at the front). */
   #evict(now: number): void {
     const entries = this.#entries;
     const oldestKept = now - this.#maxAgeMs;
     for (const [id, entry] of entries) {
-      if (entries.size <= this.#count && entry.at > oldestKept) return;
+      if (entries.size <= this.#count && this.#chars <= this.#maxChars && entry.at > oldestKept) return;
       entries.delete(id);
+      this.#chars -= entry.json.length;
     }
   }
 }
