@@ -1,6 +1,8 @@
-// The retention store on its own, on a clock the test moves: eviction by count and by age, in
-// finish order, without waiting for real time (the server tests cover the real clock).
+// The retention store on its own, on a clock the test moves: eviction by count, by age and by
+// size, in finish order, without waiting for real time (the server tests cover the real clock);
+// and `PredictorRuntime.poll` on an embedded predictor the test releases.
 import { describe, expect, it } from 'vitest';
+import { BasePredictor, Input, Type, loadPredictor, type Inputs } from '../src/index.js';
 import { RetentionStore } from '../src/runtime/retention.js';
 
 /** A finished prediction as the store sees it: an id and its JSON writer. */
@@ -74,5 +76,34 @@ describe('RetentionStore', () => {
     store.keep(sized('c', 60));
     expect(store.get('b')).toHaveLength(40);
     expect(store.get('c')).toHaveLength(60);
+  });
+});
+
+describe('PredictorRuntime.poll', () => {
+  it('answers a prediction in flight, then its final JSON once finished; get() finds only the one in flight', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    class Gated extends BasePredictor {
+      static inputs = { text: Input(Type.String()) };
+      static output = Type.Number();
+      async predict({ text }: Inputs<typeof Gated>): Promise<number> {
+        await gate;
+        return text.length;
+      }
+    }
+    const { runtime } = await loadPredictor(Gated);
+    const prediction = runtime.start({ text: 'four' }, { id: 'gated' });
+    if (prediction.status === 'starting') await new Promise<void>((resolve) => prediction.once('start', () => resolve()));
+    expect(JSON.parse(runtime.poll('gated')!)).toMatchObject({ id: 'gated', status: 'processing' });
+    expect(runtime.get('gated')).toBe(prediction);
+    release();
+    const response = await prediction.done;
+    expect(runtime.get('gated')).toBeUndefined();
+    // The same text as the prediction's own writer: a Number output is written as Cog's float.
+    expect(runtime.poll('gated')).toBe(prediction.json(response));
+    expect(runtime.poll('gated')).toContain('"output":4.0');
+    expect(runtime.poll('nobody')).toBeUndefined();
   });
 });
