@@ -277,7 +277,8 @@ export class PredictorRuntime {
     // Waiting predictions would wait for good: nothing runs them now.
     this.#afterSetup = [];
     for (const entry of this.#inFlight.values()) {
-      if (entry.ranFromMs === undefined) this.#endUnstarted(entry, { status: 'failed', error: `Setup failed: ${state.error}`, metrics: {} });
+      if (entry.ranFromMs === undefined)
+        this.#endUnstarted(entry, { status: 'failed', error: `Setup failed: ${state.error}`, metrics: {} });
     }
   }
 
