@@ -1,6 +1,6 @@
 // Polling: `GET /predictions/{id}` and `GET /trainings/{id}` on real `cog-node serve` processes,
-// through a prediction's life (the fixture runs until the test writes its gate file), and the
-// retention of finished ones by count and by age.
+// through a prediction's life (the fixture runs until the test writes its gate file), waiting in
+// the admission queue, and the retention of finished ones by count and by age.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,56 @@ describe('GET /predictions/{id} (default retention)', () => {
     const refused = await json(`${server.url}/predictions/life`, { headers: { origin: 'https://elsewhere.example' } });
     expect(refused.status).toBe(403);
     expect(refused.body.error).toContain('COG_CORS_ORIGINS');
+  });
+});
+
+describe('GET /predictions/{id} of a prediction waiting in the queue', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startReady('polling', { COG_MAX_CONCURRENCY: '1', COG_QUEUE_MAX: '2' });
+  });
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  it('answers `starting` while it waits, `processing` once it runs, then its result', async () => {
+    const first = gate();
+    const second = gate();
+    await post(`${server.url}/predictions`, { id: 'running', input: { gate: first } }, { prefer: 'respond-async' });
+    await pollUntil(`${server.url}/predictions/running`, ['processing']);
+    const queued = await post(`${server.url}/predictions`, { id: 'queued', input: { gate: second } }, { prefer: 'respond-async' });
+    expect(queued.status).toBe(202);
+    await waitFor(async () => ((await json(`${server.url}/health-check`)).body.queue.waiting === 1 ? true : undefined), '1 waiting');
+
+    const waiting = await json(`${server.url}/predictions/queued`);
+    expect(waiting.status).toBe(200);
+    expect(waiting.body).toMatchObject({ id: 'queued', status: 'starting', input: { gate: second }, logs: '' });
+    expect(waiting.body.started_at).toBeUndefined();
+    expect(waiting.body.output).toBeUndefined();
+
+    // It starts only when the one before it ends: open the first gate.
+    writeFileSync(first, 'first');
+    await pollUntil(`${server.url}/predictions/running`, ['succeeded']);
+    const running = await pollUntil(`${server.url}/predictions/queued`, ['processing']);
+    expect(running.body.started_at).toBeDefined();
+    writeFileSync(second, 'second');
+    const done = await pollUntil(`${server.url}/predictions/queued`, ['succeeded', 'failed', 'canceled']);
+    expect(done.body).toMatchObject({ id: 'queued', status: 'succeeded', output: 'second' });
+  });
+
+  it('a waiting prediction that is cancelled polls `canceled`, and never ran', async () => {
+    const first = gate();
+    await post(`${server.url}/predictions`, { id: 'holder', input: { gate: first } }, { prefer: 'respond-async' });
+    await pollUntil(`${server.url}/predictions/holder`, ['processing']);
+    await post(`${server.url}/predictions`, { id: 'leaves', input: { gate: gate() } }, { prefer: 'respond-async' });
+    expect((await json(`${server.url}/predictions/leaves`)).body.status).toBe('starting');
+    expect((await post(`${server.url}/predictions/leaves/cancel`)).status).toBe(200);
+    const canceled = await pollUntil(`${server.url}/predictions/leaves`, ['succeeded', 'failed', 'canceled']);
+    expect(canceled.body.status).toBe('canceled');
+    expect(canceled.body.started_at).toBeUndefined();
+    expect(canceled.body.logs).toBe('');
+    writeFileSync(first, 'x');
+    await pollUntil(`${server.url}/predictions/holder`, ['succeeded']);
   });
 });
 
