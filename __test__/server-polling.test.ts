@@ -229,20 +229,20 @@ describe('retention', () => {
     }
   });
 
-  it('COG_PREDICTION_RETENTION_SECONDS=2: a finished prediction is found, then gone once 2 s have passed', async () => {
-    const server = await startReady('polling', { COG_PREDICTION_RETENTION_SECONDS: '2' });
+  it('COG_PREDICTION_RETENTION_SECONDS=3: a finished prediction is found, then gone once 3 s have passed', async () => {
+    const server = await startReady('polling', { COG_PREDICTION_RETENTION_SECONDS: '3' });
     try {
       const sent = Date.now();
       expect((await post(`${server.url}/predictions`, { id: 'brief', input: { gate: openGate() } })).body.status).toBe('succeeded');
       expect((await json(`${server.url}/predictions/brief`)).status).toBe(200);
       await waitFor(async () => (await json(`${server.url}/predictions/brief`)).status === 404, 'the prediction to be evicted');
-      // Kept at least its 2 s (counted from before the request was sent; the store's clock is monotonic).
-      expect(Date.now() - sent).toBeGreaterThanOrEqual(1900);
+      // Kept at least its 3 s (counted from before the request was sent; the store's clock is monotonic).
+      expect(Date.now() - sent).toBeGreaterThanOrEqual(2900);
       // A running prediction is found whatever its age: only finished ones are evicted.
       const door = gate();
       await post(`${server.url}/predictions`, { id: 'long', input: { gate: door } }, { prefer: 'respond-async' });
       await pollUntil(`${server.url}/predictions/long`, ['processing']);
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await new Promise((resolve) => setTimeout(resolve, 3500));
       expect((await json(`${server.url}/predictions/long`)).body.status).toBe('processing');
       writeFileSync(door, 'done');
       await pollUntil(`${server.url}/predictions/long`, ['succeeded']);
