@@ -147,7 +147,7 @@ export class PredictorRuntime {
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
-  /** Finished predictions kept for polling (`poll`), by count and age: see retention.ts. */
+  /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
   readonly #retained: RetentionStore;
 
   /**
