@@ -232,7 +232,7 @@ export class FleetWorker {
     const base: PredictionJobData = { id, input, created_at: createdAt };
     const checked = checkPredictionRequest(data);
     // A bad envelope (or, below, a bad input) fails its prediction with the 422's message: never retried.
-    if (!checked.ok) return this.#end(id, failedPrediction(base, new InputValidationError(checkedDetail(checked.body)).message));
+    if (!checked.ok) return this.#end(id, failedPrediction(base, envelopeMessage(checked.body)));
     const request = checked.request;
     const trace: TraceHeaders = {};
     if (typeof data?.traceparent === 'string') trace.traceparent = data.traceparent;
@@ -352,7 +352,8 @@ export class FleetWorker {
   }
 }
 
-/** The issues of a refused envelope (request.ts's 422 body). */
-function checkedDetail(body: Record<string, unknown>): ConstructorParameters<typeof InputValidationError>[0] {
-  return Array.isArray(body.detail) ? (body.detail as ConstructorParameters<typeof InputValidationError>[0]) : [];
+/** A refused envelope (request.ts's 422 body) as one message naming each field: `webhook: URL scheme should be ...`. */
+function envelopeMessage(body: Record<string, unknown>): string {
+  const issues = Array.isArray(body.detail) ? (body.detail as { loc: (string | number)[]; msg: string }[]) : [];
+  return issues.map((issue) => `${issue.loc.slice(1).join('.') || 'request'}: ${issue.msg}`).join('; ') || 'invalid prediction request';
 }
