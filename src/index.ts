@@ -19,6 +19,7 @@ export {
   NativeAddonNotFoundError,
   NotReadyError,
   PredictionError,
+  PredictionNotFoundError,
   PredictorLoadError,
   QueueFullError,
   type ErrorCode,
@@ -42,3 +43,4 @@ export {
   type ServeOptions,
   type ServeSource,
 } from './server/index.js';
+export * from './fleet/index.js';
