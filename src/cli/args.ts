@@ -38,3 +38,13 @@ export function portOption(value: string | undefined): number | undefined {
     throw new UsageError(`--port must be a port number, got ${JSON.stringify(value)}`);
   return port;
 }
+
+/** `--redis` and `--queue` (worker and gateway): a redis:// URL and a BullMQ queue name, else a usage error. */
+export function checkFleetOptions(values: { redis?: string; queue?: string }): void {
+  if (values.redis !== undefined && !/^rediss?:\/\//.test(values.redis)) {
+    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(values.redis)}`);
+  }
+  if (values.queue !== undefined && (values.queue === '' || values.queue.includes(':'))) {
+    throw new UsageError(`--queue must be a non-empty name without ':', got ${JSON.stringify(values.queue)}`);
+  }
+}

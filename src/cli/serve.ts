@@ -1,12 +1,17 @@
 // `cog-node serve`: its flags (Cog's `--await-explicit-shutdown true` form included), handed to
 // serveFromConfig. The server itself is server/serve.ts's.
+import { UsageError } from '../errors.js';
 import { serveFromConfig } from '../server/serve.js';
-import { parse, portOption } from './args.js';
+import { checkFleetOptions, parse, portOption } from './args.js';
 
 export const serveHelp = `Usage: cog-node serve [--host HOST] [--port PORT] [--upload-url URL] [--await-explicit-shutdown]
+       cog-node serve --redis URL [--queue NAME] [--host HOST] [--port PORT]
 
 Serves Cog's HTTP prediction API for the predictor (and trainer) named in ./cog.yaml.
 The predictor runs in a worker thread, so the server answers while it computes.
+With --redis (or COG_REDIS_URL) it is a fleet's gateway instead: the same API in front of
+the queue that \`cog-node worker\` processes drain; it loads the predictor's declaration
+(schema, validation) but never runs setup() or predict(). Trainings are not served there.
 
 Options:
   --host HOST                 Address to listen on (default 0.0.0.0)
@@ -17,11 +22,13 @@ Options:
                               most COG_SHUTDOWN_TIMEOUT seconds, default 30)
                               (Cog's form "--await-explicit-shutdown true" works too)
   --in-process                Run the predictor in the server's thread (no worker)
+  --redis URL                 Be the gateway of the fleet on this Redis (redis://host:6379)
+  --queue NAME                The fleet's queue (default: $COG_QUEUE_NAME, else cog-predictions)
   -h, --help                  Show this help.
 
 Environment: PORT, COG_MAX_CONCURRENCY, COG_SETUP_TIMEOUT, COG_WEIGHTS, COG_THROTTLE_RESPONSE_INTERVAL,
 COG_STREAM_HISTORY_CAPACITY, COG_CANCEL_GRACE_PERIOD, COG_SHUTDOWN_TIMEOUT, COG_CORS_ORIGINS,
-WEBHOOK_AUTH_TOKEN, COG_USER_AGENT.`;
+WEBHOOK_AUTH_TOKEN, COG_USER_AGENT, COG_REDIS_URL, COG_QUEUE_NAME.`;
 
 /** Cog passes `--await-explicit-shutdown true`; a flag with a value is not a flag to parseArgs. */
 function normalize(args: string[]): string[] {
@@ -45,18 +52,25 @@ export async function serveCommand(args: string[]): Promise<number> {
     'upload-url': { type: 'string' },
     'await-explicit-shutdown': { type: 'boolean' },
     'in-process': { type: 'boolean' },
+    redis: { type: 'string' },
+    queue: { type: 'string' },
   });
   if (values.help) {
     console.log(serveHelp);
     return 0;
   }
   const port = portOption(values.port);
+  checkFleetOptions(values);
+  if (values.redis !== undefined && (values['upload-url'] !== undefined || values['in-process']))
+    throw new UsageError("--upload-url and --in-process are the workers' flags: a gateway (--redis) runs no predictor");
   const server = await serveFromConfig({
     host: values.host,
     port,
     uploadUrl: values['upload-url'],
     awaitExplicitShutdown: values['await-explicit-shutdown'] ?? false,
     inProcess: values['in-process'] ?? false,
+    redis: values.redis,
+    queue: values.queue,
   });
   await server.closed;
   return 0;

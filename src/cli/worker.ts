@@ -1,10 +1,9 @@
 // `cog-node worker`: its flags, and the process around the fleet worker (signals, exit status, errors
 // that escape user code). The worker itself is src/fleet/worker.ts's.
-import { UsageError } from '../errors.js';
 import { FleetWorker } from '../fleet/worker.js';
 import { errorMessage } from '../runtime/executor.js';
 import { serverLog } from '../server/server-log.js';
-import { parse, portOption } from './args.js';
+import { checkFleetOptions, parse, portOption } from './args.js';
 
 export const workerHelp = `Usage: cog-node worker [--redis URL] [--queue NAME] [--port PORT] [--upload-url URL]
 
@@ -39,12 +38,7 @@ export async function workerCommand(args: string[]): Promise<number> {
     return 0;
   }
   const port = portOption(values.port);
-  if (values.redis !== undefined && !/^rediss?:\/\//.test(values.redis)) {
-    throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${JSON.stringify(values.redis)}`);
-  }
-  if (values.queue !== undefined && (values.queue === '' || values.queue.includes(':'))) {
-    throw new UsageError(`--queue must be a non-empty name without ':', got ${JSON.stringify(values.queue)}`);
-  }
+  checkFleetOptions(values);
   let worker: FleetWorker | undefined;
   let stopping = false;
   const stop = (signal: string) => {

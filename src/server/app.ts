@@ -3,11 +3,11 @@
 import { Hono } from 'hono';
 import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';
-import { HealthReporter } from './health.js';
+import { HealthReporter, type HealthReport } from './health.js';
 import { serverLog } from './server-log.js';
 import { crossOriginGuard } from './origin.js';
 import { registerPlayground } from './playground/page.js';
-import { registerRunRoutes } from './runs.js';
+import { registerRunRoutes, type RemoteRuns } from './runs.js';
 import type { CogService } from './service.js';
 
 export interface AppOptions {
@@ -17,6 +17,19 @@ export interface AppOptions {
   onShutdown?: () => void;
   /** The settings the entry point read; default: the current ones. */
   settings?: Settings;
+  /**
+   * Serve the routes in front of a queue instead of the service's runtimes (the gateway,
+   * fleet/gateway.ts): predictions, health and the schema come from it.
+   */
+  remote?: RemoteFront;
+}
+
+/** What the routes ask of a queue they front: its predictions, its health, the declaration's schema. */
+export interface RemoteFront {
+  runs: RemoteRuns;
+  health(): Promise<HealthReport>;
+  /** The OpenAPI document; undefined until the declaration has loaded. */
+  schema(): Record<string, unknown> | undefined;
 }
 
 /** `GET /`: the endpoints, as Cog lists them. */
@@ -50,14 +63,20 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   const app = new Hono();
   const settings = options.settings ?? currentSettings();
   const health = new HealthReporter(service, settings);
-  const runOptions = { uploadUrl: options.uploadUrl, throttleMs: settings.throttleInterval, webhookAuthToken: settings.webhookAuthToken };
+  const remote = options.remote;
+  const runOptions = {
+    uploadUrl: options.uploadUrl,
+    throttleMs: settings.throttleInterval,
+    webhookAuthToken: settings.webhookAuthToken,
+    remote: remote?.runs,
+  };
 
   // First: every route, `/shutdown` and cancel included, is behind the cross-origin check.
   app.use(crossOriginGuard(settings.corsOrigins));
   app.get('/', (c) => c.json(discovery(service)));
-  app.get('/health-check', async (c) => c.json(await health.report()));
+  app.get('/health-check', async (c) => c.json(await (remote?.health() ?? health.report())));
   app.get('/openapi.json', (c) => {
-    const schema = service.schema();
+    const schema = remote !== undefined ? remote.schema() : service.schema();
     return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);
   });
   if (settings.playground) registerPlayground(app);

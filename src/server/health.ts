@@ -30,7 +30,8 @@ export interface HealthVersion {
 
 type UserCheck = { healthy: boolean; error?: string };
 
-const VERSION: HealthVersion = { cog_node: COG_NODE_VERSION, node: process.version, cog_api: COG_API_VERSION };
+/** This process's versions, as `/health-check` reports them (the gateway's too). */
+export const HEALTH_VERSION: HealthVersion = { cog_node: COG_NODE_VERSION, node: process.version, cog_api: COG_API_VERSION };
 
 /**
  * Answers `/health-check`. The user's `healthcheck()` runs only once the predictor is ready
@@ -60,7 +61,7 @@ export class HealthReporter {
   async report(): Promise<HealthReport> {
     const service = this.#service;
     const setup = service.setup();
-    const report: HealthReport = { status: 'STARTING', setup, version: VERSION, queue: this.#queue() };
+    const report: HealthReport = { status: 'STARTING', setup, version: HEALTH_VERSION, queue: this.#queue() };
     if (service.defunct !== undefined) report.status = 'DEFUNCT';
     else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
     // Shutting down: alive and finishing its work, but taking none (coglet's Health has no

@@ -16,9 +16,31 @@ import { errorResponse, readBody, watchHangUp } from './body.js';
 import { parseBody } from './parse.js';
 import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
-import { streamPrediction, wantsEventStream } from './sse.js';
+import { streamPrediction, streamRemote, wantsEventStream } from './sse.js';
 import { outputFilePrefixEncoder, uploadUrlEncoder, type UploadContext } from './upload.js';
 import { WebhookSender, type TraceHeaders } from './webhook.js';
+
+/**
+ * Where the routes hand predictions when they do not run them here: the fleet's queue (the
+ * gateway, fleet/gateway.ts). The routes keep the HTTP side (body, envelope, ids, sync/async/SSE,
+ * hang-ups, status codes); this keeps the predictions.
+ */
+export interface RemoteRuns {
+  /**
+   * Validates the input and queues the prediction (`created: true`, `state`: Cog's 202 body); an
+   * id already known starts nothing (`created: false`, `state`: what `poll` answers). Throws a
+   * `CogNodeError` (the 422 of a bad input) for a refusal.
+   */
+  create(request: PredictionRequest, options: { id: string; trace: TraceHeaders }): Promise<{ created: boolean; state: string }>;
+  /** The final prediction object as JSON text, once it has ended; rejects if `signal` aborts first. */
+  result(id: string, signal: AbortSignal): Promise<string>;
+  /** Its SSE events from the first (`start`, `output`, `log`, `metric`), ending with `completed`. */
+  events(id: string, signal: AbortSignal): AsyncIterable<{ name: string; json: string }>;
+  /** False when it has ended or is unknown. */
+  cancel(id: string): Promise<boolean>;
+  /** Its state now as JSON text (starting, processing so far, or the final object); undefined if unknown. */
+  poll(id: string): Promise<string | undefined>;
+}
 
 export interface RunRouteOptions {
   /** `--upload-url`: where output files are PUT; default: data URIs in the response. */
@@ -27,6 +49,8 @@ export interface RunRouteOptions {
   throttleMs: number;
   /** `WEBHOOK_AUTH_TOKEN`. */
   webhookAuthToken?: string;
+  /** Queue predictions there instead of running them here (the gateway). */
+  remote?: RemoteRuns;
 }
 
 const NAMES = {
@@ -83,6 +107,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const stream = wantsEventStream(c.req.header('accept'));
     if (stream && kind === 'train') return errorResponse(c, new StreamingUnsupportedError());
 
+    if (options.remote !== undefined) return createRemote(c, options.remote, request, pathId ?? request.id, stream);
     const runtime = service.runtime(kind);
     const id = pathId ?? request.id;
     // Idempotent: an id in flight answers with its current state and starts nothing.
@@ -144,12 +169,55 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     }
   }
 
+  /** `create` for a prediction a queue keeps: the same answers, from the queue's state. */
+  async function createRemote(
+    c: Context,
+    remote: RemoteRuns,
+    request: PredictionRequest,
+    id: string | undefined,
+    stream: boolean,
+  ): Promise<Response> {
+    if (service.shuttingDown) return errorResponse(c, new ShuttingDownError());
+    const predictionId = id ?? generatePredictionId();
+    let made: { created: boolean; state: string };
+    try {
+      made = await remote.create(request, { id: predictionId, trace: traceHeaders(c) });
+    } catch (error) {
+      if (error instanceof CogNodeError && error.answered) return errorResponse(c, error);
+      throw error;
+    }
+    if (stream)
+      return streamRemote(
+        c,
+        remote.events(predictionId, c.req.raw.signal),
+        made.created ? () => void remote.cancel(predictionId) : undefined,
+      );
+    if (!made.created || c.req.header('prefer') === 'respond-async') return jsonText(c, made.state, 202);
+    // A sync client that hangs up cancels its prediction, as in `serve`.
+    const hungUp = new AbortController();
+    const unwatch = watchHangUp(c, () => {
+      hungUp.abort();
+      void remote.cancel(predictionId);
+    });
+    try {
+      return jsonText(c, await remote.result(predictionId, hungUp.signal), 200);
+    } finally {
+      unwatch();
+    }
+  }
+
+  const remote = options.remote;
   app.post(path, (c) => create(c, undefined));
   app.put(`${path}/:id`, (c) => create(c, c.req.param('id')));
-  app.post(`${path}/:id/cancel`, (c) => (service.runtime(kind)?.cancel(c.req.param('id')) ? c.json({}, 200) : c.json({}, 404)));
+  app.post(`${path}/:id/cancel`, async (c) => {
+    const id = c.req.param('id');
+    const canceled = remote !== undefined ? await remote.cancel(id) : service.runtime(kind)?.cancel(id);
+    return canceled ? c.json({}, 200) : c.json({}, 404);
+  });
   // Polling (Cog has none): waiting, running, or finished and still retained; else 404 `{}` as cancel's.
-  app.get(`${path}/:id`, (c) => {
-    const text = service.runtime(kind)?.poll(c.req.param('id'));
+  app.get(`${path}/:id`, async (c) => {
+    const id = c.req.param('id');
+    const text = remote !== undefined ? await remote.poll(id) : service.runtime(kind)?.poll(id);
     return text === undefined ? c.json({}, 404) : jsonText(c, text, 200);
   });
 }

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
+import { frontQueue } from '../fleet/gateway.js';
 import { cogRoutes } from './app.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
@@ -14,6 +15,13 @@ import { resolveSource, type RuntimeSettings, type ServeSource } from './source.
 export interface AppSettings extends RuntimeSettings {
   /** `--upload-url`: output files are PUT to `<url>/<basename>`; default: data URIs. */
   uploadUrl?: string;
+  /**
+   * `--redis`: serve as the fleet's gateway, in front of the queue on this Redis, instead of
+   * running the predictor (default `COG_REDIS_URL`; unset: run it here).
+   */
+  redis?: string;
+  /** `--queue`: the gateway's queue (default `COG_QUEUE_NAME`, else `cog-predictions`). */
+  queue?: string;
 }
 
 /** Cog's API as a Hono app, for mounting in your own server, and its service. */
@@ -41,7 +49,16 @@ export function createApp(source: ServeSource, settings: AppSettings & { onShutd
 
 /** `createApp`, and the settings its resolver read (the server's port is one). */
 function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
-  const { shape, load, settings } = resolveSource(source, options);
+  const { shape, load, declarations, settings } = resolveSource(source, options);
+  const redis = options.redis ?? settings.redisUrl;
+  if (redis !== undefined) {
+    // The gateway: nothing runs here, so the service has no runtimes (it keeps shutdown's state).
+    const service: CogService = new CogService({ predict: shape.predict, train: false }, () => ({}));
+    const gateway = frontQueue({ redis, queue: options.queue, settings, declarations, shuttingDown: () => service.shuttingDown });
+    const app = cogRoutes(service, { onShutdown: options.onShutdown, settings, remote: gateway });
+    const shutdown = () => service.shutdown(settings.shutdownTimeout).then(() => gateway.close());
+    return { cog: { app, service, ready: gateway.loaded, shutdown }, settings };
+  }
   const service = new CogService(shape, load);
   const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings });
   return { cog: { app, service, ready: service.settled, shutdown: () => service.shutdown(settings.shutdownTimeout) }, settings };
@@ -147,7 +164,7 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
   }
 
   void cog.ready.then(() => {
-    if (cog.service.isReady) serverLog('ready');
+    if (cog.service.isReady) serverLog((options.redis ?? settings.redisUrl) ? 'ready: in front of the queue' : 'ready');
   });
   return { ...cog, shutdown: () => stop('shutdown()'), server, host, port, url, closed };
 }

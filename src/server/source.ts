@@ -6,6 +6,9 @@ import { loadTarget, targetFrom, type LoadedTarget } from '../load/load-module.j
 import { resolvePlan } from '../load/plan.js';
 import { PredictorRuntime } from '../runtime/runtime.js';
 import type { Settings } from '../load/settings.js';
+import type { InputsDeclaration } from '../predictor/base-predictor.js';
+import type { TSchema } from '../predictor/type.js';
+import type { SchemaSources } from '../schema/declaration.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
 
 /** A predictor (or trainer) as the server accepts it. */
@@ -45,7 +48,7 @@ function isRunnable(value: unknown): value is Runnable {
 export function resolveSource(
   source: ServeSource,
   options: RuntimeSettings = {},
-): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings } {
+): { shape: ServiceShape; load: () => Promise<Runtimes>; declarations: () => Promise<SchemaSources>; settings: Settings } {
   const plan = resolvePlan<Runnable>(isRunnable(source) ? { predict: source } : source, options);
   // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
   if (plan.config !== undefined && plan.predict === undefined && plan.train === undefined) {
@@ -77,8 +80,21 @@ export function resolveSource(
     });
   }
 
+  /** A part's declarations without setting it up (a reference's module is imported, its class made). */
+  async function declared(part: Runnable | string | undefined, kind: RunKind): Promise<SchemaSources['predict']> {
+    if (part === undefined) return undefined;
+    if (part instanceof LoadedPredictor) return part.runtime.target;
+    if (typeof part === 'string') return loadTarget(part, cwd, kind);
+    if (typeof part === 'function') {
+      const statics = part as { inputs?: InputsDeclaration; output?: TSchema };
+      return { inputs: statics.inputs ?? {}, output: statics.output };
+    }
+    return part;
+  }
+
   return {
     shape: { predict: plan.predict !== undefined, train: plan.train !== undefined },
+    declarations: async () => ({ predict: await declared(plan.predict, 'predict'), train: await declared(plan.train, 'train') }),
     load: async () => ({ predict: await runtimeFor(plan.predict, 'predict'), train: await runtimeFor(plan.train, 'train') }),
     settings: plan.settings,
   };

@@ -25,6 +25,13 @@ export function wantsEventStream(accept: string | undefined): boolean {
   return accept.split(',').some((range) => range.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
 }
 
+/** An event stream's headers: no caching, and no buffering by a proxy (nginx's `X-Accel-Buffering`). */
+function eventStreamHeaders(c: Context): void {
+  c.header('Content-Type', 'text/event-stream');
+  c.header('Cache-Control', 'no-cache');
+  c.header('X-Accel-Buffering', 'no');
+}
+
 function frame(name: string, json: string): string {
   return `event: ${name}\ndata: ${json}\n\n`;
 }
@@ -36,9 +43,7 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
   // The creator replays from the first event (it subscribes after the prediction started);
   // a reconnecting client replays what history holds, if history is kept.
   const consumer = events.subscribe({ lossless: options.createdHere, replay: options.createdHere || events.replayable });
-  c.header('Content-Type', 'text/event-stream');
-  c.header('Cache-Control', 'no-cache');
-  c.header('X-Accel-Buffering', 'no');
+  eventStreamHeaders(c);
   return stream(c, async (out) => {
     let gone = false;
     out.onAbort(() => {
@@ -84,6 +89,30 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
     } finally {
       clearInterval(keepAlive);
       consumer.unsubscribe();
+    }
+  });
+}
+
+/**
+ * Streams a queued prediction's events as they are relayed (the gateway: the worker publishes
+ * them to Redis); `onGone` (its creator's) is called when the client leaves before `completed`.
+ */
+export function streamRemote(c: Context, events: AsyncIterable<{ name: string; json: string }>, onGone?: () => void): Response {
+  eventStreamHeaders(c);
+  return stream(c, async (out) => {
+    let completed = false;
+    out.onAbort(() => {
+      if (!completed) onGone?.();
+    });
+    const keepAlive = setInterval(() => void out.write(': keep-alive\n\n').catch(() => undefined), KEEP_ALIVE_MS);
+    try {
+      for await (const { name, json } of events) {
+        if (name === 'completed') completed = true;
+        await out.write(frame(name, json));
+        if (completed || out.aborted) return;
+      }
+    } finally {
+      clearInterval(keepAlive);
     }
   });
 }
