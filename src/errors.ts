@@ -129,7 +129,10 @@ export class InputValidationError extends CogNodeError<'COG_INVALID_INPUT'> {
   override name = 'InputValidationError';
   readonly detail: ValidationIssue[];
   constructor(detail: ValidationIssue[]) {
-    super('COG_INVALID_INPUT', [detail.map((issue) => `${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('; ')]);
+    // An input's issue names the input (`text: Field required`); a request field's, the field (`webhook: ...`).
+    super('COG_INVALID_INPUT', [
+      detail.map((issue) => `${issue.loc.slice(issue.loc[1] === 'input' ? 2 : 1).join('.') || 'input'}: ${issue.msg}`).join('; '),
+    ]);
     this.detail = detail;
   }
 

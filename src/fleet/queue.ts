@@ -1,7 +1,7 @@
 // `PredictionQueue`: a Node app's client of a fleet: submits predictions as BullMQ jobs (validated
 // against the predictor's schema when given its class), follows their events, reads their results
 // and cancels them, all as protocol.ts says. It keeps no prediction state of its own: Redis has it.
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { InputValidationError, PredictionNotFoundError, type ValidationIssue } from '../errors.js';
 import { currentSettings } from '../load/settings.js';
 import type { Inputs, InputsDeclaration } from '../predictor/base-predictor.js';
@@ -139,16 +139,19 @@ export class PredictionQueue<P = unknown> {
   }
 
   /** The final object of a prediction that has ended, or undefined while it waits or runs. */
-  async #finalNow(id: string, job: Job<PredictionJobData> | undefined): Promise<PredictionResponse | undefined> {
-    if (job === undefined) {
+  async #finalNow(id: string): Promise<PredictionResponse | undefined> {
+    // The state first: a job read before it completed would lack its value.
+    const state = await this.#queue.getJobState(id);
+    if (state === 'unknown') {
       const ended = await completedEntry(this.#client, this.name, id);
       if (ended === undefined) throw new PredictionNotFoundError(id);
       return JSON.parse(ended) as PredictionResponse;
     }
-    const state = await job.getState();
+    if (state !== 'completed' && state !== 'failed') return undefined;
+    const job = await this.#queue.getJob(id);
+    if (job === undefined) return undefined;
     if (state === 'completed') return job.returnvalue as PredictionResponse;
-    if (state === 'failed') return failedPrediction(job.data, job.failedReason || 'the job failed in the queue');
-    return undefined;
+    return failedPrediction(job.data, job.failedReason || 'the job failed in the queue');
   }
 
   /**
@@ -157,15 +160,15 @@ export class PredictionQueue<P = unknown> {
    * handed to another worker runs again: its events then start again with a new `start`.
    */
   async *events(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<PredictionQueueEvent, void, undefined> {
-    const job = await this.#queue.getJob(id);
-    // Unknown ids throw now; an ended job without its stream (expired) still gives its end.
-    if (job === undefined) await this.#finalNow(id, undefined);
+    // Unknown ids throw now.
+    if ((await this.#queue.getJobState(id)) === 'unknown') await this.#finalNow(id);
     const reader = this.#client.duplicate();
     try {
       const idle = async () => {
-        const now = await this.#queue.getJob(id);
-        if (now === undefined) return (await completedEntry(this.#client, this.name, id)) ?? JSON.stringify(canceledGone(id));
-        const final = await this.#finalNow(id, now);
+        if ((await this.#queue.getJobState(id)) === 'unknown') {
+          return (await completedEntry(this.#client, this.name, id)) ?? JSON.stringify(canceledGone(id));
+        }
+        const final = await this.#finalNow(id);
         // A completed job's `completed` entry is written before its value: let the stream give it.
         return final !== undefined && (await completedEntry(this.#client, this.name, id)) === undefined ? JSON.stringify(final) : undefined;
       };
@@ -196,8 +199,7 @@ export class PredictionQueue<P = unknown> {
 
   /** The final prediction object, once the prediction has ended (waits until then). */
   async result(id: string, options: { signal?: AbortSignal } = {}): Promise<PredictionResponse> {
-    const job = await this.#queue.getJob(id);
-    const now = await this.#finalNow(id, job);
+    const now = await this.#finalNow(id);
     if (now !== undefined) return now;
     for await (const event of this.events(id, options)) {
       if (event.type === 'completed') return event.prediction;

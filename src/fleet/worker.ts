@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { Worker, WaitingError, type Job } from 'bullmq';
 import { Hono } from 'hono';
-import { AtCapacityError, InputValidationError, NotReadyError, UsageError } from '../errors.js';
+import { AtCapacityError, InputValidationError, NotReadyError, UsageError, type ValidationIssue } from '../errors.js';
 import type { Settings } from '../load/settings.js';
 import { errorMessage } from '../runtime/executor.js';
 import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';
@@ -352,8 +352,7 @@ export class FleetWorker {
   }
 }
 
-/** A refused envelope (request.ts's 422 body) as one message naming each field: `webhook: URL scheme should be ...`. */
+/** A refused envelope (request.ts's 422 body) as the 422's message, naming each field: `webhook: URL scheme should be ...`. */
 function envelopeMessage(body: Record<string, unknown>): string {
-  const issues = Array.isArray(body.detail) ? (body.detail as { loc: (string | number)[]; msg: string }[]) : [];
-  return issues.map((issue) => `${issue.loc.slice(1).join('.') || 'request'}: ${issue.msg}`).join('; ') || 'invalid prediction request';
+  return new InputValidationError(Array.isArray(body.detail) ? (body.detail as ValidationIssue[]) : []).message;
 }
