@@ -20,7 +20,7 @@
 // encoded here once, as the one `output` event and the output.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
 import { AtCapacityError, NotReadyError } from '../errors.js';
-import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
+import { InProcessExecutor, errorMessage, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
@@ -467,18 +467,18 @@ export class PredictorRuntime {
       }
       if (resolved !== undefined) {
         // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
-        execution = this.executor.execute(
-          { input: resolved, context: prediction.context, token: prediction.token },
-          {
-            output: async (item) => {
-              if (prediction.terminal) return;
-              const encoded = encode(item);
-              await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
-            },
-            log: (text, source) => prediction.terminal || prediction.addLog(text, source),
-            metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
+        const job = { input: resolved, context: prediction.context, token: prediction.token };
+        const sink: ExecutionSink = {
+          output: async (item) => {
+            if (prediction.terminal) return;
+            const encoded = encode(item);
+            await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
           },
-        );
+          log: (text, source) => prediction.terminal || prediction.addLog(text, source),
+          metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
+        };
+        // A batching predictor's prediction that runs alone is a batch of one (`predictBatch([input])`).
+        execution = this.target.batch ? this.executor.executeBatch([job], [sink])[0]! : this.executor.execute(job, sink);
         // Registered first, so it runs before whatever awaits the execution below.
         const ended = () => this.#workEnded(entry);
         void execution.then(ended, ended);
