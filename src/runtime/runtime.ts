@@ -20,12 +20,19 @@
 // encoded here once, as the one `output` event and the output.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
 import { AtCapacityError, NotReadyError } from '../errors.js';
-import { InProcessExecutor, errorMessage, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from './executor.js';
+import {
+  InProcessExecutor,
+  errorMessage,
+  type ExecutionJob,
+  type ExecutionResult,
+  type ExecutionSink,
+  type PredictorExecutor,
+} from './executor.js';
 import { InputFiles } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
-import { PredictionSlots, type PredictionSlot } from '../native/addon.js';
+import { PredictionBatches, PredictionSlots, type PredictionSlot } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction } from './prediction.js';
 import { currentScope } from '../predictor/scope.js';
@@ -89,7 +96,10 @@ export interface StartOptions {
 /** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
 interface InFlight {
   readonly prediction: Prediction;
-  readonly slot: PredictionSlot;
+  /** Its slot: undefined while it waits (a batching predictor's, in the batch former). */
+  slot: PredictionSlot | undefined;
+  /** A batching predictor's prediction: its place in the batch former, then in its batch. */
+  readonly batch: BatchPlace | undefined;
   /**
    * The slot is free once the prediction has ended and so has its code (`workEnded`): a
    * cancelled async prediction ends at once, but the work it abandoned holds the slot until it
@@ -105,6 +115,43 @@ interface InFlight {
   /** The caller's signal (`StartOptions.signal`), listened to until the prediction ends. */
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
+}
+
+/**
+ * Where a batching predictor's prediction is: waiting in the batch former (`running` undefined,
+ * its `key` the former's), then one item of a running batch. `run` starts its `#run` once its
+ * batch is taken.
+ */
+interface BatchPlace {
+  readonly key: number;
+  readonly run: (execute: Execute) => Promise<void>;
+  running: RunningBatch | undefined;
+}
+
+/** How `#run` hands a prediction's job to its executor: alone, or into its batch. */
+type Execute = (job: ExecutionJob, sink: ExecutionSink) => Promise<ExecutionResult>;
+
+/**
+ * A batch taken from the former: one slot for all its items, released when every item has let
+ * go of its share (ended, and the batch's code ended). Each item's `#run` hands in its job (after
+ * its input files are fetched) or ends without one; once all have, `predictBatch` is called once.
+ */
+interface RunningBatch {
+  readonly items: InFlight[];
+  readonly jobs: Map<
+    InFlight,
+    { job: ExecutionJob; sink: ExecutionSink; resolve: (result: ExecutionResult | Promise<ExecutionResult>) => void }
+  >;
+  /** Items whose `#run` ended without handing in a job (an input file failed, a cancel). */
+  readonly gone: Set<InFlight>;
+  /** The items `executeBatch` was called with (the executor knows their tokens). */
+  called: InFlight[];
+  /** Items still holding their share of the slot. */
+  shares: number;
+  /** The batch's code has ended (or was let go): no grace timer is needed any more. */
+  workEnded: boolean;
+  /** The grace period, started once every item is cancelled while the code runs. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /** What loading a predictor gives the runtime, all at once. */
@@ -136,6 +183,12 @@ export class PredictorRuntime {
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
+  /** A batching predictor's batch former (`static batch`); undefined for any other. */
+  #batches: PredictionBatches | undefined;
+  /** The predictions waiting in the batch former, by their key there (entries of `#inFlight`). */
+  readonly #batchWaiting = new Map<number, InFlight>();
+  /** The one timer that looks again when the oldest waiting prediction's batch is due. */
+  #batchTimer: NodeJS.Timeout | undefined;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -200,6 +253,7 @@ export class PredictorRuntime {
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
     if (capacity !== this.#slots.capacity) this.#slots = new PredictionSlots(capacity);
+    if (info.batch !== undefined) this.#batches = new PredictionBatches(info.batch.maxSize, info.batch.maxDelayMs);
   }
 
   /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
@@ -294,6 +348,8 @@ export class PredictorRuntime {
       }
       state.status = 'succeeded';
       state.completed_at = new Date().toISOString();
+      // Predictions that waited for a replaced worker's setup are batched now.
+      this.#pumpBatches();
     } catch (error) {
       this.#failSetup(error);
       throw error;
@@ -330,6 +386,7 @@ export class PredictorRuntime {
 
   /** Stops the predictor's worker (if any). In-flight predictions should be finished or cancelled first. */
   async close(): Promise<void> {
+    clearTimeout(this.#batchTimer);
     await this.#loaded?.executor.close();
   }
 
@@ -371,7 +428,8 @@ export class PredictorRuntime {
   start(rawInput: unknown, options: StartOptions = {}): Prediction {
     if (!this.isReady) throw new NotReadyError();
     const input = this.validator.validate(rawInput ?? {}, options.validate);
-    const slot = this.slots.tryAcquire();
+    // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`).
+    const slot = this.#batches !== undefined ? this.#admitToBatch() : this.slots.tryAcquire();
     if (slot === null) throw new AtCapacityError();
     let abandon!: () => void;
     const abandoned = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
@@ -387,6 +445,14 @@ export class PredictorRuntime {
     const entry: InFlight = {
       prediction,
       slot,
+      batch:
+        this.#batches === undefined
+          ? undefined
+          : {
+              key: prediction.token.id,
+              run: (execute) => this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry)),
+              running: undefined,
+            },
       ended: false,
       workEnded: false,
       timer: undefined,
@@ -398,12 +464,14 @@ export class PredictorRuntime {
     this.#inFlight.set(prediction.id, entry);
     options.signal?.addEventListener('abort', entry.onAbort, { once: true });
     if (options.signal?.aborted) prediction.cancel();
-    void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+    if (entry.batch !== undefined) this.#joinBatch(entry, entry.batch);
+    else void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
     return prediction;
   }
 
   /** A cancel was requested (`Prediction.cancel`): tell the executor, and start the one timer. */
   #canceled(entry: InFlight): void {
+    if (entry.batch !== undefined) return this.#batchItemCanceled(entry, entry.batch);
     this.executor.cancel(entry.prediction.token);
     if (entry.workEnded) return;
     const graceMs = this.#cancelGraceMs;
@@ -435,7 +503,7 @@ export class PredictorRuntime {
     entry.workEnded = true;
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    if (entry.ended) entry.slot.release();
+    if (entry.ended) entry.slot?.release();
   }
 
   /** The prediction has ended (`Prediction.finish`), before anyone awaiting `done` runs. */
@@ -443,7 +511,9 @@ export class PredictorRuntime {
     entry.ended = true;
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
-    if (entry.workEnded) entry.slot.release();
+    // Ended while it waited for its batch (cancelled, DEFUNCT): it leaves the former.
+    if (entry.batch !== undefined && entry.batch.running === undefined) this.#leaveBatchFormer(entry, entry.batch);
+    if (entry.workEnded) entry.slot?.release();
   }
 
   /**
@@ -451,7 +521,7 @@ export class PredictorRuntime {
    * has ended: before the prediction finishes (so whoever awaits `done` finds the slot free), or
    * after, when a cancelled async prediction's work was abandoned.
    */
-  async #run(entry: InFlight, input: Record<string, unknown>, options: StartOptions): Promise<void> {
+  async #run(entry: InFlight, input: Record<string, unknown>, options: StartOptions, execute?: Execute): Promise<void> {
     const { prediction } = entry;
     const files = new InputFiles();
     const encodeFile = options.encodeFile;
@@ -485,8 +555,7 @@ export class PredictorRuntime {
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
           metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
         };
-        // A batching predictor's prediction that runs alone is a batch of one (`predictBatch([input])`).
-        execution = this.target.batch ? this.executor.executeBatch([job], [sink])[0]! : this.executor.execute(job, sink);
+        execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
         // Registered first, so it runs before whatever awaits the execution below.
         const ended = () => this.#workEnded(entry);
         void execution.then(ended, ended);
@@ -494,7 +563,9 @@ export class PredictorRuntime {
         // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
         // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
         // it keeps the grace period (then its busy worker is replaced).
-        const result = this.target.isAsync ? await Promise.race([execution, entry.abandoned]) : await execution;
+        // A batch's item is abandoned alone, at once on its cancel: the batch runs on for the others.
+        const abandonable = this.target.isAsync || entry.batch !== undefined;
+        const result = abandonable ? await Promise.race([execution, entry.abandoned]) : await execution;
         if (result.status === 'succeeded' && !result.streamed) {
           // The one value came in the result: encoded (its files uploaded) once, it is both the
           // one `output` event and the output.
@@ -514,6 +585,170 @@ export class PredictorRuntime {
     if (execution === undefined) this.#workEnded(entry);
     prediction.finish(ending!);
     await execution?.catch(() => undefined);
+  }
+
+  // ---- Dynamic batching (`static batch`): the batch former in front of the slots ----
+  // A batching predictor's predictions wait in the native former (status `starting`) until their
+  // batch is due (full, or its oldest waited `maxDelayMs`) and a slot is free; the batch then
+  // runs in that one slot, each item through its own `#run` (statuses, files, events, output),
+  // with its job handed into one `executeBatch` call.
+
+  /**
+   * Admission for a batching predictor: a prediction joins the former while what waits there
+   * fits into the free slots' batches (`maxSize` each), or fewer than `queue.max` wait beyond
+   * that; else the refusal a full queue gives (Cog's 409 with `queue.max` 0). Undefined: admitted,
+   * its slot comes with its batch.
+   */
+  #admitToBatch(): undefined {
+    const batches = this.#batches!;
+    const free = this.slots.capacity - this.slots.inUse;
+    if (batches.length < free * batches.maxSize + (this.#options.queueMax ?? 0)) return undefined;
+    throw new AtCapacityError();
+  }
+
+  /** The prediction waits in the former for its batch. */
+  #joinBatch(entry: InFlight, place: BatchPlace): void {
+    // Cancelled before it could wait (its caller's signal was aborted already).
+    if (entry.prediction.terminal) return;
+    this.#batches!.push(place.key);
+    this.#batchWaiting.set(place.key, entry);
+    this.#pumpBatches();
+  }
+
+  /** It ended before its batch was taken: out of the former. */
+  #leaveBatchFormer(entry: InFlight, place: BatchPlace): void {
+    if (this.#batchWaiting.get(place.key) !== entry) return;
+    this.#batchWaiting.delete(place.key);
+    this.#batches?.remove(place.key);
+    // The oldest may have gone: the next deadline moves.
+    this.#pumpBatches();
+  }
+
+  /**
+   * Takes every due batch there is a free slot for; else sets the one timer for the next
+   * deadline. Called when a prediction joins or leaves, when a batch's slot is freed, and when
+   * setup has finished.
+   */
+  #pumpBatches(): void {
+    const batches = this.#batches;
+    if (batches === undefined) return;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    // With every slot busy there is no timer: the slot that frees looks again.
+    while (batches.length > 0 && this.isReady && !this.slots.full) {
+      const keys = batches.takeReady();
+      if (keys === null) {
+        this.#batchTimer = setTimeout(() => this.#pumpBatches(), batches.msUntilDeadline() ?? 0);
+        return;
+      }
+      this.#startBatch(keys);
+    }
+  }
+
+  /** Runs a batch taken from the former in one slot: each item starts its `#run` now. */
+  #startBatch(keys: number[]): void {
+    const items: InFlight[] = [];
+    for (const key of keys) {
+      const entry = this.#batchWaiting.get(key);
+      this.#batchWaiting.delete(key);
+      if (entry !== undefined && !entry.prediction.terminal) items.push(entry);
+    }
+    const slot = items.length > 0 ? this.slots.tryAcquire() : null;
+    if (slot === null) return;
+    const batch: RunningBatch = {
+      items,
+      jobs: new Map(),
+      gone: new Set(),
+      called: [],
+      shares: items.length,
+      workEnded: false,
+      timer: undefined,
+    };
+    for (const entry of items) {
+      const place = entry.batch!;
+      place.running = batch;
+      // The item's share of the slot: the slot is free once every item has let go of its own.
+      let held = true;
+      entry.slot = {
+        release: () => {
+          if (!held) return;
+          held = false;
+          batch.shares -= 1;
+          if (batch.shares > 0) return;
+          slot.release();
+          this.#pumpBatches();
+        },
+      };
+      const handIn: Execute = (job, sink) =>
+        new Promise<ExecutionResult>((resolve) => {
+          batch.jobs.set(entry, { job, sink, resolve });
+          this.#callBatch(batch);
+        });
+      void place.run(handIn).then(() => {
+        // It ended without handing in a job (an input file failed, a cancel while fetching).
+        if (batch.jobs.has(entry)) return;
+        batch.gone.add(entry);
+        this.#callBatch(batch);
+      });
+    }
+  }
+
+  /** Once every item has handed in its job or gone: one `executeBatch` for the jobs. */
+  #callBatch(batch: RunningBatch): void {
+    if (batch.jobs.size + batch.gone.size < batch.items.length) return;
+    // Items cancelled while the others fetched their files need no place in the call.
+    const handed = [...batch.jobs];
+    const live = handed.filter(([, { job }]) => !job.token.canceled).map(([entry, handedIn]) => ({ entry, ...handedIn }));
+    for (const [, { job, resolve }] of handed) if (job.token.canceled) resolve({ status: 'canceled', metrics: {} });
+    batch.called = live.map(({ entry }) => entry);
+    if (live.length === 0) {
+      batch.workEnded = true;
+      return;
+    }
+    const results = this.executor.executeBatch(
+      live.map(({ job }) => job),
+      live.map(({ sink }) => sink),
+    );
+    live.forEach(({ resolve }, index) => resolve(results[index]!));
+    void Promise.allSettled(results).then(() => {
+      batch.workEnded = true;
+      clearTimeout(batch.timer);
+    });
+  }
+
+  /**
+   * A batching predictor's prediction was cancelled. Waiting, it ends `canceled` now, never run;
+   * inside a running batch it ends `canceled` at once (its scope's signal aborts, its result is
+   * dropped) and the batch runs on. Once every item is cancelled the batch's signal aborts, and
+   * code that runs on past the grace period is stopped as a single prediction's is.
+   */
+  #batchItemCanceled(entry: InFlight, place: BatchPlace): void {
+    const batch = place.running;
+    if (batch === undefined) {
+      entry.workEnded = true;
+      entry.prediction.finish({ status: 'canceled', metrics: {} });
+      return;
+    }
+    this.executor.cancel(entry.prediction.token);
+    entry.abandon();
+    // Before the call (others still fetch their files) a cancelled item simply stays out of it.
+    if (batch.workEnded || batch.timer !== undefined || batch.called.length === 0) return;
+    if (!batch.called.every((item) => item.prediction.canceled)) return;
+    batch.timer = setTimeout(() => this.#batchGraceOver(batch), this.#cancelGraceMs);
+    batch.timer.unref();
+  }
+
+  /** Every item of the batch was cancelled and its code still runs after the grace period. */
+  #batchGraceOver(batch: RunningBatch): void {
+    batch.timer = undefined;
+    // A worker is replaced: the batch's executions then settle `canceled`.
+    if (this.executor.stop(batch.called[0]!.prediction.token)) return;
+    // Code in this thread is left to finish alone; its items and slot are let go now.
+    batch.workEnded = true;
+    for (const item of batch.items) {
+      item.prediction.finish({ status: 'canceled', metrics: {} });
+      this.#workEnded(item);
+    }
   }
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */
