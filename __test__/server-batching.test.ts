@@ -87,6 +87,29 @@ describe('batch forming', () => {
   });
 });
 
+describe('admission with a queue', () => {
+  let small: ServerProcess; // queue.max 1
+  beforeAll(async () => {
+    small = await startServer('batch', { env: { COG_QUEUE_MAX: '1' } });
+    await waitForHealth(small.url, ['READY']);
+  }, 30_000);
+  afterAll(async () => {
+    await small?.kill();
+  });
+
+  it('with the slot busy, queue.max may wait in the former; one more gets 429 with Retry-After, as the queue refuses', async () => {
+    await block(small.url, 'queue-blocker', 2_000);
+    const waits = put(`${small.url}/predictions/queue-waits`, { input: { text: 'waits' } }, { prefer: 'respond-async' });
+    expect((await waits).status).toBe(202);
+    const health = await json(`${small.url}/health-check`);
+    expect(health.body.queue).toEqual({ waiting: 1, max: 1 });
+    const refused = await post(`${small.url}/predictions`, { input: { text: 'refused' } });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.body).toMatchObject({ status: 'failed', error: expect.stringContaining('queue.max 1') });
+  });
+});
+
 describe('each prediction in a batch keeps its own behaviour', () => {
   it('webhooks: each item its own start and completed, with its output, the batch logs and metrics', async () => {
     await block(server.url, 'hooks-blocker', 1_000);

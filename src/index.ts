@@ -23,6 +23,7 @@ export {
   NotReadyError,
   PredictionError,
   PredictorLoadError,
+  QueueFullError,
   type ErrorCode,
   type ValidationIssue,
 } from './errors.js';

@@ -19,7 +19,7 @@
 // carries streamed items only; a single value travels once, in the execution's result, and is
 // encoded here once, as the one `output` event and the output.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
-import { AtCapacityError, NotReadyError } from '../errors.js';
+import { AtCapacityError, NotReadyError, QueueFullError } from '../errors.js';
 import {
   InProcessExecutor,
   errorMessage,
@@ -32,9 +32,9 @@ import { InputFiles } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
-import { PredictionBatches, PredictionSlots, type PredictionSlot } from '../native/addon.js';
+import { PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, type AdmissionFull } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
-import { Prediction } from './prediction.js';
+import { Prediction, generatePredictionId } from './prediction.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
@@ -96,8 +96,14 @@ export interface StartOptions {
 /** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
 interface InFlight {
   readonly prediction: Prediction;
-  /** Its slot: undefined while it waits (a batching predictor's, in the batch former). */
+  /** Its slot: undefined while it waits in the line (`ticket`), or for setup to finish again. */
   slot: PredictionSlot | undefined;
+  /** Its place in the admission line, while it waits for a slot. */
+  ticket: WaitingTicket | undefined;
+  /** `performance.now()` when its code began to run: the run time feeds `Retry-After`. */
+  ranFromMs: number | undefined;
+  /** `predict_timeout`'s timer, from creation (waiting and running). */
+  deadline: NodeJS.Timeout | undefined;
   /** A batching predictor's prediction: its place in the batch former, then in its batch. */
   readonly batch: BatchPlace | undefined;
   /**
@@ -169,7 +175,10 @@ interface Loaded {
  */
 export class PredictorRuntime {
   readonly kind: 'predict' | 'train';
-  #slots: PredictionSlots;
+  /** The slots and the first-in-first-out line in front of them (crates/core queue.rs). */
+  #admission: PredictionAdmission;
+  /** Granted predictions waiting for a replaced worker's setup to finish before they run. */
+  #afterSetup: (() => void)[] = [];
   /** The current (or last) setup: a restarted worker runs setup again, with a new state. */
   setupState: SetupState;
   /** Settles when the first setup has finished; rejects when it failed. */
@@ -201,7 +210,7 @@ export class PredictorRuntime {
   ) {
     this.kind = kind;
     this.#options = options;
-    this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
+    this.#admission = new PredictionAdmission(Math.max(1, options.concurrency ?? 1), options.queueMax ?? 0);
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
     if ('ref' in source) {
@@ -252,13 +261,19 @@ export class PredictorRuntime {
     this.#loaded = { info, declaration, validator: new InputValidator(declaration[this.kind]!.inputs), executor };
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
-    if (capacity !== this.#slots.capacity) this.#slots = new PredictionSlots(capacity);
+    if (capacity !== this.#admission.capacity) this.#admission = new PredictionAdmission(capacity, this.#options.queueMax ?? 0);
     if (info.batch !== undefined) this.#batches = new PredictionBatches(info.batch.maxSize, info.batch.maxDelayMs);
   }
 
   /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
-  get slots(): PredictionSlots {
-    return this.#slots;
+  get slots(): { readonly capacity: number; readonly inUse: number; readonly full: boolean } {
+    return this.#admission;
+  }
+
+  /** The admission line: predictions waiting for a slot now, and how many may (`queue.max`). */
+  get queue(): { waiting: number; max: number } {
+    // A batching predictor's predictions wait in the batch former instead of the line.
+    return { waiting: this.#admission.waiting + (this.#batches?.length ?? 0), max: this.#admission.maxWaiting };
   }
 
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
@@ -313,6 +328,18 @@ export class PredictorRuntime {
     state.error = errorMessage(error);
     state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
     state.completed_at = new Date().toISOString();
+    // Waiting predictions would wait for good: nothing runs them now.
+    this.#afterSetup = [];
+    for (const entry of this.#inFlight.values()) {
+      if (entry.ranFromMs === undefined)
+        this.#endUnstarted(entry, { status: 'failed', error: `Setup failed: ${state.error}`, metrics: {} });
+    }
+  }
+
+  /** Ends a prediction that never ran (it waited for a slot, or for setup): no code holds its slot. */
+  #endUnstarted(entry: InFlight, result: Parameters<Prediction['finish']>[0]): void {
+    entry.workEnded = true;
+    entry.prediction.finish(result);
   }
 
   async #setup(): Promise<void> {
@@ -348,7 +375,10 @@ export class PredictorRuntime {
       }
       state.status = 'succeeded';
       state.completed_at = new Date().toISOString();
-      // Predictions that waited for a replaced worker's setup are batched now.
+      const waiting = this.#afterSetup;
+      this.#afterSetup = [];
+      for (const run of waiting) run();
+      // Predictions that waited in the batch former for a replaced worker's setup are batched now.
       this.#pumpBatches();
     } catch (error) {
       this.#failSetup(error);
@@ -369,8 +399,10 @@ export class PredictorRuntime {
   markDefunct(reason: string): boolean {
     if (this.#defunct?.forGood) return false;
     this.#defunct = { reason, forGood: true };
-    for (const { prediction } of this.#inFlight.values()) {
-      prediction.finish({ status: 'failed', error: `Predictor crashed: ${reason}`, metrics: prediction.metrics });
+    for (const entry of this.#inFlight.values()) {
+      const result = { status: 'failed', error: `Predictor crashed: ${reason}`, metrics: entry.prediction.metrics } as const;
+      if (entry.ranFromMs === undefined) this.#endUnstarted(entry, result);
+      else entry.prediction.finish(result);
     }
     return true;
   }
@@ -428,15 +460,20 @@ export class PredictorRuntime {
   start(rawInput: unknown, options: StartOptions = {}): Prediction {
     if (!this.isReady) throw new NotReadyError();
     const input = this.validator.validate(rawInput ?? {}, options.validate);
+    const id = options.id ?? generatePredictionId();
     // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`).
-    const slot = this.#batches !== undefined ? this.#admitToBatch() : this.slots.tryAcquire();
-    if (slot === null) throw new AtCapacityError();
+    const admitted = this.#batches !== undefined ? this.#admitToBatch() : this.#admission.admit(id);
+    if (admitted !== undefined && !(admitted instanceof PredictionSlot) && !(admitted instanceof WaitingTicket)) {
+      // With no line (queue.max 0) this is Cog's 409; with a full one, 429 and when to come back.
+      if (admitted.max === 0) throw new AtCapacityError();
+      throw new QueueFullError(admitted.waiting, admitted.max, admitted.retryAfter);
+    }
     let abandon!: () => void;
     const abandoned = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
       abandon = () => resolve({ status: 'canceled', metrics: prediction.metrics });
     });
     const prediction = new Prediction({
-      id: options.id,
+      id,
       input,
       context: options.context,
       runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
@@ -444,13 +481,19 @@ export class PredictorRuntime {
     });
     const entry: InFlight = {
       prediction,
-      slot,
+      slot: admitted instanceof PredictionSlot ? admitted : undefined,
+      ticket: admitted instanceof WaitingTicket ? admitted : undefined,
+      ranFromMs: undefined,
+      deadline: undefined,
       batch:
         this.#batches === undefined
           ? undefined
           : {
               key: prediction.token.id,
-              run: (execute) => this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry)),
+              run: (execute) => {
+                entry.ranFromMs = performance.now();
+                return this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry));
+              },
               running: undefined,
             },
       ended: false,
@@ -462,15 +505,49 @@ export class PredictorRuntime {
       onAbort: () => prediction.cancel(),
     };
     this.#inFlight.set(prediction.id, entry);
+    const timeout = this.#options.predictTimeout;
+    if (timeout !== undefined && timeout > 0) {
+      entry.deadline = setTimeout(() => prediction.cancel(`Prediction timed out after ${timeout} s`), timeout * 1000);
+      entry.deadline.unref();
+    }
     options.signal?.addEventListener('abort', entry.onAbort, { once: true });
+    // Aborted already: it ends `canceled` without running.
     if (options.signal?.aborted) prediction.cancel();
+    const run = () => {
+      entry.ranFromMs = performance.now();
+      void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+    };
     if (entry.batch !== undefined) this.#joinBatch(entry, entry.batch);
-    else void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+    else if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, run);
+    else if (!prediction.terminal) run();
     return prediction;
+  }
+
+  /**
+   * A prediction waits in the line (status `starting`) until a slot is handed to it, first in
+   * first out; it runs once setup has finished (a replaced worker runs setup again).
+   */
+  async #waitForSlot(entry: InFlight, ticket: WaitingTicket, run: () => void): Promise<void> {
+    const slot = await ticket.wait();
+    if (entry.ticket === ticket) entry.ticket = undefined;
+    if (slot === null) return;
+    // It ended while the slot was on its way (cancelled, timed out, DEFUNCT): the slot passes on.
+    if (entry.prediction.terminal) {
+      slot.release();
+      return;
+    }
+    entry.slot = slot;
+    if (this.isReady) run();
+    else this.#afterSetup.push(() => (entry.prediction.terminal ? this.#workEnded(entry) : run()));
   }
 
   /** A cancel was requested (`Prediction.cancel`): tell the executor, and start the one timer. */
   #canceled(entry: InFlight): void {
+    if (entry.ranFromMs === undefined) {
+      // Still waiting (for a slot, or for setup): it never ran, so it ends now.
+      this.#endUnstarted(entry, { status: 'canceled', metrics: {} });
+      return;
+    }
     if (entry.batch !== undefined) return this.#batchItemCanceled(entry, entry.batch);
     this.executor.cancel(entry.prediction.token);
     if (entry.workEnded) return;
@@ -503,15 +580,22 @@ export class PredictorRuntime {
     entry.workEnded = true;
     clearTimeout(entry.timer);
     entry.timer = undefined;
+    if (entry.ranFromMs !== undefined) this.#admission.recordRun((performance.now() - entry.ranFromMs) / 1000);
     if (entry.ended) entry.slot?.release();
   }
 
   /** The prediction has ended (`Prediction.finish`), before anyone awaiting `done` runs. */
   #finished(entry: InFlight): void {
     entry.ended = true;
+    clearTimeout(entry.deadline);
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
-    // Ended while it waited for its batch (cancelled, DEFUNCT): it leaves the former.
+    // Ended while it waited: it leaves the line (a slot already on its way passes on).
+    if (entry.ticket !== undefined) {
+      this.#admission.cancel(entry.prediction.id);
+      entry.ticket = undefined;
+    }
+    // Ended while it waited for its batch (cancelled, timed out, DEFUNCT): it leaves the former.
     if (entry.batch !== undefined && entry.batch.running === undefined) this.#leaveBatchFormer(entry, entry.batch);
     if (entry.workEnded) entry.slot?.release();
   }
@@ -596,14 +680,15 @@ export class PredictorRuntime {
   /**
    * Admission for a batching predictor: a prediction joins the former while what waits there
    * fits into the free slots' batches (`maxSize` each), or fewer than `queue.max` wait beyond
-   * that; else the refusal a full queue gives (Cog's 409 with `queue.max` 0). Undefined: admitted,
-   * its slot comes with its batch.
+   * that; else the admission line's own refusal (Cog's 409 with `queue.max` 0, else 429 with its
+   * Retry-After). Undefined: admitted, its slot comes with its batch.
    */
-  #admitToBatch(): undefined {
+  #admitToBatch(): AdmissionFull | undefined {
     const batches = this.#batches!;
-    const free = this.slots.capacity - this.slots.inUse;
-    if (batches.length < free * batches.maxSize + (this.#options.queueMax ?? 0)) return undefined;
-    throw new AtCapacityError();
+    const admission = this.#admission;
+    const fits = (admission.capacity - admission.inUse) * batches.maxSize;
+    if (batches.length < fits + admission.maxWaiting) return undefined;
+    return { waiting: Math.max(0, batches.length - fits), max: admission.maxWaiting, retryAfter: admission.retryAfter };
   }
 
   /** The prediction waits in the former for its batch. */
@@ -653,7 +738,7 @@ export class PredictorRuntime {
       this.#batchWaiting.delete(key);
       if (entry !== undefined && !entry.prediction.terminal) items.push(entry);
     }
-    const slot = items.length > 0 ? this.slots.tryAcquire() : null;
+    const slot = items.length > 0 ? this.#admission.tryAcquire() : null;
     if (slot === null) return;
     const batch: RunningBatch = {
       items,
@@ -717,18 +802,15 @@ export class PredictorRuntime {
   }
 
   /**
-   * A batching predictor's prediction was cancelled. Waiting, it ends `canceled` now, never run;
-   * inside a running batch it ends `canceled` at once (its scope's signal aborts, its result is
-   * dropped) and the batch runs on. Once every item is cancelled the batch's signal aborts, and
-   * code that runs on past the grace period is stopped as a single prediction's is.
+   * A batching predictor's prediction was cancelled inside a running batch: it ends `canceled`
+   * at once (its scope's signal aborts, its result is dropped) and the batch runs on. Once every
+   * item is cancelled the batch's signal aborts, and code that runs on past the grace period is
+   * stopped as a single prediction's is.
    */
   #batchItemCanceled(entry: InFlight, place: BatchPlace): void {
+    // One that waits never ran: `#canceled` ends it (`#endUnstarted`) before it comes here.
     const batch = place.running;
-    if (batch === undefined) {
-      entry.workEnded = true;
-      entry.prediction.finish({ status: 'canceled', metrics: {} });
-      return;
-    }
+    if (batch === undefined) return;
     this.executor.cancel(entry.prediction.token);
     entry.abandon();
     // Before the call (others still fetch their files) a cancelled item simply stays out of it.
