@@ -262,6 +262,24 @@ describe('cancellation in batching', () => {
   });
 });
 
+describe('predict_timeout in batching', () => {
+  it("a batch item that runs past predict_timeout fails with the timeout's error, and its batch's signal aborts", async () => {
+    const timed = await startServer('batch', { env: { COG_PREDICT_TIMEOUT: '1' } });
+    try {
+      await waitForHealth(timed.url, ['READY']);
+      const { body } = await post(`${timed.url}/predictions`, { input: { text: 'slow', ms: 30_000 } });
+      expect(body).toMatchObject({ status: 'failed', error: 'Prediction timed out after 1 s', metrics: { batch_size: 1 } });
+      // Its token was cancelled, so the batch (of one) was cancelled too: the 30 s hold ended early.
+      await waitForHealth(timed.url, ['READY']);
+      const next = await post(`${timed.url}/predictions`, { input: { text: 'quick' } });
+      expect(next.body).toMatchObject({ status: 'succeeded', output: [5, 0] });
+      expect(next.body.logs).toContain('batch of 1: quick');
+    } finally {
+      await timed.kill();
+    }
+  });
+});
+
 describe('load errors and the command line', () => {
   it('a bad static batch fails setup, naming the field and the rule', async () => {
     const broken = await startServer('batch-broken');
