@@ -719,27 +719,32 @@ export class PredictorRuntime {
     if (batches === undefined) return;
     clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
-    // With every slot busy there is no timer: the slot that frees looks again.
-    while (batches.length > 0 && this.isReady && !this.slots.full) {
+    while (batches.length > 0 && this.isReady) {
+      // With every slot busy there is no timer: the slot that frees looks again.
+      const slot = this.#admission.tryAcquire();
+      if (slot === null) return;
       const keys = batches.takeReady();
       if (keys === null) {
+        slot.release();
         this.#batchTimer = setTimeout(() => this.#pumpBatches(), batches.msUntilDeadline() ?? 0);
         return;
       }
-      this.#startBatch(keys);
+      this.#startBatch(keys, slot);
     }
   }
 
   /** Runs a batch taken from the former in one slot: each item starts its `#run` now. */
-  #startBatch(keys: number[]): void {
+  #startBatch(keys: number[], slot: PredictionSlot): void {
     const items: InFlight[] = [];
     for (const key of keys) {
       const entry = this.#batchWaiting.get(key);
       this.#batchWaiting.delete(key);
       if (entry !== undefined && !entry.prediction.terminal) items.push(entry);
     }
-    const slot = items.length > 0 ? this.#admission.tryAcquire() : null;
-    if (slot === null) return;
+    if (items.length === 0) {
+      slot.release();
+      return;
+    }
     const batch: RunningBatch = {
       items,
       jobs: new Map(),

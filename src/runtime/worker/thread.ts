@@ -1,8 +1,9 @@
-// The predictor's worker thread: loads the predictor, runs setup and predictions in-process here,
-// and reports everything to the host over postMessage. Cancellation arrives two ways: the Rust
-// token (readable synchronously, even inside a busy loop) and a 'cancel' message (aborts the
-// scope's signal once this thread's event loop is free). An error that escapes user code fails
-// the prediction whose async context raised it; one that belongs to none ends this worker.
+// The predictor's worker thread: loads the predictor, runs setup, predictions and batches
+// ('predict-batch') in-process here, and reports everything to the host over postMessage.
+// Cancellation arrives two ways: the Rust token (readable synchronously, even inside a busy loop)
+// and a 'cancel' message (aborts the scope's signal once this thread's event loop is free). An
+// error that escapes user code fails the prediction whose async context raised it; one that
+// belongs to none ends this worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../../load/load-module.js';
