@@ -111,6 +111,22 @@ describe('admission with a queue', () => {
 });
 
 describe('each prediction in a batch keeps its own behaviour', () => {
+  it('polling: a prediction waiting in the batch former is starting, then its own result', async () => {
+    await block(server.url, 'poll-blocker', 1_000);
+    expect((await put(`${server.url}/predictions/poll-batched`, { input: { text: 'polled' } }, { prefer: 'respond-async' })).status).toBe(
+      202,
+    );
+    const waiting = await json(`${server.url}/predictions/poll-batched`);
+    expect(waiting.status).toBe(200);
+    expect(waiting.body).toMatchObject({ id: 'poll-batched', status: 'starting' });
+    expect(waiting.body.started_at).toBeUndefined();
+    const done = await waitFor(async () => {
+      const { body } = await json(`${server.url}/predictions/poll-batched`);
+      return body.status === 'succeeded' ? body : undefined;
+    }, 'the polled prediction to finish');
+    expect(done).toMatchObject({ output: [6, 0], metrics: { batch_size: 1 }, logs: 'batch of 1: polled\nbatch signal aborted: false\n' });
+  });
+
   it('webhooks: each item its own start and completed, with its output, the batch logs and metrics', async () => {
     await block(server.url, 'hooks-blocker', 1_000);
     const send = (id: string, text: string) =>
