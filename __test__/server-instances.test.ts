@@ -1,0 +1,118 @@
+// Model instances (`concurrency.instances: 2`) through real HTTP: each instance's setup, its
+// `this.instance`, two sync predictions at once on two instances, the sync rule, and one instance
+// crashing (replaced, set up again) while the other serves.
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, post, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
+
+const servers: ServerProcess[] = [];
+async function start(options: { args?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const server = await startServer('instances', options);
+  servers.push(server);
+  return server;
+}
+
+let dir: string;
+let server: ServerProcess; // cog.yaml: concurrency.max 2, concurrency.instances 2; a sync predict
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cog-instances-'));
+  server = await start();
+  await waitForHealth(server.url, ['READY'], 30_000);
+});
+afterAll(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.kill()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const predict = (target: ServerProcess, input: Record<string, unknown>) => post(`${target.url}/predictions`, { input });
+const count = (text: string, part: string) => text.split(part).length - 1;
+let pair = 0;
+/** Two `meet` predictions, each waiting for the other: both succeed only if they ran at once. */
+async function meet(target: ServerProcess): Promise<Array<{ status: number; body: any }>> {
+  pair += 1;
+  const [a, b] = [`a${pair}`, `b${pair}`];
+  return Promise.all([
+    predict(target, { mode: 'meet', dir, name: a, other: b }),
+    predict(target, { mode: 'meet', dir, name: b, other: a }),
+  ]);
+}
+
+describe('instances: 2', () => {
+  it('runs setup once in each instance, and `this.instance` says which, from setup() on', async () => {
+    const { body } = await json(`${server.url}/health-check`);
+    expect(body.setup.status).toBe('succeeded');
+    expect(count(body.setup.logs, 'setup ran on instance 0 of 2')).toBe(1);
+    expect(count(body.setup.logs, 'setup ran on instance 1 of 2')).toBe(1);
+    // Idle instances tie: the lowest index takes the prediction.
+    const response = await predict(server, { mode: 'whoami' });
+    expect(response.body).toMatchObject({ status: 'succeeded', output: { index: 0, count: 2, setupIndex: 0 } });
+  });
+
+  it('runs two sync predictions at once, one on each instance (the least loaded)', async () => {
+    const [a, b] = await meet(server);
+    expect(a!.body).toMatchObject({ status: 'succeeded' });
+    expect(b!.body).toMatchObject({ status: 'succeeded' });
+    const indices = [a!.body.output, b!.body.output].map((output: { index: number; setupIndex: number }) => {
+      expect(output.setupIndex).toBe(output.index);
+      return output.index;
+    });
+    expect(indices.sort()).toEqual([0, 1]);
+  });
+
+  it('in the server thread (--in-process) there is one instance: { index: 0, count: 1 }', async () => {
+    const inProcess = await start({ args: ['--in-process'] });
+    const health = await waitForHealth(inProcess.url, ['READY'], 30_000);
+    expect(health.setup.logs).toContain('setup ran on instance 0 of 1');
+    const response = await predict(inProcess, { mode: 'whoami' });
+    expect(response.body).toMatchObject({ status: 'succeeded', output: { index: 0, count: 1, setupIndex: 0 } });
+    await inProcess.kill();
+  });
+
+  it('a sync predictor with concurrency.max above its instances fails setup, naming the rule', async () => {
+    const tooMany = await start({ env: { COG_MAX_CONCURRENCY: '3' } });
+    const failed = await waitForHealth(tooMany.url, ['SETUP_FAILED'], 30_000);
+    expect(failed.setup.logs).toContain(
+      'COG_MAX_CONCURRENCY > COG_INSTANCES requires an async run() or predict() method, or as many model instances as ' +
+        'predictions at once (concurrency.instances, COG_INSTANCES): concurrency 3, instances 2',
+    );
+    await tooMany.kill();
+  });
+});
+
+describe('one instance crashing while the other serves (instances: 2)', () => {
+  it('fails only its prediction; health stays READY; the replaced instance sets up again and serves', async () => {
+    const crashy = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64' } });
+    await waitForHealth(crashy.url, ['READY'], 30_000);
+    // Instance 0 holds a prediction (a sync loop) until told; the crash goes to idle instance 1.
+    const held = predict(crashy, { mode: 'hold', dir, name: 'held' });
+    await waitFor(() => existsSync(join(dir, 'held')), 'the held prediction to start');
+    const grown = await predict(crashy, { mode: 'grow' });
+    expect(grown.body).toMatchObject({
+      status: 'failed',
+      error: 'Worker crashed: the predictor ran out of JS heap (limit 64 MB, COG_WORKER_MAX_HEAP_MB)',
+    });
+    const during = (await json(`${crashy.url}/health-check`)).body;
+    expect(during.status).toBe('READY');
+    expect(during.setup.status).toBe('succeeded');
+    // The other instance serves on: its held prediction succeeds, and so does a new one.
+    writeFileSync(join(dir, 'release'), '');
+    expect((await held).body).toMatchObject({ status: 'succeeded', output: { index: 0 } });
+    expect((await predict(crashy, { mode: 'whoami' })).body).toMatchObject({ status: 'succeeded' });
+    // The replacement ran setup again (same instance index), then takes predictions.
+    const logs = await waitFor(
+      async () => {
+        const { body } = await json(`${crashy.url}/health-check`);
+        expect(body.status).toBe('READY');
+        return count(body.setup.logs, 'setup ran on instance 1 of 2') === 2 ? (body.setup.logs as string) : undefined;
+      },
+      'instance 1 to set up again',
+      30_000,
+    );
+    expect(logs).toContain('model instance 1 crashed (Worker crashed: the predictor ran out of JS heap');
+    const [a, b] = await meet(crashy);
+    expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
+    await crashy.kill();
+  });
+});
