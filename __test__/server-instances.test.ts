@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, post, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
 
 const servers: ServerProcess[] = [];
-async function start(options: { args?: string[]; env?: Record<string, string> } = {}): Promise<ServerProcess> {
-  const server = await startServer('instances', options);
+async function start(options: { args?: string[]; env?: Record<string, string> } = {}, fixture = 'instances'): Promise<ServerProcess> {
+  const server = await startServer(fixture, options);
   servers.push(server);
   return server;
 }
@@ -97,7 +97,7 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     expect(during.status).toBe('READY');
     expect(during.setup.status).toBe('succeeded');
     // The other instance serves on: its held prediction succeeds, and so does a new one.
-    writeFileSync(join(dir, 'release'), '');
+    writeFileSync(join(dir, 'held.release'), '');
     expect((await held).body).toMatchObject({ status: 'succeeded', output: { index: 0 } });
     expect((await predict(crashy, { mode: 'whoami' })).body).toMatchObject({ status: 'succeeded' });
     // The replacement ran setup again (same instance index), then takes predictions.
@@ -114,5 +114,51 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     const [a, b] = await meet(crashy);
     expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
     await crashy.kill();
+  });
+});
+
+describe('one instance hanging (a cancelled sync prediction past the grace period)', () => {
+  it('stops and replaces only that instance; the other serves meanwhile; health never leaves READY/BUSY', async () => {
+    const hangs = await start({ env: { COG_CANCEL_GRACE_PERIOD: '1' } });
+    await waitForHealth(hangs.url, ['READY'], 30_000);
+    const stuck = post(`${hangs.url}/predictions`, { id: 'stuck', input: { mode: 'hold', dir, name: 'stuck' } });
+    await waitFor(() => existsSync(join(dir, 'stuck')), 'the stuck prediction to start');
+    expect((await post(`${hangs.url}/predictions/stuck/cancel`)).status).toBe(200);
+    // Instance 0 is busy ignoring its cancel: instance 1 answers.
+    expect((await predict(hangs, { mode: 'whoami' })).body).toMatchObject({ status: 'succeeded', output: { index: 1 } });
+    // Past the grace period instance 0 is stopped: its prediction ends canceled.
+    expect((await stuck).body).toMatchObject({ id: 'stuck', status: 'canceled' });
+    expect(['READY', 'BUSY']).toContain((await json(`${hangs.url}/health-check`)).body.status);
+    const logs = await waitFor(
+      async () => {
+        const { body } = await json(`${hangs.url}/health-check`);
+        expect(['READY', 'BUSY']).toContain(body.status);
+        return count(body.setup.logs, 'setup ran on instance 0 of 2') === 2 ? (body.setup.logs as string) : undefined;
+      },
+      'instance 0 to set up again',
+      30_000,
+    );
+    expect(logs).toContain('model instance 0 was stopped (a canceled prediction ignored the grace period); replacing it');
+    const [a, b] = await meet(hangs);
+    expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
+    await hangs.kill();
+  });
+});
+
+describe('setup and healthcheck across instances', () => {
+  it("one instance's failing setup() fails the setup", async () => {
+    const failing = await start({ env: { SETUP_FAIL_INSTANCE: '1' } }, 'instances-health');
+    const health = await waitForHealth(failing.url, ['SETUP_FAILED'], 30_000);
+    expect(health.setup.logs).toContain('instance 1 found no weights');
+    await failing.kill();
+  });
+
+  it("is UNHEALTHY when one ready instance's healthcheck() fails; READY when all pass", async () => {
+    const healthy = await start({}, 'instances-health');
+    await waitForHealth(healthy.url, ['READY'], 30_000);
+    const unhealthy = await start({ env: { UNHEALTHY_INSTANCE: '1' } }, 'instances-health');
+    const health = await waitForHealth(unhealthy.url, ['UNHEALTHY'], 30_000);
+    expect(health.user_healthcheck_error).toBe('Healthcheck failed: user-defined healthcheck returned False');
+    await Promise.all([healthy.kill(), unhealthy.kill()]);
   });
 });
