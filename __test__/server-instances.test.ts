@@ -39,6 +39,29 @@ async function meet(target: ServerProcess): Promise<Array<{ status: number; body
   ]);
 }
 
+/**
+ * Polls health until instance `index` has run setup a second time (its replacement's), checking
+ * on each poll that the server stayed READY/BUSY meanwhile; returns the setup logs.
+ */
+function setUpAgain(target: ServerProcess, index: number): Promise<string> {
+  return waitFor(
+    async () => {
+      const { body } = await json(`${target.url}/health-check`);
+      expect(['READY', 'BUSY']).toContain(body.status);
+      return count(body.setup.logs, `setup ran on instance ${index} of 2`) === 2 ? (body.setup.logs as string) : undefined;
+    },
+    `instance ${index} to set up again`,
+    30_000,
+  );
+}
+
+/** Both instances take predictions (two meets at once), then the server is stopped. */
+async function bothServe(target: ServerProcess): Promise<void> {
+  const [a, b] = await meet(target);
+  expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
+  await target.kill();
+}
+
 describe('instances: 2', () => {
   it('runs setup once in each instance, and `this.instance` says which, from setup() on', async () => {
     const { body } = await json(`${server.url}/health-check`);
@@ -101,19 +124,9 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     expect((await held).body).toMatchObject({ status: 'succeeded', output: { index: 0 } });
     expect((await predict(crashy, { mode: 'whoami' })).body).toMatchObject({ status: 'succeeded' });
     // The replacement ran setup again (same instance index), then takes predictions.
-    const logs = await waitFor(
-      async () => {
-        const { body } = await json(`${crashy.url}/health-check`);
-        expect(body.status).toBe('READY');
-        return count(body.setup.logs, 'setup ran on instance 1 of 2') === 2 ? (body.setup.logs as string) : undefined;
-      },
-      'instance 1 to set up again',
-      30_000,
-    );
+    const logs = await setUpAgain(crashy, 1);
     expect(logs).toContain('model instance 1 crashed (Worker crashed: the predictor ran out of JS heap');
-    const [a, b] = await meet(crashy);
-    expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
-    await crashy.kill();
+    await bothServe(crashy);
   });
 });
 
@@ -129,19 +142,9 @@ describe('one instance hanging (a cancelled sync prediction past the grace perio
     // Past the grace period instance 0 is stopped: its prediction ends canceled.
     expect((await stuck).body).toMatchObject({ id: 'stuck', status: 'canceled' });
     expect(['READY', 'BUSY']).toContain((await json(`${hangs.url}/health-check`)).body.status);
-    const logs = await waitFor(
-      async () => {
-        const { body } = await json(`${hangs.url}/health-check`);
-        expect(['READY', 'BUSY']).toContain(body.status);
-        return count(body.setup.logs, 'setup ran on instance 0 of 2') === 2 ? (body.setup.logs as string) : undefined;
-      },
-      'instance 0 to set up again',
-      30_000,
-    );
+    const logs = await setUpAgain(hangs, 0);
     expect(logs).toContain('model instance 0 was stopped (a canceled prediction ignored the grace period); replacing it');
-    const [a, b] = await meet(hangs);
-    expect([a!.body.output?.index, b!.body.output?.index].sort()).toEqual([0, 1]);
-    await hangs.kill();
+    await bothServe(hangs);
   });
 });
 
