@@ -21,6 +21,7 @@ export {
   NotReadyError,
   PredictionError,
   PredictorLoadError,
+  QueueFullError,
   type ErrorCode,
   type ValidationIssue,
 } from './errors.js';
