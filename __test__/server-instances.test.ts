@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { json, post, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
 
 const servers: ServerProcess[] = [];
@@ -13,6 +13,9 @@ async function start(options: { args?: string[]; env?: Record<string, string> } 
   servers.push(server);
   return server;
 }
+
+// Each test starts servers that load predictors in workers with tsx: slow on a busy 2-core machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 let dir: string;
 let server: ServerProcess; // cog.yaml: concurrency.max 2, concurrency.instances 2; a sync predict
@@ -40,15 +43,16 @@ async function meet(target: ServerProcess): Promise<Array<{ status: number; body
 }
 
 /**
- * Polls health until instance `index` has run setup a second time (its replacement's), checking
- * on each poll that the server stayed READY/BUSY meanwhile; returns the setup logs.
+ * Polls health until instance `index` has run setup a second time (its replacement's) and both
+ * instances are ready, checking on each poll that the server stayed READY/BUSY; returns the logs.
  */
 function setUpAgain(target: ServerProcess, index: number): Promise<string> {
   return waitFor(
     async () => {
       const { body } = await json(`${target.url}/health-check`);
       expect(['READY', 'BUSY']).toContain(body.status);
-      return count(body.setup.logs, `setup ran on instance ${index} of 2`) === 2 ? (body.setup.logs as string) : undefined;
+      const again = count(body.setup.logs, `setup ran on instance ${index} of 2`) === 2 && body.instances.ready === 2;
+      return again ? (body.setup.logs as string) : undefined;
     },
     `instance ${index} to set up again`,
     30_000,
@@ -66,6 +70,7 @@ describe('instances: 2', () => {
   it('runs setup once in each instance, and `this.instance` says which, from setup() on', async () => {
     const { body } = await json(`${server.url}/health-check`);
     expect(body.setup.status).toBe('succeeded');
+    expect(body.instances).toEqual({ count: 2, ready: 2 });
     expect(count(body.setup.logs, 'setup ran on instance 0 of 2')).toBe(1);
     expect(count(body.setup.logs, 'setup ran on instance 1 of 2')).toBe(1);
     // Idle instances tie: the lowest index takes the prediction.
@@ -88,6 +93,8 @@ describe('instances: 2', () => {
     const inProcess = await start({ args: ['--in-process'] });
     const health = await waitForHealth(inProcess.url, ['READY'], 30_000);
     expect(health.setup.logs).toContain('setup ran on instance 0 of 1');
+    // One instance: health keeps Cog's shape.
+    expect(health.instances).toBeUndefined();
     const response = await predict(inProcess, { mode: 'whoami' });
     expect(response.body).toMatchObject({ status: 'succeeded', output: { index: 0, count: 1, setupIndex: 0 } });
     await inProcess.kill();
@@ -106,8 +113,11 @@ describe('instances: 2', () => {
 
 describe('one instance crashing while the other serves (instances: 2)', () => {
   it('fails only its prediction; health stays READY; the replaced instance sets up again and serves', async () => {
-    const crashy = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64' } });
+    const gate = mkdtempSync(join(tmpdir(), 'cog-instances-gate-'));
+    const crashy = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64', SETUP_GATE: gate } });
     await waitForHealth(crashy.url, ['READY'], 30_000);
+    // The replacement's setup waits behind the gate: health is read while only one instance is ready.
+    writeFileSync(join(gate, 'closed'), '');
     // Instance 0 holds a prediction (a sync loop) until told; the crash goes to idle instance 1.
     const held = predict(crashy, { mode: 'hold', dir, name: 'held' });
     await waitFor(() => existsSync(join(dir, 'held')), 'the held prediction to start');
@@ -118,6 +128,8 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     });
     const during = (await json(`${crashy.url}/health-check`)).body;
     expect(during.status).toBe('READY');
+    expect(during.instances).toEqual({ count: 2, ready: 1 });
+    rmSync(gate, { recursive: true, force: true });
     expect(during.setup.status).toBe('succeeded');
     // The other instance serves on: its held prediction succeeds, and so does a new one.
     writeFileSync(join(dir, 'held.release'), '');
@@ -127,6 +139,30 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     const logs = await setUpAgain(crashy, 1);
     expect(logs).toContain('model instance 1 crashed (Worker crashed: the predictor ran out of JS heap');
     await bothServe(crashy);
+  });
+});
+
+describe('every instance down at once (instances: 2)', () => {
+  it('is DEFUNCT, refusing predictions with 503, until an instance is ready again', async () => {
+    const gate = mkdtempSync(join(tmpdir(), 'cog-instances-gate-'));
+    const both = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64', SETUP_GATE: gate } });
+    await waitForHealth(both.url, ['READY'], 30_000);
+    // The replacements' setups wait behind the gate: neither instance can be ready meanwhile.
+    writeFileSync(join(gate, 'closed'), '');
+    const crashes = await Promise.all([predict(both, { mode: 'grow' }), predict(both, { mode: 'grow' })]);
+    for (const crash of crashes) expect(crash.body).toMatchObject({ status: 'failed', error: expect.stringContaining('Worker crashed') });
+    const health = (await json(`${both.url}/health-check`)).body;
+    expect(health.status).toBe('DEFUNCT');
+    expect(health.instances).toEqual({ count: 2, ready: 0 });
+    const refused = await predict(both, { mode: 'whoami' });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error).toContain('every model instance is down');
+    rmSync(join(gate, 'closed'));
+    await waitForHealth(both.url, ['READY'], 30_000);
+    await setUpAgain(both, 0);
+    await setUpAgain(both, 1);
+    await bothServe(both);
+    rmSync(gate, { recursive: true, force: true });
   });
 });
 

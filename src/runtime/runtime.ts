@@ -230,6 +230,12 @@ export class PredictorRuntime {
     this.#defunct = ready ? undefined : { reason, forGood: false };
   }
 
+  /** With N > 1 instances: how many there are and how many take predictions now (health shows it). */
+  get instances(): { count: number; ready: number } | undefined {
+    const executor = this.#loaded?.executor;
+    return executor instanceof InstancePool ? { count: executor.count, ready: executor.ready } : undefined;
+  }
+
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
     // Fails here, at load, when the schema cannot be expressed.
     const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
