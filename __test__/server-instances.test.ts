@@ -66,6 +66,18 @@ async function bothServe(target: ServerProcess): Promise<void> {
   await target.kill();
 }
 
+/**
+ * A READY server (64 MB worker heaps, for `grow`) whose later setups (replacements') wait until
+ * `openGate()`: while it is closed, a crashed instance cannot be ready again.
+ */
+async function startGated(): Promise<{ server: ServerProcess; openGate: () => void }> {
+  const gate = mkdtempSync(join(tmpdir(), 'cog-instances-gate-'));
+  const gated = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64', SETUP_GATE: gate } });
+  await waitForHealth(gated.url, ['READY'], 30_000);
+  writeFileSync(join(gate, 'closed'), '');
+  return { server: gated, openGate: () => rmSync(gate, { recursive: true, force: true }) };
+}
+
 describe('instances: 2', () => {
   it('runs setup once in each instance, and `this.instance` says which, from setup() on', async () => {
     const { body } = await json(`${server.url}/health-check`);
@@ -113,11 +125,8 @@ describe('instances: 2', () => {
 
 describe('one instance crashing while the other serves (instances: 2)', () => {
   it('fails only its prediction; health stays READY; the replaced instance sets up again and serves', async () => {
-    const gate = mkdtempSync(join(tmpdir(), 'cog-instances-gate-'));
-    const crashy = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64', SETUP_GATE: gate } });
-    await waitForHealth(crashy.url, ['READY'], 30_000);
     // The replacement's setup waits behind the gate: health is read while only one instance is ready.
-    writeFileSync(join(gate, 'closed'), '');
+    const { server: crashy, openGate } = await startGated();
     // Instance 0 holds a prediction (a sync loop) until told; the crash goes to idle instance 1.
     const held = predict(crashy, { mode: 'hold', dir, name: 'held' });
     await waitFor(() => existsSync(join(dir, 'held')), 'the held prediction to start');
@@ -129,8 +138,8 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     const during = (await json(`${crashy.url}/health-check`)).body;
     expect(during.status).toBe('READY');
     expect(during.instances).toEqual({ count: 2, ready: 1 });
-    rmSync(gate, { recursive: true, force: true });
     expect(during.setup.status).toBe('succeeded');
+    openGate();
     // The other instance serves on: its held prediction succeeds, and so does a new one.
     writeFileSync(join(dir, 'held.release'), '');
     expect((await held).body).toMatchObject({ status: 'succeeded', output: { index: 0 } });
@@ -144,11 +153,8 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
 
 describe('every instance down at once (instances: 2)', () => {
   it('is DEFUNCT, refusing predictions with 503, until an instance is ready again', async () => {
-    const gate = mkdtempSync(join(tmpdir(), 'cog-instances-gate-'));
-    const both = await start({ env: { COG_WORKER_MAX_HEAP_MB: '64', SETUP_GATE: gate } });
-    await waitForHealth(both.url, ['READY'], 30_000);
     // The replacements' setups wait behind the gate: neither instance can be ready meanwhile.
-    writeFileSync(join(gate, 'closed'), '');
+    const { server: both, openGate } = await startGated();
     const crashes = await Promise.all([predict(both, { mode: 'grow' }), predict(both, { mode: 'grow' })]);
     for (const crash of crashes) expect(crash.body).toMatchObject({ status: 'failed', error: expect.stringContaining('Worker crashed') });
     const health = (await json(`${both.url}/health-check`)).body;
@@ -157,12 +163,11 @@ describe('every instance down at once (instances: 2)', () => {
     const refused = await predict(both, { mode: 'whoami' });
     expect(refused.status).toBe(503);
     expect(refused.body.error).toContain('every model instance is down');
-    rmSync(join(gate, 'closed'));
+    openGate();
     await waitForHealth(both.url, ['READY'], 30_000);
     await setUpAgain(both, 0);
     await setUpAgain(both, 1);
     await bothServe(both);
-    rmSync(gate, { recursive: true, force: true });
   });
 });
 
