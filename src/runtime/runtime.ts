@@ -194,7 +194,7 @@ export class PredictorRuntime {
     };
     let started: { executor: PredictorExecutor; info: PredictorInfo };
     try {
-      // --- model instances (issue 10 §3): N > 1 is a pool that replaces its own dead instances.
+      // N > 1 model instances: a pool that replaces its own dead instances (we hear only when none is ready).
       const count = this.#instanceCount;
       if (count > 1) {
         const { pool, info } = await InstancePool.start({ ...workerOptions, count });
