@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { json, post, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
+import { cli } from './helpers/cli.js';
 
 const servers: ServerProcess[] = [];
 async function start(options: { args?: string[]; env?: Record<string, string> } = {}, fixture = 'instances'): Promise<ServerProcess> {
@@ -110,6 +111,13 @@ describe('instances: 2', () => {
     const response = await predict(inProcess, { mode: 'whoami' });
     expect(response.body).toMatchObject({ status: 'succeeded', output: { index: 0, count: 1, setupIndex: 0 } });
     await inProcess.kill();
+  });
+
+  it('`cog-node predict` runs one instance in its thread, and accepts the cog.yaml (sync, max 2, instances 2)', async () => {
+    const run = await cli(['predict', '-i', 'mode=whoami'], { cwd: join(import.meta.dirname, 'fixtures/server/instances') });
+    expect(run.stderr).not.toContain('requires an async');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ index: 0, count: 1, setupIndex: 0 });
   });
 
   it('a sync predictor with concurrency.max above its instances fails setup, naming the rule', async () => {
