@@ -278,6 +278,29 @@ describe('cancellation in batching', () => {
   });
 });
 
+describe('batching on model instances', () => {
+  it('with instances 2 and max 2, batches run on both instances at once, each prediction its own result', async () => {
+    const pooled = await startServer('batch', { env: { COG_INSTANCES: '2', COG_MAX_CONCURRENCY: '2', COG_QUEUE_MAX: '16' } });
+    try {
+      await waitForHealth(pooled.url, ['READY'], 30_000);
+      const texts = ['p', 'qq', 'rrr', 'ssss', 'ttttt', 'uuuuuu'];
+      const responses = await Promise.all(texts.map((text) => post(`${pooled.url}/predictions`, { input: { text, ms: 1_000 } })));
+      const bodies = responses.map((response) => response.body);
+      bodies.forEach((body, index) => {
+        expect(body.status).toBe('succeeded');
+        expect(body.output).toEqual([texts[index]!.length, body.metrics.position]);
+      });
+      // Two slots: two of the batches overlapped (each began before the other ended).
+      const runs = [...new Map(bodies.map((body) => [body.logs, body])).values()];
+      const overlap = (a: any, b: any) =>
+        Date.parse(a.started_at) < Date.parse(b.completed_at) && Date.parse(b.started_at) < Date.parse(a.completed_at);
+      expect(runs.some((a, i) => runs.slice(i + 1).some((b) => overlap(a, b)))).toBe(true);
+    } finally {
+      await pooled.kill();
+    }
+  });
+});
+
 describe('predict_timeout in batching', () => {
   it("a batch item that runs past predict_timeout fails with the timeout's error, and its batch's signal aborts", async () => {
     const timed = await startServer('batch', { env: { COG_PREDICT_TIMEOUT: '1' } });

@@ -17,6 +17,7 @@ import {
   openApiSchema,
   type BatchPredictor,
   type Inputs,
+  type ModelInstance,
   type Output,
   type PredictorBatch,
   type Scope,
@@ -242,5 +243,14 @@ describe('errors', () => {
     Object.defineProperty(Other.prototype, Symbol.for('cog-node.CancelationError'), { value: true });
     expect(new Other('canceled')).toBeInstanceOf(CancelationError);
     expect(new Error('canceled')).not.toBeInstanceOf(CancelationError);
+  });
+});
+
+describe('this.instance', () => {
+  it('is typed { index, count } and, in this thread (no worker), instance 0 of 1', () => {
+    const predictor = new Typed();
+    expectTypeOf(predictor.instance).toEqualTypeOf<ModelInstance>();
+    expectTypeOf<ModelInstance>().toEqualTypeOf<{ readonly index: number; readonly count: number }>();
+    expect(predictor.instance).toEqual({ index: 0, count: 1 });
   });
 });
