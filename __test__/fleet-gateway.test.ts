@@ -119,7 +119,7 @@ describe('the gateway in front of cog-node workers', () => {
   it('makes PUT idempotent: a known id starts nothing and answers 202 with its state', async () => {
     const first = await put(
       `${gateway.url}/predictions/put-once`,
-      { input: { text: 'first', sleep_ms: 1500 } },
+      { input: { text: 'first', sleep_ms: 4000 } },
       { prefer: 'respond-async' },
     );
     expect(first.status).toBe(202);
@@ -158,7 +158,9 @@ describe('the gateway in front of cog-node workers', () => {
     // The worker runs 4 at once (cog.yaml): four long ones fill it, the fifth waits in the queue.
     const running = ['busy-0', 'busy-1', 'busy-2', 'busy-3'];
     const syncAnswers = running.map((id) => put(`${gateway.url}/predictions/${id}`, { input: { text: id, sleep_ms: 20_000 } }));
-    await Promise.all(running.map((id) => until(id, ['processing'])));
+    // Running, and past the log line it prints first (so its end must carry that line).
+    const logged = (id: string) => waitFor(async () => (await poll(id)).logs === `working on ${id}\n` || undefined, `${id}'s log`, 30_000);
+    await Promise.all(running.map((id) => logged(id)));
     const queued = await put(`${gateway.url}/predictions/waiting-one`, { input: { text: 'never' } }, { prefer: 'respond-async' });
     expect(queued.status).toBe(202);
     expect((await poll('waiting-one')).status).toBe('starting');
@@ -188,7 +190,7 @@ describe('the gateway in front of cog-node workers', () => {
       body: JSON.stringify({ input: { text: 'abandoned', sleep_ms: 20_000 } }),
       signal: client.signal,
     }).catch((error: Error) => error);
-    await until('hang-up', ['processing']);
+    await waitFor(async () => (await poll('hang-up')).logs === 'working on abandoned\n' || undefined, 'its log line', 30_000);
     client.abort();
     expect(await request).toBeInstanceOf(Error);
     const end = await until('hang-up', ['canceled']);
@@ -196,7 +198,7 @@ describe('the gateway in front of cog-node workers', () => {
   }, 60_000);
 
   it('reads a prediction by id while it runs (processing, with what it published) and 404s an unknown one', async () => {
-    await post(`${gateway.url}/predictions`, { id: 'polled', input: { text: 'slow', sleep_ms: 1500 } }, { prefer: 'respond-async' });
+    await post(`${gateway.url}/predictions`, { id: 'polled', input: { text: 'slow', sleep_ms: 4000 } }, { prefer: 'respond-async' });
     const processing = await until('polled', ['processing']);
     expect(processing).toMatchObject({ id: 'polled', input: { text: 'slow' } });
     expect(typeof processing.started_at).toBe('string');

@@ -101,20 +101,25 @@ class QueueRuns implements RemoteRuns {
     if (state === 'completed') return (await completedEntry(this.#client, this.#name, id)) ?? JSON.stringify(job.returnvalue);
     if (state === 'failed') return JSON.stringify(failedPrediction(job.data, job.failedReason || 'the job failed in the queue'));
     const { input, created_at } = job.data;
-    if (state !== 'active') return JSON.stringify({ id, status: 'starting', input, created_at });
+    const starting = JSON.stringify({ id, status: 'starting', input, created_at });
+    if (state !== 'active') return starting;
+    // A worker holds it, but it runs only once its `start` is published (it may wait for a slot there).
+    const soFar = await this.#soFar(id);
+    if (soFar === undefined) return starting;
     return JSON.stringify({
       id,
       status: 'processing',
       input,
       created_at,
       ...(job.processedOn !== undefined ? { started_at: new Date(job.processedOn).toISOString() } : {}),
-      ...(await this.#soFar(id)),
+      ...soFar,
     });
   }
 
-  /** What the running attempt has published so far: its output items and logs. */
-  async #soFar(id: string): Promise<{ output?: unknown[]; logs: string }> {
+  /** What the running attempt has published so far (its output items and logs); undefined before its `start`. */
+  async #soFar(id: string): Promise<{ output?: unknown[]; logs: string } | undefined> {
     const entries = (await this.#client.xrange(eventsKey(this.#name, id), '-', '+')) as [string, string[]][];
+    let started = false;
     let output: unknown[] = [];
     let logs = '';
     for (const [, fields] of entries) {
@@ -122,11 +127,13 @@ class QueueRuns implements RemoteRuns {
       if (event === undefined) continue;
       // A re-run after a stall starts again with a new `start`.
       if (event.type === 'start') {
+        started = true;
         output = [];
         logs = '';
       } else if (event.type === 'output') output.push((JSON.parse(event.data) as { chunk: unknown }).chunk);
       else if (event.type === 'log') logs += (JSON.parse(event.data) as { data: string }).data;
     }
+    if (!started) return undefined;
     return output.length > 0 ? { output, logs } : { logs };
   }
 
