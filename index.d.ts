@@ -124,6 +124,55 @@ export declare class OutputConsumer {
   get finalState(): string | null
 }
 
+/**
+ * Slots with a first-in-first-out line in front: `admit(id)` answers a `PredictionSlot` at
+ * once, a `WaitingTicket` to await, or `AdmissionFull`.
+ */
+export declare class PredictionAdmission {
+  /** `capacity` slots (at least 1) and at most `max_waiting` predictions in the line. */
+  constructor(capacity: number, maxWaiting: number)
+  admit(id: string): PredictionSlot | WaitingTicket | AdmissionFull
+  /**
+   * Takes the prediction out of the line (its ticket's `wait()` resolves null). False when it
+   * was not waiting.
+   */
+  cancel(id: string): boolean
+  /** How many wait ahead of the prediction (0: it is next); null when it does not wait. */
+  positionOf(id: string): number | null
+  /** A prediction ran this long: the mean feeds `Retry-After`. */
+  recordRun(seconds: number): void
+  /** `Retry-After` for a client refused now, from the mean run time, the line and the slots. */
+  get retryAfter(): number
+  get waiting(): number
+  get maxWaiting(): number
+  get capacity(): number
+  get inUse(): number
+  /** Every slot runs a prediction. */
+  get full(): boolean
+  /** A free slot, when one is free and nobody waits (a batch takes its slot so). */
+  tryAcquire(): PredictionSlot | null
+}
+
+/**
+ * Items (the runtime's u32 keys) waiting to be batched: a batch is due when `max_size` wait or
+ * the oldest has waited `max_delay_ms`. See the core's `BatchFormer`.
+ */
+export declare class PredictionBatches {
+  constructor(maxSize: number, maxDelayMs: number)
+  /** Adds an item that arrives now. A key already waiting is left where it is. */
+  push(key: number): void
+  /** Takes the item out before its batch forms; false when it was not waiting. */
+  remove(key: number): boolean
+  /** The due batch, oldest first; null while none is due. */
+  takeReady(): Array<number> | null
+  /** The oldest `max_size` at most, due or not; null when nothing waits. */
+  flush(): Array<number> | null
+  /** Milliseconds until the next batch is due (0: due now); null when nothing waits. */
+  msUntilDeadline(): number | null
+  get length(): number
+  get maxSize(): number
+}
+
 /** One held slot. `release()` frees it; releasing twice is harmless. */
 export declare class PredictionSlot {
   release(): void
@@ -136,6 +185,25 @@ export declare class PredictionSlots {
   get capacity(): number
   get inUse(): number
   get full(): boolean
+}
+
+/**
+ * A place in the line. `wait()` resolves with the slot, or null once the prediction left the
+ * line (`PredictionAdmission.cancel`, `leave()`).
+ */
+export declare class WaitingTicket {
+  /** The slot, when it is this prediction's turn; null when it left the line. Call it once. */
+  wait(): Promise<PredictionSlot | null>
+  /** Leaves the line (before `wait()`); a slot already handed over passes on. */
+  leave(): void
+}
+
+/** Every slot runs and `max` predictions already wait (`max` 0: Cog's 409 at capacity). */
+export interface AdmissionFull {
+  waiting: number
+  max: number
+  /** Whole seconds (at least 1) a refused client should wait before trying again. */
+  retryAfter: number
 }
 
 /** The address of the cancel-token C ABI table (`CancelTokenAbi`, version 1) for other addons. */

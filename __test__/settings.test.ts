@@ -11,6 +11,11 @@ describe('settings', () => {
   it("has Cog's defaults when nothing is set", () => {
     expect(readSettings({})).toEqual({
       maxConcurrency: undefined,
+      instances: undefined,
+      queueMax: undefined,
+      predictTimeout: undefined,
+      predictionRetention: 1000,
+      predictionRetentionSeconds: 600,
       setupTimeout: 0,
       weights: undefined,
       cancelGracePeriod: 30,
@@ -34,6 +39,11 @@ describe('settings', () => {
   it('reads each variable, in the units the code uses', () => {
     const settings = readSettings({
       COG_MAX_CONCURRENCY: '4',
+      COG_INSTANCES: '2',
+      COG_QUEUE_MAX: '256',
+      COG_PREDICT_TIMEOUT: '1.5',
+      COG_PREDICTION_RETENTION: '0',
+      COG_PREDICTION_RETENTION_SECONDS: '60',
       COG_SETUP_TIMEOUT: '2.5',
       COG_WEIGHTS: '/weights',
       COG_CANCEL_GRACE_PERIOD: '0',
@@ -54,6 +64,11 @@ describe('settings', () => {
     });
     expect(settings).toEqual({
       maxConcurrency: 4,
+      instances: 2,
+      queueMax: 256,
+      predictTimeout: 1.5,
+      predictionRetention: 0,
+      predictionRetentionSeconds: 60,
       setupTimeout: 2.5,
       weights: '/weights',
       cancelGracePeriod: 0,
@@ -89,8 +104,18 @@ describe('settings', () => {
       COG_WORKER_MAX_HEAP_MB: 'lots',
       WEBHOOK_AUTH_TOKEN: '',
       COG_DENY_PRIVATE_NETWORK: 'no',
+      COG_INSTANCES: '0',
+      COG_QUEUE_MAX: '-3',
+      COG_PREDICT_TIMEOUT: '0',
+      COG_PREDICTION_RETENTION: 'all',
+      COG_PREDICTION_RETENTION_SECONDS: '-1',
     });
     expect(settings).toMatchObject({
+      instances: undefined,
+      queueMax: undefined,
+      predictTimeout: undefined,
+      predictionRetention: 1000,
+      predictionRetentionSeconds: 600,
       maxConcurrency: 1,
       setupTimeout: 0,
       cancelGracePeriod: 30,

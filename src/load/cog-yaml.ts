@@ -37,9 +37,40 @@ export const cogYamlSchema = Type.Object(
               errorMessage: 'must be an integer >= 1',
             }),
           ),
+          instances: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              description: 'Model instances, each a worker thread with its own setup(); COG_INSTANCES overrides it',
+              errorMessage: 'must be an integer >= 1',
+            }),
+          ),
         },
-        { description: 'How many predictions run at once', errorMessage: 'must be a mapping such as `{max: 4}`' },
+        {
+          description: 'How many predictions run at once, and on how many model instances',
+          errorMessage: 'must be a mapping such as `{max: 4}`',
+        },
       ),
+    ),
+    queue: Type.Optional(
+      Type.Object(
+        {
+          max: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description: 'Predictions that may wait for a slot; 0 answers 409 at capacity, as Cog; COG_QUEUE_MAX overrides it',
+              errorMessage: 'must be an integer >= 0',
+            }),
+          ),
+        },
+        { description: 'The line of predictions waiting for a slot', errorMessage: 'must be a mapping such as `{max: 256}`' },
+      ),
+    ),
+    predict_timeout: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: 'Seconds from creation (waiting and running) before a prediction fails; COG_PREDICT_TIMEOUT overrides it',
+        errorMessage: 'must be a number of seconds > 0',
+      }),
     ),
     environment: Type.Optional(
       Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=', errorMessage: 'must be "NAME=value"' }), {
@@ -64,7 +95,11 @@ export interface CogConfig {
   predict?: string;
   train?: string;
   /** `max` is unset when cog.yaml does not say: the predictor's own `static concurrency` decides. */
-  concurrency: { max?: number };
+  concurrency: { max?: number; instances?: number };
+  /** `queue.max`: unset when cog.yaml does not say. */
+  queue: { max?: number };
+  /** `predict_timeout`, seconds. */
+  predictTimeout?: number;
   /** `environment: ["NAME=value"]`, applied to the predictor's process. */
   environment: Record<string, string>;
   /** The folder holding cog.yaml; references resolve against it. */
@@ -135,7 +170,9 @@ export function readConfig(dir: string): CogConfig {
   return {
     predict: document.run ?? document.predict,
     train: document.train,
-    concurrency: { max: document.concurrency?.max },
+    concurrency: { max: document.concurrency?.max, instances: document.concurrency?.instances },
+    queue: { max: document.queue?.max },
+    predictTimeout: document.predict_timeout,
     environment,
     dir,
     document,

@@ -18,6 +18,9 @@ export interface PlanOptions {
   setupTimeout?: number;
   weights?: string;
   cancelGracePeriod?: number;
+  instances?: number;
+  queueMax?: number;
+  predictTimeout?: number;
 }
 
 /** How each runtime of the plan is set up. */
@@ -31,6 +34,14 @@ export interface RuntimePlan {
   cancelGracePeriod: number;
   /** The worker thread's JS heap limit (MB); 0: V8's own. */
   workerMaxHeapMb: number;
+  /** Model instances (worker threads), each with its own setup(). */
+  instances: number;
+  /** Predictions that may wait for a slot; 0: Cog's 409 at capacity. */
+  queueMax: number;
+  /** Seconds from creation (waiting and running); undefined: no limit. */
+  predictTimeout: number | undefined;
+  /** Finished predictions kept for polling: at most `count`, for at most `seconds`. */
+  retention: { count: number; seconds: number };
 }
 
 /** One plain answer to "what runs, from where, with what". */
@@ -80,6 +91,10 @@ export function resolvePlan<T>(source: string | { predict?: T | string; train?: 
       weights: options.weights ?? settings.weights,
       cancelGracePeriod: options.cancelGracePeriod ?? settings.cancelGracePeriod,
       workerMaxHeapMb: settings.workerMaxHeapMb,
+      instances: options.instances ?? settings.instances ?? config?.concurrency.instances ?? 1,
+      queueMax: options.queueMax ?? settings.queueMax ?? config?.queue.max ?? 0,
+      predictTimeout: options.predictTimeout ?? settings.predictTimeout ?? config?.predictTimeout,
+      retention: { count: settings.predictionRetention, seconds: settings.predictionRetentionSeconds },
     },
   };
 }

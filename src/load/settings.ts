@@ -29,6 +29,12 @@ const seconds =
     return Number.isFinite(value) && (positive ? value > 0 : value >= 0) ? value : fallback;
   };
 
+/** A whole number >= 1, else undefined (unset). */
+function positiveInteger(raw: string | undefined): number | undefined {
+  const value = Number(raw ?? '');
+  return raw !== undefined && raw.trim() !== '' && Number.isInteger(value) && value >= 1 ? value : undefined;
+}
+
 /** `https://Example.com:443/` and `https://example.com` are one origin, as browsers send it. */
 function corsOrigins(raw: string | undefined): '*' | ReadonlySet<string> {
   const value = (raw ?? '').trim();
@@ -57,6 +63,41 @@ export const settingRows = {
       const value = Number.parseInt(raw, 10);
       return Number.isInteger(value) && value > 0 ? value : 1;
     },
+  ),
+  instances: row(
+    'COG_INSTANCES',
+    'cog.yaml, then 1',
+    'Model instances: worker threads, each running its own `setup()`',
+    (raw): number | undefined => positiveInteger(raw),
+  ),
+  queueMax: row(
+    'COG_QUEUE_MAX',
+    'cog.yaml, then 0',
+    'Predictions that may wait for a slot (first in, first out); 0: answer 409 at capacity, as Cog does',
+    (raw): number | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const value = Number(raw);
+      return Number.isInteger(value) && value >= 0 ? value : undefined;
+    },
+  ),
+  predictTimeout: row(
+    'COG_PREDICT_TIMEOUT',
+    'cog.yaml, then no limit',
+    "Seconds from a prediction's creation (waiting and running) after which it is cancelled and fails",
+    (raw): number | undefined => {
+      const value = Number.parseFloat(raw ?? '');
+      return Number.isFinite(value) && value > 0 ? value : undefined;
+    },
+  ),
+  predictionRetention: row('COG_PREDICTION_RETENTION', '1000', 'Finished predictions kept for `GET /predictions/{id}`; 0: none', (raw) => {
+    const value = Number(raw ?? '');
+    return raw !== undefined && raw.trim() !== '' && Number.isInteger(value) && value >= 0 ? value : 1000;
+  }),
+  predictionRetentionSeconds: row(
+    'COG_PREDICTION_RETENTION_SECONDS',
+    '600',
+    'Seconds a finished prediction is kept for `GET /predictions/{id}`',
+    seconds(600),
   ),
   setupTimeout: row('COG_SETUP_TIMEOUT', 'no limit', 'Seconds `setup()` may take before setup fails; 0: no limit', seconds(0, true)),
   weights: row('COG_WEIGHTS', 'unset', 'Passed to `setup(weights)`', (raw): string | undefined => raw),

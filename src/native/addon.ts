@@ -18,7 +18,14 @@ export const { CancelToken, OutputChannel, PredictionSlots, registeredCancelToke
 export type CancelToken = Addon.CancelToken;
 export type OutputChannel = Addon.OutputChannel;
 export type PredictionSlots = Addon.PredictionSlots;
-export type { OutputConsumer, PredictionSlot } from '../../index.js';
+export type { OutputConsumer } from '../../index.js';
+// The admission line in front of the slots, and the batch former (crates/core queue.rs, batch.rs).
+export const { PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket } = addon;
+export type PredictionAdmission = Addon.PredictionAdmission;
+export type PredictionBatches = Addon.PredictionBatches;
+export type WaitingTicket = Addon.WaitingTicket;
+export type PredictionSlot = Addon.PredictionSlot;
+export type { AdmissionFull } from '../../index.js';
 // The safetensors reader and the cancel-token table that the torch addon calls through.
 export const { cancelTokenAbi, readSafetensors } = addon;
 export type { SafetensorsView, SafetensorsViews } from '../../index.js';

@@ -66,6 +66,14 @@ export interface RuntimeOptions {
   cancelGracePeriod?: number;
   /** The worker thread's JS heap limit in MB (`COG_WORKER_MAX_HEAP_MB`); 0: V8's own. */
   workerMaxHeapMb?: number;
+  /** Model instances, each a worker thread with its own `setup()` (`COG_INSTANCES`, default 1). */
+  instances?: number;
+  /** Predictions that may wait for a slot (`COG_QUEUE_MAX`); 0 (default): Cog's 409 at capacity. */
+  queueMax?: number;
+  /** Seconds from creation (waiting and running) before a prediction fails (`COG_PREDICT_TIMEOUT`). */
+  predictTimeout?: number;
+  /** Finished predictions kept for polling: at most `count` (default 1000) for `seconds` (600). */
+  retention?: { count: number; seconds: number };
 }
 
 export interface StartOptions {

@@ -52,7 +52,7 @@ export function resolveSource(
     throw new PredictorLoadError(`${plan.config.dir}/cog.yaml: names neither \`predict\` (or \`run\`) nor \`train\``);
   }
   const { cwd } = plan;
-  const { concurrency, ...runtimeOptions } = plan.runtime;
+  const { concurrency, instances, ...runtimeOptions } = plan.runtime;
 
   async function runtimeFor(part: Runnable | string | undefined, kind: RunKind): Promise<PredictorRuntime | undefined> {
     if (part === undefined) return undefined;
@@ -60,7 +60,11 @@ export function resolveSource(
     if (typeof part === 'string' && !options.inProcess) {
       // By default the predictor lives in a worker thread: the server answers while it computes.
       // A trainer runs one training at a time here (whether it is async is known only once loaded).
-      return PredictorRuntime.launch(part, cwd, kind, { ...runtimeOptions, concurrency: kind === 'train' ? 1 : concurrency });
+      return PredictorRuntime.launch(part, cwd, kind, {
+        ...runtimeOptions,
+        concurrency: kind === 'train' ? 1 : concurrency,
+        instances: kind === 'train' ? 1 : instances,
+      });
     }
     let target: LoadedTarget;
     if (typeof part === 'string') target = await loadTarget(part, cwd, kind);

@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod abi;
+mod admission;
 mod cancel;
 mod channel;
 mod safetensors;

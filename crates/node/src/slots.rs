@@ -45,6 +45,14 @@ pub struct PredictionSlot {
     permit: Option<SlotPermit>,
 }
 
+impl PredictionSlot {
+    pub(crate) fn from_permit(permit: SlotPermit) -> Self {
+        Self {
+            permit: Some(permit),
+        }
+    }
+}
+
 #[napi]
 impl PredictionSlot {
     #[napi]
