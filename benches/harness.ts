@@ -4,6 +4,8 @@
 // medians/percentiles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { Agent, IncomingHttpHeaders } from 'node:http';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +155,25 @@ export async function startCoglet(
   const server = started(options.name ?? `coglet ${COG_VERSION}`, port, child);
   await waitReady(server.url, child, server.name);
   return server;
+}
+
+/** `POST url` with a JSON body on `agent` (keep-alive): the status, headers and whole body. */
+export function postJson(
+  agent: Agent,
+  url: string,
+  body: unknown,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 /** Resident memory of a process tree (bytes), from /proc. */

@@ -18,6 +18,7 @@ import {
   fmt,
   freePort,
   loadAverage,
+  postJson,
   root,
   saveResults,
   sh,
@@ -127,23 +128,6 @@ const contenders: Contender[] = [
 
 const agent = new http.Agent({ keepAlive: true });
 
-function post(url: string, text: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${url}/predictions`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ input: { text } }));
-  });
-}
-
 /** Every sentence's embedding from `server`, 8 requests in flight (so batches form). */
 async function embedAll(server: Server): Promise<number[][]> {
   const out: number[][] = new Array<number[]>(sentences.length);
@@ -151,7 +135,7 @@ async function embedAll(server: Server): Promise<number[][]> {
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       for (let i = next++; i < sentences.length; i = next++) {
-        const { status, body } = await post(server.url, sentences[i]!);
+        const { status, body } = await postJson(agent, `${server.url}/predictions`, { input: { text: sentences[i]! } });
         const parsed = JSON.parse(body) as { status?: string; output?: number[][] };
         if (status !== 200 || parsed.output?.length !== 1) throw new Error(`${server.name}: ${status} ${body.slice(0, 300)}`);
         out[i] = parsed.output[0]!;
