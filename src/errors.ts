@@ -13,6 +13,7 @@ export const ERRORS = {
   COG_MALFORMED_JSON: { status: 400, message: 'Malformed JSON in request body: %s' },
   COG_STREAMING_UNSUPPORTED: { status: 406, message: 'Training endpoints do not support streaming responses.' },
   COG_AT_CAPACITY: { status: 409, message: 'At capacity - all prediction slots busy' },
+  COG_QUEUE_FULL: { status: 429, message: 'At capacity - all prediction slots busy and the queue is full (%s waiting, queue.max %s)' },
   COG_BODY_TOO_LARGE: { status: 413, message: 'Request body is larger than %s bytes (100 MiB)' },
   COG_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Content-Type '%s': send the request body as application/json" },
   COG_INVALID_INPUT: { status: 422, message: '%s' },
@@ -60,6 +61,11 @@ export class CogNodeError<C extends ErrorCode = ErrorCode> extends Error {
   /** The JSON body the server answers with: Cog's `{"error": ..., "status": "failed"}`. */
   body(): Record<string, unknown> {
     return { error: this.message, status: 'failed' };
+  }
+
+  /** Headers the answer carries besides its body (`Retry-After` for a full queue). */
+  headers(): Record<string, string> {
+    return {};
   }
 }
 
@@ -142,6 +148,29 @@ export type OutboundRequestError = InstanceType<typeof OutboundRequestError>;
 /** The answer to a prediction when all slots are busy (HTTP 409). */
 export const AtCapacityError = fixedError('COG_AT_CAPACITY', 'AtCapacityError');
 export type AtCapacityError = InstanceType<typeof AtCapacityError>;
+
+/**
+ * The answer to a prediction when every slot is busy and `queue.max` already wait (HTTP 429): the
+ * 409's body, naming the queue's size, and `Retry-After` in whole seconds (at least 1), estimated
+ * from the measured mean run time, the line and the slots (crates/core queue.rs).
+ */
+export class QueueFullError extends CogNodeError<'COG_QUEUE_FULL'> {
+  override name = 'QueueFullError';
+  readonly waiting: number;
+  readonly max: number;
+  readonly retryAfter: number;
+
+  constructor(waiting: number, max: number, retryAfter: number) {
+    super('COG_QUEUE_FULL', [String(waiting), String(max)]);
+    this.waiting = waiting;
+    this.max = max;
+    this.retryAfter = Math.max(1, Math.ceil(retryAfter));
+  }
+
+  override headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfter) };
+  }
+}
 
 /** The answer to a prediction before setup has succeeded (HTTP 503). */
 export const NotReadyError = fixedError('COG_NOT_READY', 'NotReadyError');

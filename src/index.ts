@@ -20,6 +20,7 @@ export {
   NotReadyError,
   PredictionError,
   PredictorLoadError,
+  QueueFullError,
   type ErrorCode,
   type ValidationIssue,
 } from './errors.js';

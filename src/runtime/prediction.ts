@@ -87,8 +87,6 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
   readonly events = new EventStream(this.token);
   readonly createdAt = new Date();
-  /** `performance.now()` at creation: `predict_time` needs sub-millisecond deltas, which Dates lack. */
-  readonly #createdAtMs = performance.now();
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
   status: PredictionStatus = 'starting';
@@ -109,6 +107,13 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
   readonly #runner: PredictionRunner | undefined;
+  /** Why a cancel ends it `failed` instead of `canceled` (see `cancel`). */
+  #cancelFailure: string | undefined;
+  /**
+   * `performance.now()` when it began to run: `predict_time` counts from here, not time waiting
+   * (and needs sub-millisecond deltas, which Dates lack).
+   */
+  #startedAtMs: number | undefined;
 
   constructor(options: {
     id?: string;
@@ -149,10 +154,12 @@ export class Prediction extends EventEmitter<PredictionEvents> {
 
   /**
    * Requests cancellation (once: a second call does nothing); the status becomes `canceled` when
-   * the predictor has stopped.
+   * the predictor has stopped, or `failed` with `failure` as its error when one is given (a
+   * deadline that passed: the prediction did not choose to stop).
    */
-  cancel(): void {
+  cancel(failure?: string): void {
     if (this.terminal || !this.token.cancel()) return;
+    this.#cancelFailure = failure;
     this.#abort?.abort();
     this.#runner?.cancel();
   }
@@ -178,6 +185,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   markStarted(): void {
     this.status = 'processing';
     this.startedAt = new Date();
+    this.#startedAtMs = performance.now();
     void this.events.publish('start', { id: this.id, status: 'processing' });
     this.emit('start');
   }
@@ -207,14 +215,22 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.emit('metric', event);
   }
 
-  /** Ends the prediction; `predict_time` (seconds since creation, to the microsecond, as Cog) is always added. */
+  /**
+   * Ends the prediction; `predict_time` (seconds it ran, to the microsecond, as Cog; 0 when it never
+   * left the queue) is always added.
+   */
   finish(result: { status: 'succeeded' | 'failed' | 'canceled'; output?: unknown; error?: string; metrics: MetricsObject }): void {
     if (this.terminal) return;
+    if (result.status === 'canceled' && this.#cancelFailure !== undefined) {
+      result = { status: 'failed', error: this.#cancelFailure, metrics: result.metrics };
+    }
+    const now = performance.now();
     this.completedAt = new Date();
     this.status = result.status;
     if (result.status === 'succeeded') this.output = result.output;
     if (result.error !== undefined) this.error = result.error;
-    this.metrics = { ...result.metrics, predict_time: Math.round((performance.now() - this.#createdAtMs) * 1000) / 1e6 };
+    const ran = this.#startedAtMs === undefined ? 0 : now - this.#startedAtMs;
+    this.metrics = { ...result.metrics, predict_time: Math.round(ran * 1000) / 1e6 };
     this.token.release();
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.#runner?.finished();

@@ -19,15 +19,15 @@
 // carries streamed items only; a single value travels once, in the execution's result, and is
 // encoded here once, as the one `output` event and the output.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
-import { AtCapacityError, NotReadyError } from '../errors.js';
+import { AtCapacityError, NotReadyError, QueueFullError } from '../errors.js';
 import { InProcessExecutor, errorMessage, type ExecutionResult, type PredictorExecutor } from './executor.js';
 import { InputFiles } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
-import { PredictionSlots, type PredictionSlot } from '../native/addon.js';
+import { PredictionAdmission, PredictionSlot, WaitingTicket } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
-import { Prediction } from './prediction.js';
+import { Prediction, generatePredictionId } from './prediction.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
@@ -89,7 +89,14 @@ export interface StartOptions {
 /** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
 interface InFlight {
   readonly prediction: Prediction;
-  readonly slot: PredictionSlot;
+  /** Its slot: undefined while it waits in the line (`ticket`), or for setup to finish again. */
+  slot: PredictionSlot | undefined;
+  /** Its place in the admission line, while it waits for a slot. */
+  ticket: WaitingTicket | undefined;
+  /** `performance.now()` when its code began to run: the run time feeds `Retry-After`. */
+  ranFromMs: number | undefined;
+  /** `predict_timeout`'s timer, from creation (waiting and running). */
+  deadline: NodeJS.Timeout | undefined;
   /**
    * The slot is free once the prediction has ended and so has its code (`workEnded`): a
    * cancelled async prediction ends at once, but the work it abandoned holds the slot until it
@@ -122,7 +129,10 @@ interface Loaded {
  */
 export class PredictorRuntime {
   readonly kind: 'predict' | 'train';
-  #slots: PredictionSlots;
+  /** The slots and the first-in-first-out line in front of them (crates/core queue.rs). */
+  #admission: PredictionAdmission;
+  /** Granted predictions waiting for a replaced worker's setup to finish before they run. */
+  #afterSetup: (() => void)[] = [];
   /** The current (or last) setup: a restarted worker runs setup again, with a new state. */
   setupState: SetupState;
   /** Settles when the first setup has finished; rejects when it failed. */
@@ -148,7 +158,7 @@ export class PredictorRuntime {
   ) {
     this.kind = kind;
     this.#options = options;
-    this.#slots = new PredictionSlots(Math.max(1, options.concurrency ?? 1));
+    this.#admission = new PredictionAdmission(Math.max(1, options.concurrency ?? 1), options.queueMax ?? 0);
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
     if ('ref' in source) {
@@ -199,12 +209,17 @@ export class PredictorRuntime {
     this.#loaded = { info, declaration, validator: new InputValidator(declaration[this.kind]!.inputs), executor };
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
-    if (capacity !== this.#slots.capacity) this.#slots = new PredictionSlots(capacity);
+    if (capacity !== this.#admission.capacity) this.#admission = new PredictionAdmission(capacity, this.#options.queueMax ?? 0);
   }
 
   /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
-  get slots(): PredictionSlots {
-    return this.#slots;
+  get slots(): { readonly capacity: number; readonly inUse: number; readonly full: boolean } {
+    return this.#admission;
+  }
+
+  /** The admission line: predictions waiting for a slot now, and how many may (`queue.max`). */
+  get queue(): { waiting: number; max: number } {
+    return { waiting: this.#admission.waiting, max: this.#admission.maxWaiting };
   }
 
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
@@ -259,6 +274,18 @@ export class PredictorRuntime {
     state.error = errorMessage(error);
     state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
     state.completed_at = new Date().toISOString();
+    // Waiting predictions would wait for good: nothing runs them now.
+    this.#afterSetup = [];
+    for (const entry of this.#inFlight.values()) {
+      if (entry.ranFromMs === undefined)
+        this.#endUnstarted(entry, { status: 'failed', error: `Setup failed: ${state.error}`, metrics: {} });
+    }
+  }
+
+  /** Ends a prediction that never ran (it waited for a slot, or for setup): no code holds its slot. */
+  #endUnstarted(entry: InFlight, result: Parameters<Prediction['finish']>[0]): void {
+    entry.workEnded = true;
+    entry.prediction.finish(result);
   }
 
   async #setup(): Promise<void> {
@@ -294,6 +321,9 @@ export class PredictorRuntime {
       }
       state.status = 'succeeded';
       state.completed_at = new Date().toISOString();
+      const waiting = this.#afterSetup;
+      this.#afterSetup = [];
+      for (const run of waiting) run();
     } catch (error) {
       this.#failSetup(error);
       throw error;
@@ -313,8 +343,10 @@ export class PredictorRuntime {
   markDefunct(reason: string): boolean {
     if (this.#defunct?.forGood) return false;
     this.#defunct = { reason, forGood: true };
-    for (const { prediction } of this.#inFlight.values()) {
-      prediction.finish({ status: 'failed', error: `Predictor crashed: ${reason}`, metrics: prediction.metrics });
+    for (const entry of this.#inFlight.values()) {
+      const result = { status: 'failed', error: `Predictor crashed: ${reason}`, metrics: entry.prediction.metrics } as const;
+      if (entry.ranFromMs === undefined) this.#endUnstarted(entry, result);
+      else entry.prediction.finish(result);
     }
     return true;
   }
@@ -371,14 +403,19 @@ export class PredictorRuntime {
   start(rawInput: unknown, options: StartOptions = {}): Prediction {
     if (!this.isReady) throw new NotReadyError();
     const input = this.validator.validate(rawInput ?? {}, options.validate);
-    const slot = this.slots.tryAcquire();
-    if (slot === null) throw new AtCapacityError();
+    const id = options.id ?? generatePredictionId();
+    const admitted = this.#admission.admit(id);
+    if (!(admitted instanceof PredictionSlot) && !(admitted instanceof WaitingTicket)) {
+      // With no line (queue.max 0) this is Cog's 409; with a full one, 429 and when to come back.
+      if (admitted.max === 0) throw new AtCapacityError();
+      throw new QueueFullError(admitted.waiting, admitted.max, admitted.retryAfter);
+    }
     let abandon!: () => void;
     const abandoned = new Promise<{ status: 'canceled'; metrics: MetricsObject }>((resolve) => {
       abandon = () => resolve({ status: 'canceled', metrics: prediction.metrics });
     });
     const prediction = new Prediction({
-      id: options.id,
+      id,
       input,
       context: options.context,
       runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
@@ -386,7 +423,10 @@ export class PredictorRuntime {
     });
     const entry: InFlight = {
       prediction,
-      slot,
+      slot: admitted instanceof PredictionSlot ? admitted : undefined,
+      ticket: admitted instanceof WaitingTicket ? admitted : undefined,
+      ranFromMs: undefined,
+      deadline: undefined,
       ended: false,
       workEnded: false,
       timer: undefined,
@@ -396,14 +436,48 @@ export class PredictorRuntime {
       onAbort: () => prediction.cancel(),
     };
     this.#inFlight.set(prediction.id, entry);
+    const timeout = this.#options.predictTimeout;
+    if (timeout !== undefined && timeout > 0) {
+      entry.deadline = setTimeout(() => prediction.cancel(`Prediction timed out after ${timeout} s`), timeout * 1000);
+      entry.deadline.unref();
+    }
     options.signal?.addEventListener('abort', entry.onAbort, { once: true });
+    // Aborted already: it ends `canceled` without running.
     if (options.signal?.aborted) prediction.cancel();
-    void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+    const run = () => {
+      entry.ranFromMs = performance.now();
+      void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+    };
+    if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, run);
+    else if (!prediction.terminal) run();
     return prediction;
+  }
+
+  /**
+   * A prediction waits in the line (status `starting`) until a slot is handed to it, first in
+   * first out; it runs once setup has finished (a replaced worker runs setup again).
+   */
+  async #waitForSlot(entry: InFlight, ticket: WaitingTicket, run: () => void): Promise<void> {
+    const slot = await ticket.wait();
+    if (entry.ticket === ticket) entry.ticket = undefined;
+    if (slot === null) return;
+    // It ended while the slot was on its way (cancelled, timed out, DEFUNCT): the slot passes on.
+    if (entry.prediction.terminal) {
+      slot.release();
+      return;
+    }
+    entry.slot = slot;
+    if (this.isReady) run();
+    else this.#afterSetup.push(() => (entry.prediction.terminal ? this.#workEnded(entry) : run()));
   }
 
   /** A cancel was requested (`Prediction.cancel`): tell the executor, and start the one timer. */
   #canceled(entry: InFlight): void {
+    if (entry.ranFromMs === undefined) {
+      // Still waiting (for a slot, or for setup): it never ran, so it ends now.
+      this.#endUnstarted(entry, { status: 'canceled', metrics: {} });
+      return;
+    }
     this.executor.cancel(entry.prediction.token);
     if (entry.workEnded) return;
     const graceMs = this.#cancelGraceMs;
@@ -435,15 +509,22 @@ export class PredictorRuntime {
     entry.workEnded = true;
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    if (entry.ended) entry.slot.release();
+    if (entry.ranFromMs !== undefined) this.#admission.recordRun((performance.now() - entry.ranFromMs) / 1000);
+    if (entry.ended) entry.slot?.release();
   }
 
   /** The prediction has ended (`Prediction.finish`), before anyone awaiting `done` runs. */
   #finished(entry: InFlight): void {
     entry.ended = true;
+    clearTimeout(entry.deadline);
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
-    if (entry.workEnded) entry.slot.release();
+    // Ended while it waited: it leaves the line (a slot already on its way passes on).
+    if (entry.ticket !== undefined) {
+      this.#admission.cancel(entry.prediction.id);
+      entry.ticket = undefined;
+    }
+    if (entry.workEnded) entry.slot?.release();
   }
 
   /**

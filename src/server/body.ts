@@ -21,7 +21,7 @@ function bindings(c: Context): NodeBindings {
 
 /** The answer a refusal gives (errors.ts): its own status and body. */
 export function errorResponse(c: Context, error: CogNodeError): Response {
-  return c.json(error.body(), error.status);
+  return c.json(error.body(), error.status, error.headers());
 }
 
 function tooLarge(c: Context): BodyResult {

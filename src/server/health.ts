@@ -12,6 +12,8 @@ export interface HealthReport {
   status: HealthStatus;
   setup: SetupReport;
   version: HealthVersion;
+  /** The admission line: predictions waiting for a slot now, and how many may (`queue.max`; 0: none). */
+  queue: { waiting: number; max: number };
   user_healthcheck_error?: string;
 }
 
@@ -58,7 +60,7 @@ export class HealthReporter {
   async report(): Promise<HealthReport> {
     const service = this.#service;
     const setup = service.setup();
-    const report: HealthReport = { status: 'STARTING', setup, version: VERSION };
+    const report: HealthReport = { status: 'STARTING', setup, version: VERSION, queue: this.#queue() };
     if (service.defunct !== undefined) report.status = 'DEFUNCT';
     else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
     // Shutting down: alive and finishing its work, but taking none (coglet's Health has no
@@ -76,6 +78,11 @@ export class HealthReporter {
       }
     }
     return report;
+  }
+
+  /** The primary runtime's line (before the runtime exists, a moment after start: none). */
+  #queue(): { waiting: number; max: number } {
+    return this.#service.primary?.queue ?? { waiting: 0, max: 0 };
   }
 
   /** In Kubernetes, Cog touches /var/run/cog/ready once ready (a readiness probe's file). */
