@@ -276,8 +276,8 @@ export function wrk(url: string, connections: number, seconds: number, script: s
     non2xx: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
     socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
     elapsedS: toMs(/requests in ([\d.]+m?s)/.exec(out)?.[1] ?? `${seconds}s`) / 1000,
-    p50Ms: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    p99Ms: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p50Ms: toMs(/^\s*50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99Ms: toMs(/^\s*99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
     out,
   };
 }

@@ -89,6 +89,8 @@ function prepare(): void {
 }
 
 interface Contender {
+  /** What BENCH_ONLY names it by. */
+  key: 'unbatched' | 'batched' | 'litserve' | 'coglet';
   name: string;
   start(): Promise<Server>;
 }
@@ -106,9 +108,10 @@ const LITSERVE = `LitServe ${LITSERVE_VERSION} (32, ${MAX_DELAY_MS} ms)`;
 const COGLET = `coglet ${COG_VERSION}`;
 
 const contenders: Contender[] = [
-  { name: UNBATCHED, start: () => startCogNode(join(here, 'minilm-unbatched'), { name: UNBATCHED, env: nodeEnv }) },
-  { name: BATCHED, start: () => startCogNode(join(here, 'minilm-batched'), { name: BATCHED, env: nodeEnv }) },
+  { key: 'unbatched', name: UNBATCHED, start: () => startCogNode(join(here, 'minilm-unbatched'), { name: UNBATCHED, env: nodeEnv }) },
+  { key: 'batched', name: BATCHED, start: () => startCogNode(join(here, 'minilm-batched'), { name: BATCHED, env: nodeEnv }) },
   {
+    key: 'litserve',
     name: LITSERVE,
     start: async () => {
       const port = await freePort();
@@ -121,10 +124,15 @@ const contenders: Contender[] = [
   },
   // Async predict: coglet takes concurrent requests (64 slots) and runs their forwards one by one.
   {
+    key: 'coglet',
     name: COGLET,
     start: () => startCoglet(join(here, 'python'), { name: COGLET, python, env: { ...threads, COG_MAX_CONCURRENCY: '64' } }),
   },
 ];
+
+/** BENCH_ONLY=unbatched,batched (say) runs only those; the first one is the outputs' reference. */
+const only = process.env.BENCH_ONLY?.split(',');
+const chosen = contenders.filter((c) => only === undefined || only.includes(c.key));
 
 const agent = new http.Agent({ keepAlive: true });
 
@@ -188,24 +196,24 @@ function measure(server: Server, connections: number, seconds: number): Point {
 }
 
 prepare();
-console.error(`load average ${loadAverage()}; ${THREADS} torch threads; starting ${contenders.length} servers`);
+console.error(`load average ${loadAverage()}; ${THREADS} torch threads; starting ${chosen.length} servers`);
 const servers: Server[] = [];
 try {
-  for (const contender of contenders) {
+  for (const contender of chosen) {
     const started = performance.now();
     servers.push(await contender.start());
     console.error(`  ${contender.name} READY in ${fmt((performance.now() - started) / 1000, 1)} s`);
   }
-  // The same sentences through every server: cog-node unbatched is the reference.
+  // The same sentences through every server: the first (cog-node unbatched) is the reference.
   const embeddings = new Map<string, number[][]>();
   for (const server of servers) embeddings.set(server.name, await embedAll(server));
-  const reference = embeddings.get(UNBATCHED)!;
+  const reference = embeddings.get(servers[0]!.name)!;
   const agreement: Record<string, number> = {};
   for (const [name, rows] of embeddings) {
     agreement[name] = Math.min(...rows.map((row, i) => cosine(row, reference[i]!)));
     if (rows.some((row) => row.length !== 384)) throw new Error(`${name}: embeddings are not 384-d`);
   }
-  console.error(`  lowest cosine to cog-node unbatched over ${sentences.length} sentences: ${JSON.stringify(agreement)}`);
+  console.error(`  lowest cosine to ${servers[0]!.name} over ${sentences.length} sentences: ${JSON.stringify(agreement)}`);
   const bad = Object.entries(agreement).filter(([, c]) => !(c >= 0.9999));
   if (bad.length > 0) throw new Error(`outputs disagree: ${JSON.stringify(bad)}`);
 
@@ -231,7 +239,7 @@ try {
   const loadavg = loadAverage();
   const report = table(best);
   console.log(report);
-  console.log(`\nload average at the end: ${loadavg}; lowest cosine to cog-node unbatched: ${JSON.stringify(agreement)}`);
+  console.log(`\nload average at the end: ${loadavg}; lowest cosine to ${servers[0]!.name}: ${JSON.stringify(agreement)}`);
   saveResults(here, {
     cpus: availableParallelism(),
     torch_threads: THREADS,
