@@ -12,7 +12,11 @@ import { buildDist, fmt, loadAverage, percentile, postJson, rssBytes, saveResult
 const here = import.meta.dirname;
 const PREDICTIONS = Number(process.env.BENCH_PREDICTIONS ?? 20_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
-const QUEUES = (process.env.BENCH_QUEUES ?? '1000,16,0').split(',').map(Number);
+/** One run per entry: `queue.max`, or `queue.max:retention` (COG_PREDICTION_RETENTION; default 1000). */
+const CONFIGS = (process.env.BENCH_QUEUES ?? '1000,1000:0,16,0').split(',').map((entry) => {
+  const [queueMax, retention] = entry.split(':');
+  return { queueMax: Number(queueMax), retention: retention === undefined ? 1000 : Number(retention) };
+});
 const MiB = 1 << 20;
 
 interface Answer {
@@ -29,6 +33,8 @@ async function post(agent: http.Agent, url: string, text: string): Promise<Answe
 
 interface Run {
   queue_max: number;
+  /** Finished predictions kept for polling (COG_PREDICTION_RETENTION). */
+  retention: number;
   predictions: number;
   clients: number;
   seconds: number;
@@ -63,7 +69,7 @@ async function health(url: string): Promise<{ waiting?: number; max?: number } |
   }
 }
 
-async function load(server: Server, queueMax: number): Promise<Run> {
+async function load(server: Server, queueMax: number, retention: number): Promise<Run> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const pid = server.child.pid!;
   // Warm-up: JIT and the worker thread, then the idle RSS.
@@ -71,6 +77,7 @@ async function load(server: Server, queueMax: number): Promise<Run> {
   await sleep(1000);
   const run: Run = {
     queue_max: queueMax,
+    retention,
     predictions: PREDICTIONS,
     clients: CLIENTS,
     seconds: 0,
@@ -153,28 +160,28 @@ async function load(server: Server, queueMax: number): Promise<Run> {
 
 buildDist();
 const before = loadAverage();
-console.error(`load average ${before}; ${PREDICTIONS} predictions from ${CLIENTS} clients, 4 slots, queue.max ${QUEUES.join(' / ')}`);
+console.error(`load average ${before}; ${PREDICTIONS} predictions from ${CLIENTS} clients, 4 slots, ${JSON.stringify(CONFIGS)}`);
 const runs: Run[] = [];
-for (const queueMax of QUEUES) {
+for (const { queueMax, retention } of CONFIGS) {
   const server = await startCogNode(join(here, 'echo'), {
-    env: { COG_QUEUE_MAX: String(queueMax) },
-    name: `cog-node queue.max ${queueMax}`,
+    env: { COG_QUEUE_MAX: String(queueMax), COG_PREDICTION_RETENTION: String(retention) },
+    name: `cog-node queue.max ${queueMax}, retention ${retention}`,
   });
   try {
-    const run = await load(server, queueMax);
+    const run = await load(server, queueMax, retention);
     runs.push(run);
-    console.error(`  queue.max ${queueMax}: ${JSON.stringify(run)}`);
+    console.error(`  queue.max ${queueMax}, retention ${retention}: ${JSON.stringify(run)}`);
   } finally {
     server.stop();
   }
 }
 
 const lines = [
-  '| queue.max | 2xx | lost | 409 | 429 | 429 without Retry-After | 5xx | transport errors | predictions/s (2xx) | 2xx p50 / p99 (ms) | queue peak (health) | RSS before / peak / after (MiB) |',
-  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| queue.max | retention | 2xx | lost | 409 | 429 | 429 without Retry-After | 5xx | transport errors | predictions/s (2xx) | 2xx p50 / p99 (ms) | queue peak (health) | RSS before / peak / after (MiB) |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...runs.map(
     (r) =>
-      `| ${r.queue_max} | ${fmt(r.ok)} | ${r.lost} | ${fmt(r.status409)} | ${fmt(r.status429)} | ${r.status429_without_retry_after} | ${r.status5xx} | ${r.transport_errors} | ${fmt(r.ok / r.seconds)} | ${fmt(r.ok_p50_ms, 1)} / ${fmt(r.ok_p99_ms, 1)} | ${r.health_queue_peak ?? '—'} | ${fmt(r.rss_before_mib)} / ${fmt(r.rss_peak_mib)} / ${fmt(r.rss_after_mib)} |`,
+      `| ${r.queue_max} | ${r.retention} | ${fmt(r.ok)} | ${r.lost} | ${fmt(r.status409)} | ${fmt(r.status429)} | ${r.status429_without_retry_after} | ${r.status5xx} | ${r.transport_errors} | ${fmt(r.ok / r.seconds)} | ${fmt(r.ok_p50_ms, 1)} / ${fmt(r.ok_p99_ms, 1)} | ${r.health_queue_peak ?? '—'} | ${fmt(r.rss_before_mib)} / ${fmt(r.rss_peak_mib)} / ${fmt(r.rss_after_mib)} |`,
   ),
   '',
   ...runs.flatMap((r) => [
