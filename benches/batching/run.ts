@@ -279,11 +279,12 @@ function table(best: Map<string, Record<string, Point>>): string {
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
   lines.push(
     '',
-    `| at c=${top} | req/s ratio | p99 ratio (lower is better) |`,
-    '| --- | ---: | ---: |',
-    ...[UNBATCHED, LITSERVE, COGLET].map(
-      (other) => `| batched ÷ ${other} | ${ratio(batched?.rps, at(other, top)?.rps)} | ${ratio(batched?.p99_ms, at(other, top)?.p99_ms)} |`,
-    ),
+    `| at c=${top} | req/s ratio | p99 ratio (lower is better) | CPU/request ratio (lower is better) |`,
+    '| --- | ---: | ---: | ---: |',
+    ...[UNBATCHED, LITSERVE, COGLET].map((other) => {
+      const them = at(other, top);
+      return `| batched ÷ ${other} | ${ratio(batched?.rps, them?.rps)} | ${ratio(batched?.p99_ms, them?.p99_ms)} | ${ratio(batched?.cpu_ms_per_request, them?.cpu_ms_per_request)} |`;
+    }),
   );
   const one = CONCURRENCY[0]!;
   const b1 = at(BATCHED, one);
