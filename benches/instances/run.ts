@@ -1,89 +1,110 @@
-// Model instances benchmark: a synchronous predictor busy for 20 ms per prediction, served by
-// `cog-node serve` with one instance (one worker thread, 1 slot) and with two (two worker threads,
-// 2 slots), side by side in one run, rounds interleaved; wrk keeps 4 sync requests in flight
-// (the line holds those that wait). The figure is the throughput ratio, two instances ÷ one.
-// Run: node --import tsx benches/instances/run.ts   (BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIENTS)
-import { availableParallelism } from 'node:os';
+// Model instances: a sync predictor that busy-loops 20 ms per prediction, served by `cog-node
+// serve` with `instances: 1` (max 1) and `instances: 2` (max 2), side by side in one run on this
+// machine; predictions/s from closed-loop clients (each sends its next sync `POST /predictions`
+// when the last one is answered) at c = max and, with a queue (COG_QUEUE_MAX; needs the admission
+// queue), at c=2 and c=4. Counts 2xx answers only; a 409/429 is counted apart.
+//
+// Run: node --import tsx benches/instances/run.ts   (BENCH_SECONDS per point, default 6; BENCH_ROUNDS, 2)
+import http from 'node:http';
 import { join } from 'node:path';
-import { buildDist, cpuSeconds, fmt, loadAverage, saveResults, startCogNode, wrk, type Server } from '../harness.js';
+import { buildDist, fmt, loadAverage, median, percentile, saveResults, startCogNode, type Server } from '../harness.js';
 
 const here = import.meta.dirname;
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
-const INSTANCES = [1, 2];
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** Set (e.g. 64) to measure c above max through the queue; unset: c = max only (409s otherwise). */
+const QUEUE = process.env.BENCH_QUEUE_MAX;
+
+function post(agent: http.Agent, url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      `${url}/predictions`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', reject);
+    request.end('{"input":{}}');
+  });
+}
 
 interface Point {
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  non2xx: number;
-  cpu_ms_per_request: number;
+  ok: number;
+  refused: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
 }
 
-function measure(server: Server): Point {
-  const before = cpuSeconds(server.child.pid!);
-  const run = wrk(`${server.url}/predictions`, CLIENTS, DURATION_S, join(here, 'post.lua'));
-  const cpu = cpuSeconds(server.child.pid!) - before;
-  return {
-    rps: (run.requests - run.non2xx) / run.elapsedS,
-    p50_ms: run.p50Ms,
-    p99_ms: run.p99Ms,
-    non2xx: run.non2xx + run.socketErrors,
-    cpu_ms_per_request: (cpu * 1000) / run.requests,
-  };
+async function load(server: Server, clients: number): Promise<Point> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const latencies: number[] = [];
+  let refused = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const sent = performance.now();
+        const status = await post(agent, server.url);
+        if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
+        else refused += 1;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { ok: latencies.length, refused, perSecond: latencies.length / elapsed, p50: median(latencies), p99: percentile(latencies, 99) };
 }
+
+const contenders = [
+  { name: 'instances 1, max 1', instances: 1, clients: QUEUE ? [1, 2, 4] : [1] },
+  { name: 'instances 2, max 2', instances: 2, clients: QUEUE ? [2, 4] : [2] },
+];
 
 buildDist();
-const before = loadAverage();
-console.error(`load average ${before}; ${availableParallelism()} CPUs; ${CLIENTS} clients, ${DURATION_S} s a point, ${ROUNDS} rounds`);
-const servers: Server[] = [];
-try {
-  for (const instances of INSTANCES) {
-    servers.push(
-      await startCogNode(join(here, 'busy'), {
-        name: `instances ${instances}`,
-        env: { COG_INSTANCES: String(instances), COG_MAX_CONCURRENCY: String(instances) },
-      }),
-    );
-  }
-  for (const server of servers) measure(server); // warm-up
-  const points = new Map<string, Point[]>(servers.map((s) => [s.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const server of servers) {
-      const point = measure(server);
-      points.get(server.name)!.push(point);
+console.error(`load average before: ${loadAverage()}`);
+const results: Record<string, Record<string, Point>> = {};
+for (const contender of contenders) {
+  const env: Record<string, string> = { COG_INSTANCES: String(contender.instances), COG_MAX_CONCURRENCY: String(contender.instances) };
+  if (QUEUE) env.COG_QUEUE_MAX = QUEUE;
+  const server = await startCogNode(join(here, 'busy20'), { env, name: contender.name });
+  try {
+    await load(server, contender.clients[0]!); // warm-up (tsx compile, JIT)
+    for (const clients of contender.clients) {
+      let best: Point | undefined;
+      for (let round = 0; round < ROUNDS; round++) {
+        const point = await load(server, clients);
+        if (best === undefined || point.perSecond > best.perSecond) best = point;
+      }
+      (results[contender.name] ??= {})[`c=${clients}`] = best!;
       console.error(
-        `  round ${round + 1} ${server.name}: ${fmt(point.rps, 1)} req/s, p50 ${fmt(point.p50_ms, 1)} ms, p99 ${fmt(point.p99_ms, 1)} ms`,
+        `${contender.name} c=${clients}: ${fmt(best!.perSecond, 1)} predictions/s, p50 ${fmt(best!.p50, 1)} ms, p99 ${fmt(best!.p99, 1)} ms, refused ${best!.refused}`,
       );
     }
+  } finally {
+    server.stop();
   }
-  // The median round by throughput, per server.
-  const median = (list: Point[]) => [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!;
-  const chosen = servers.map((s) => ({ name: s.name, ...median(points.get(s.name)!) }));
-  const [one, two] = chosen as [Point & { name: string }, Point & { name: string }];
-  const lines = [
-    '| server | req/s | p50 / p99 (ms) | non-2xx | CPU/request |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...chosen.map(
-      (p) =>
-        `| ${p.name} | ${fmt(p.rps, 1)} | ${fmt(p.p50_ms, 1)} / ${fmt(p.p99_ms, 1)} | ${p.non2xx} | ${fmt(p.cpu_ms_per_request, 1)} ms |`,
-    ),
-    '',
-    `Two instances ÷ one: ${(two.rps / one.rps).toFixed(2)}× the throughput (ceiling on ${availableParallelism()} cores: 2×; one instance's ceiling: 50 req/s).`,
-  ];
-  const report = lines.join('\n');
-  console.log(report);
-  const after = loadAverage();
-  console.log(`\nload average before ${before}, after ${after}`);
-  saveResults(here, {
-    cpus: availableParallelism(),
-    clients: CLIENTS,
-    loadavg_before: before,
-    loadavg_after: after,
-    rounds: Object.fromEntries(points),
-    report,
-  });
-} finally {
-  for (const server of servers) server.stop();
 }
+const load2 = loadAverage();
+
+console.log('| server | c | predictions/s | p50 (ms) | p99 (ms) | refused |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, points] of Object.entries(results)) {
+  for (const [c, point] of Object.entries(points)) {
+    console.log(
+      `| ${name} | ${c.slice(2)} | ${fmt(point.perSecond, 1)} | ${fmt(point.p50, 1)} | ${fmt(point.p99, 1)} | ${point.refused} |`,
+    );
+  }
+}
+const one = results['instances 1, max 1']!;
+const two = results['instances 2, max 2']!;
+const ratio = (a: Point | undefined, b: Point | undefined) => (a && b ? a.perSecond / b.perSecond : Number.NaN);
+console.log(
+  `\ninstances 2 ÷ instances 1: c=max ${fmt(ratio(two['c=2'], one['c=1']), 2)}×` +
+    (QUEUE ? `, c=2 ${fmt(ratio(two['c=2'], one['c=2']), 2)}×, c=4 ${fmt(ratio(two['c=4'], one['c=4']), 2)}×` : ''),
+);
+console.log(`load average after: ${load2}`);
+saveResults(here, { seconds: SECONDS, rounds: ROUNDS, queue: QUEUE ?? null, results });
