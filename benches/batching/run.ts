@@ -153,6 +153,26 @@ async function embedAll(server: Server): Promise<number[][]> {
   return out;
 }
 
+/**
+ * The batch sizes a server reports (`metrics.batch_size`, cog-node's per item) for 256 predictions
+ * with `inFlight` of them in flight: their mean and largest, or undefined where none is reported.
+ */
+async function batchSizes(server: Server, inFlight: number): Promise<{ mean: number; max: number } | undefined> {
+  const sizes: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = next++; i < 256; i = next++) {
+        const { body } = await postJson(agent, `${server.url}/predictions`, { input: { text: sentences[i % sentences.length]! } });
+        const size = (JSON.parse(body) as { metrics?: { batch_size?: number } }).metrics?.batch_size;
+        if (size !== undefined) sizes.push(size);
+      }
+    }),
+  );
+  if (sizes.length === 0) return undefined;
+  return { mean: sizes.reduce((a, b) => a + b, 0) / sizes.length, max: Math.max(...sizes) };
+}
+
 function cosine(a: number[], b: number[]): number {
   let dot = 0;
   let na = 0;
@@ -236,9 +256,14 @@ try {
       }
     }
   }
+  const batches: Record<string, { mean: number; max: number } | undefined> = {};
+  for (const server of servers) batches[server.name] = await batchSizes(server, CONCURRENCY.at(-1)!);
   const loadavg = loadAverage();
   const report = table(best);
   console.log(report);
+  for (const [name, size] of Object.entries(batches)) {
+    if (size) console.log(`\n${name}: batch_size mean ${fmt(size.mean, 1)}, largest ${size.max}, at ${CONCURRENCY.at(-1)} in flight.`);
+  }
   console.log(`\nload average at the end: ${loadavg}; lowest cosine to ${servers[0]!.name}: ${JSON.stringify(agreement)}`);
   saveResults(here, {
     cpus: availableParallelism(),
@@ -249,6 +274,7 @@ try {
     rounds: ROUNDS,
     loadavg,
     agreement,
+    batches,
     results: Object.fromEntries(best),
     report,
   });
