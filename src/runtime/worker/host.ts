@@ -66,9 +66,10 @@ export class WorkerExecutor implements PredictorExecutor {
 
   #spawn(): Promise<PredictorInfo> {
     const { url, execArgv } = threadUrl();
-    const { ref, cwd, kind, echoLogs, maxHeapMb = 0 } = this.options;
+    const { ref, cwd, kind, echoLogs, instance, maxHeapMb = 0 } = this.options;
     const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
-    const worker = new Worker(url, { workerData: { ref, cwd, kind, echoLogs } satisfies WorkerOptions, execArgv, resourceLimits });
+    const workerData = { ref, cwd, kind, echoLogs, instance } satisfies WorkerOptions;
+    const worker = new Worker(url, { workerData, execArgv, resourceLimits });
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let loaded = false;
@@ -199,6 +200,18 @@ export class WorkerExecutor implements PredictorExecutor {
       this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, unacked: 0 });
       this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
     });
+  }
+
+  executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[] {
+    const results = jobs.map(
+      (job, index) =>
+        new Promise<ExecutionResult>((resolve) => {
+          this.#pending.set(job.token.id, { token: job.token, sink: sinks[index]!, chain: Promise.resolve(), resolve, unacked: 0 });
+        }),
+    );
+    const items = jobs.map((job) => ({ id: job.token.id, input: toPortable(job.input), context: job.context ?? {} }));
+    this.#post({ type: 'predict-batch', items });
+    return results;
   }
 
   cancel(token: CancelToken): void {

@@ -5,17 +5,22 @@ import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import type { MetricsObject } from '../../predictor/metrics.js';
 import type { MetricEvent } from '../../predictor/scope.js';
+import type { ModelInstance } from '../../predictor/instance.js';
 
 export interface WorkerOptions {
   ref: string;
   cwd: string;
   kind: 'predict' | 'train';
   echoLogs: boolean;
+  /** Which model instance this worker is (`this.instance`); unset: `{ index: 0, count: 1 }`. */
+  instance?: ModelInstance;
 }
 
 export type ToWorker =
   | { type: 'setup'; weights: string | undefined }
   | { type: 'predict'; id: number; input: unknown; context: Record<string, string> }
+  /** One `predictBatch` call for these predictions (in order); each ends with its own 'done'. */
+  | { type: 'predict-batch'; items: { id: number; input: unknown; context: Record<string, string> }[] }
   | { type: 'cancel'; id: number }
   | { type: 'ack'; id: number; count: number }
   | { type: 'healthcheck'; seq: number };
