@@ -14,7 +14,7 @@ beforeAll(async () => {
   redis = await startRedis();
   worker = await startWorker('work', redis.url, { args: ['--queue', 'client-test', '--port', '0'] });
   queue = new PredictionQueue({ redis: redis.url, queue: 'client-test', predictor: Predictor });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await queue?.close();

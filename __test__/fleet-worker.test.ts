@@ -25,7 +25,7 @@ beforeAll(async () => {
   [redis, peer] = await Promise.all([startRedis(), new Peer().start()]);
   workers = await Promise.all([1, 2, 3].map(() => startWorker('work', redis.url, { args: ['--queue', QUEUE], env })));
   queue = new PredictionQueue({ redis: redis.url, queue: QUEUE });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await queue?.close();
@@ -152,5 +152,5 @@ describe('cog-node worker', () => {
       await connection.quit();
       await termQueue.close();
     }
-  }, 90_000);
+  }, 200_000);
 });

@@ -8,5 +8,6 @@ export {
   type SubmitInput,
   type SubmitOptions,
   type SubmittedPrediction,
+  type WireValue,
 } from './queue.js';
 export { DEFAULT_QUEUE_NAME, type PredictionJobData, type WorkerBeat } from './protocol.js';

@@ -6,6 +6,8 @@ import { InputValidationError, PredictionNotFoundError, type ValidationIssue } f
 import { currentSettings } from '../load/settings.js';
 import type { Inputs, InputsDeclaration } from '../predictor/base-predictor.js';
 import type { MetricEvent } from '../predictor/scope.js';
+import type { Path } from '../predictor/path.js';
+import type { Secret } from '../predictor/secret.js';
 import type { TSchema } from '../predictor/type.js';
 import type { PredictionResponse } from '../runtime/prediction.js';
 import { checkDeclaration } from '../schema/declaration.js';
@@ -33,8 +35,16 @@ export interface DeclaredPredictor {
   output?: TSchema;
 }
 
-/** What `submit` takes as input: the predictor's inputs when its class was given (those with defaults may be left out). */
-export type SubmitInput<P> = P extends { inputs: InputsDeclaration } ? Partial<Inputs<P>> : Record<string, unknown>;
+/** An input value as it travels (JSON): a `Path` or `Secret` is sent as a string (a URL, a data URI, the secret). */
+export type WireValue<T> = T extends Path | Secret ? string : T extends readonly (infer U)[] ? WireValue<U>[] : T;
+
+/**
+ * What `submit` takes as input: the predictor's inputs as JSON when its class was given (any may
+ * be left out here: what is required is checked at run time, with Cog's 422 issues).
+ */
+export type SubmitInput<P> = P extends { inputs: InputsDeclaration }
+  ? { [K in keyof Inputs<P>]?: WireValue<Inputs<P>[K]> }
+  : Record<string, unknown>;
 
 export interface PredictionQueueOptions<P> {
   /** A Redis URL (default `COG_REDIS_URL`), or an ioredis client to use (it stays yours to close). */
