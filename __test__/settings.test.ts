@@ -36,9 +36,6 @@ describe('settings', () => {
       playground: true,
       kubernetes: false,
       dumbTerminal: false,
-      redisUrl: undefined,
-      queueName: 'cog-predictions',
-      queueLockDuration: 30_000,
     });
   });
 
@@ -70,9 +67,6 @@ describe('settings', () => {
       COG_NODE_PLAYGROUND: 'off',
       KUBERNETES_SERVICE_HOST: '10.0.0.1',
       TERM: 'dumb',
-      COG_REDIS_URL: ' redis://10.0.0.2:6379 ',
-      COG_QUEUE_NAME: 'gpu-a',
-      COG_QUEUE_LOCK_DURATION: '12',
     });
     expect(settings).toEqual({
       maxConcurrency: 4,
@@ -101,9 +95,6 @@ describe('settings', () => {
       playground: false,
       kubernetes: true,
       dumbTerminal: true,
-      redisUrl: 'redis://10.0.0.2:6379',
-      queueName: 'gpu-a',
-      queueLockDuration: 12_000,
     });
     expect(readSettings({ COG_CORS_ORIGINS: ' * ' }).corsOrigins).toBe('*');
   });
