@@ -2,7 +2,7 @@
 // benches/http/run.ts or here, pinned), starting cog-node's and Cog's servers on a free port,
 // waiting for READY, stopping them with their children, CPU time of a process tree, and
 // medians/percentiles.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -108,10 +108,9 @@ export async function startCogNode(
   return server;
 }
 
-/** Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`. */
-export async function startCoglet(dir: string, options: { env?: Record<string, string>; name?: string } = {}): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
+/** Spawns coglet (`python -m cog.server.http`) for `predict.py:Predictor` in `dir`, on `port`. */
+export function spawnCoglet(dir: string, port: number, env: Record<string, string> = {}, stdio: StdioOptions = 'ignore'): ChildProcess {
+  return spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
     cwd: dir,
     // The worker subprocess is started as `python`: the venv's must come first.
     env: {
@@ -121,10 +120,16 @@ export async function startCoglet(dir: string, options: { env?: Record<string, s
       COG_PREDICT_TYPE_STUB: 'predict.py:Predictor',
       LOG_FORMAT: 'console',
       COG_LOG_LEVEL: 'error',
-      ...options.env,
+      ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio,
   });
+}
+
+/** Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`. */
+export async function startCoglet(dir: string, options: { env?: Record<string, string>; name?: string } = {}): Promise<Server> {
+  const port = await freePort();
+  const child = spawnCoglet(dir, port, options.env, ['ignore', 'ignore', 'pipe']);
   const server = started(options.name ?? `coglet ${COG_VERSION}`, port, child);
   await waitReady(server.url, child, server.name);
   return server;

@@ -16,6 +16,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TSchema } from 'typebox';
 import { PredictorLoadError } from '../errors.js';
+import { compiledPredictor } from './compile-cache.js';
 import type { InputsDeclaration, PredictorConcurrency, PredictorInstance } from '../predictor/base-predictor.js';
 
 export type EntryPoint = 'predict' | 'run' | 'train';
@@ -91,6 +92,12 @@ async function registerHooks(): Promise<void> {
 
 /** Imports a `.ts`, `.js` or `.mjs` module (TypeScript through tsx: no build step for the user). */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
+  const compiled = await compiledPredictor(file);
+  if (compiled !== undefined) {
+    // As tsx does: a stack names the predictor's own file and lines.
+    process.setSourceMapsEnabled(true);
+    return (await import(compiled)) as Record<string, unknown>;
+  }
   await registerHooks();
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
