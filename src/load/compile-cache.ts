@@ -22,22 +22,50 @@ export const cacheDirOf = (file: string): string => join(dirname(file), 'node_mo
 const NEEDS_TSX = /\bimport\s*\(|import\.meta\.resolve|\brequire\s*\(/;
 
 /**
- * `import 'cog-node'` from a folder that has none resolves to the running copy (the resolve hook
- * does this under tsx); here the compiled file names it by URL. `undefined`: the project has its
- * own, which the compiled file finds as the predictor would.
+ * Where the compiled file's `import 'cog-node'` (and `/torch`, `/native`) go, by URL: the copy the
+ * predictor's folder resolves (its own install, or this package from inside it), else the running
+ * copy, as the resolve hook gives under tsx. By URL, because the cache folder is outside any
+ * package scope: a self-reference would not resolve from there.
  */
-function runningCopy(file: string): Record<string, string> | undefined {
-  try {
-    createRequire(file).resolve('cog-node/package.json');
-    return undefined;
-  } catch {
-    const root = new URL('../../', import.meta.url);
-    return {
-      'cog-node': new URL('dist/index.js', root).href,
-      'cog-node/torch': new URL('dist/torch/index.js', root).href,
-      'cog-node/native': new URL('index.js', root).href,
-    };
+function cogNodeTargets(file: string): Record<string, string> {
+  const running = new URL('../../', import.meta.url);
+  const own: Record<string, string> = {
+    'cog-node': new URL('dist/index.js', running).href,
+    'cog-node/torch': new URL('dist/torch/index.js', running).href,
+    'cog-node/native': new URL('index.js', running).href,
+  };
+  const require = createRequire(file);
+  const targets: Record<string, string> = {};
+  for (const [specifier, fallback] of Object.entries(own)) {
+    try {
+      targets[specifier] = pathToFileURL(require.resolve(specifier)).href;
+    } catch {
+      targets[specifier] = fallback;
+    }
   }
+  return targets;
+}
+
+/**
+ * Points the compiled predictor's `import { ... } from 'cog-node'` at predictor-api.js when every
+ * name it takes is there (the usual predictor: BasePredictor, Input, Type...): the same modules,
+ * so the same classes and scope, without loading the server, runtime and CLI into its thread.
+ */
+async function lighterImport(text: string, index: string): Promise<string> {
+  const light = new URL('../predictor-api.js', import.meta.url).href;
+  if (index !== new URL('../index.js', import.meta.url).href) return text; // another copy's
+  const names = new Set(Object.keys(await import(light)));
+  const quoted = JSON.stringify(index);
+  const named = new RegExp(`import \\{([^}]*)\\} from ${quoted.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')};`, 'g');
+  const taken = [...text.matchAll(named)];
+  const uses = text.split(quoted).length - 1;
+  const fits = taken.every((match) =>
+    match[1]!
+      .split(',')
+      .map((name) => name.trim().split(/\s+as\s+/)[0]!)
+      .every((name) => name === '' || names.has(name)),
+  );
+  return uses === taken.length && fits ? text.replaceAll(quoted, JSON.stringify(light)) : text;
 }
 
 /**
@@ -49,7 +77,7 @@ export async function compiledPredictor(file: string): Promise<string | undefine
   if (!/\.m?ts$/.test(file) || !import.meta.url.endsWith('.js')) return undefined;
   const source = readFileSync(file, 'utf8');
   if (NEEDS_TSX.test(source) || (file.endsWith('.ts') && saysCommonJs(dirname(file)))) return undefined;
-  const aliases = runningCopy(file);
+  const aliases = cogNodeTargets(file);
   const esbuildVersion = (
     JSON.parse(readFileSync(createRequire(import.meta.url).resolve('esbuild/package.json'), 'utf8')) as { version: string }
   ).version;
@@ -63,7 +91,7 @@ export async function compiledPredictor(file: string): Promise<string | undefine
     if (dirname(at) === at) break;
   }
   const key = createHash('sha256')
-    .update(JSON.stringify([source, tsconfig, file, esbuildVersion, COG_NODE_VERSION, aliases ?? null]))
+    .update(JSON.stringify([source, tsconfig, file, esbuildVersion, COG_NODE_VERSION, aliases]))
     .digest('hex')
     .slice(0, 20);
   const dir = cacheDirOf(file);
@@ -92,23 +120,23 @@ export async function compiledPredictor(file: string): Promise<string | undefine
       'import.meta.filename': JSON.stringify(file),
       'import.meta.dirname': JSON.stringify(dirname(file)),
     },
-    plugins: aliases
-      ? [
-          {
-            name: 'cog-node',
-            setup(context) {
-              context.onResolve({ filter: /^cog-node(\/(torch|native))?$/ }, (args) => ({ path: aliases[args.path]!, external: true }));
-            },
-          },
-        ]
-      : [],
+    plugins: [
+      {
+        name: 'cog-node',
+        setup(context) {
+          context.onResolve({ filter: /^cog-node(\/(torch|native))?$/ }, (args) => ({ path: aliases[args.path]!, external: true }));
+        },
+      },
+    ],
   });
   // It imports other local modules: tsx loads each (and their own imports) where they are.
   if (Object.keys(result.metafile.inputs).length !== 1) return undefined;
+  let text = result.outputFiles[0]!.text;
+  text = await lighterImport(text, aliases['cog-node']!);
   try {
     mkdirSync(dir, { recursive: true });
     const partial = `${cached}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    writeFileSync(partial, result.outputFiles[0]!.text);
+    writeFileSync(partial, text);
     renameSync(partial, cached); // whole or absent, for a concurrent start
   } catch {
     return undefined; // a read-only folder: tsx compiles in memory each start, as before
