@@ -28,10 +28,12 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { PredictionAdmission, PredictionSlot, WaitingTicket } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction, generatePredictionId } from './prediction.js';
+import { RetentionStore } from './retention.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
 import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
+import { InstancePool } from './worker/pool.js';
 
 /**
  * How long a cancelled async prediction gets to stop on its own (its cleanup logs kept, its slot
@@ -146,6 +148,8 @@ export class PredictorRuntime {
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
+  /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
+  readonly #retained: RetentionStore;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -161,6 +165,10 @@ export class PredictorRuntime {
     this.#admission = new PredictionAdmission(Math.max(1, options.concurrency ?? 1), options.queueMax ?? 0);
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
+    const settings = currentSettings();
+    this.#retained = new RetentionStore(
+      options.retention ?? { count: settings.predictionRetention, seconds: settings.predictionRetentionSeconds },
+    );
     if ('ref' in source) {
       this.ready = this.#launch(source.ref, source.cwd);
     } else {
@@ -184,23 +192,55 @@ export class PredictorRuntime {
   }
 
   async #launch(ref: string, cwd: string): Promise<void> {
-    let started;
+    const workerOptions = {
+      ref,
+      cwd,
+      kind: this.kind,
+      echoLogs: this.#options.echoLogs ?? false,
+      maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
+    };
+    let started: { executor: PredictorExecutor; info: PredictorInfo };
     try {
-      started = await WorkerExecutor.start({
-        ref,
-        cwd,
-        kind: this.kind,
-        echoLogs: this.#options.echoLogs ?? false,
-        maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
-      });
+      // N > 1 model instances: a pool that replaces its own dead instances (we hear only when none is ready).
+      const count = this.#instanceCount;
+      if (count > 1) {
+        const { pool, info } = await InstancePool.start({ ...workerOptions, count });
+        pool.onReadiness = (ready, reason) => this.#instancesReady(ready, reason);
+        started = { executor: pool, info };
+      } else {
+        const worker = await WorkerExecutor.start(workerOptions);
+        worker.executor.onDeath = (reason) => void this.#restart(worker.executor, reason);
+        started = worker;
+      }
     } catch (error) {
       this.#failSetup(error);
       throw error;
     }
-    const executor = started.executor;
-    executor.onDeath = (reason) => void this.#restart(executor, reason);
-    this.#load(started.info, executor);
+    this.#load(started.info, started.executor);
     await this.#setup();
+  }
+
+  /**
+   * Model instances asked for (`concurrency.instances`, COG_INSTANCES). In the server's thread one
+   * runs, but the sync rule in #setup counts these, so a cog.yaml that serves runs in `predict` too.
+   */
+  get #instanceCount(): number {
+    return Math.max(1, this.#options.instances ?? 1);
+  }
+
+  /**
+   * With N > 1 instances, one being replaced is the pool's business (health stays READY/BUSY);
+   * only when none is ready does health say DEFUNCT, until one is ready again.
+   */
+  #instancesReady(ready: boolean, reason: string): void {
+    if (this.#defunct?.forGood) return;
+    this.#defunct = ready ? undefined : { reason, forGood: false };
+  }
+
+  /** With N > 1 instances: how many there are and how many take predictions now (health shows it). */
+  get instances(): { count: number; ready: number } | undefined {
+    const executor = this.#loaded?.executor;
+    return executor instanceof InstancePool ? { count: executor.count, ready: executor.ready } : undefined;
   }
 
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
@@ -295,8 +335,13 @@ export class PredictorRuntime {
       state.logs += text;
     };
     try {
-      if (this.slots.capacity > 1 && !this.target.isAsync) {
-        throw new Error('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
+      const instances = this.#instanceCount;
+      if (this.slots.capacity > instances && !this.target.isAsync) {
+        // One sync prediction at a time per instance: more at once needs async code or instances.
+        throw new Error(
+          `COG_MAX_CONCURRENCY > ${instances === 1 ? '1' : 'COG_INSTANCES'} requires an async run() or predict() method, or as many ` +
+            `model instances as predictions at once (concurrency.instances, COG_INSTANCES): concurrency ${this.slots.capacity}, instances ${instances}`,
+        );
       }
       const setup = this.executor.setup(options.weights ?? currentSettings().weights, onLog);
       const timeout = options.setupTimeout ?? 0;
@@ -311,7 +356,7 @@ export class PredictorRuntime {
         } catch (error) {
           // A worker still running setup() would keep its core busy for good: stop it (in this
           // thread nothing can stop it).
-          if (error === timedOut && this.executor instanceof WorkerExecutor) await this.executor.close();
+          if (error === timedOut && !(this.executor instanceof InProcessExecutor)) await this.executor.close();
           throw error;
         } finally {
           clearTimeout(timer);
@@ -365,8 +410,17 @@ export class PredictorRuntime {
     await this.#loaded?.executor.close();
   }
 
+  /** A prediction in flight (waiting or running); a finished one is only in `poll`. */
   get(id: string): Prediction | undefined {
     return this.#inFlight.get(id)?.prediction;
+  }
+
+  /**
+   * The prediction object as JSON text, as of now: one in flight, else one finished and still
+   * retained (`COG_PREDICTION_RETENTION`, `COG_PREDICTION_RETENTION_SECONDS`); undefined otherwise.
+   */
+  poll(id: string): string | undefined {
+    return this.#inFlight.get(id)?.prediction.json() ?? this.#retained.get(id);
   }
 
   get inFlight(): number {
@@ -519,6 +573,7 @@ export class PredictorRuntime {
     clearTimeout(entry.deadline);
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
+    this.#retained.keep(entry.prediction);
     // Ended while it waited: it leaves the line (a slot already on its way passes on).
     if (entry.ticket !== undefined) {
       this.#admission.cancel(entry.prediction.id);
