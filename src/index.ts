@@ -16,3 +16,4 @@ export {
   type ServeOptions,
   type ServeSource,
 } from './server/index.js';
+export * from './fleet/index.js';

@@ -25,6 +25,7 @@ export {
   NativeAddonNotFoundError,
   NotReadyError,
   PredictionError,
+  PredictionNotFoundError,
   PredictorLoadError,
   QueueFullError,
   type ErrorCode,

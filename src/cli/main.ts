@@ -1,4 +1,4 @@
-// The `cog-node` command line: picks the command (init, predict/run, train, serve, schema) and
+// The `cog-node` command line: picks the command (init, predict/run, train, serve, worker, schema) and
 // turns what it throws into an exit status: 2 for bad usage (with its help), 1 for the rest.
 import { InputValidationError, PredictorLoadError, UsageError } from '../errors.js';
 import { COG_NODE_VERSION } from '../version.js';
@@ -15,6 +15,7 @@ Commands:
   predict    Run one prediction (-i name=value ...)
   train      Run the trainer once (-i name=value ...)
   serve      Serve Cog's HTTP prediction API
+  worker     Take predictions from a Redis queue (BullMQ), for a fleet of workers
   schema     Print the OpenAPI document
 
 Options:
@@ -49,6 +50,10 @@ const commands: Record<string, () => Promise<Command>> = {
   schema: async () => {
     const { schemaCommand, schemaHelp } = await import('./schema.js');
     return { run: schemaCommand, help: () => schemaHelp };
+  },
+  worker: async () => {
+    const { workerCommand, workerHelp } = await import('./worker.js');
+    return { run: workerCommand, help: () => workerHelp };
   },
 };
 // Cog 0.20 renamed `cog predict` to `cog run`; accept both.
