@@ -2,7 +2,7 @@
 // benches/http/run.ts or here, pinned), starting cog-node's and Cog's servers on a free port,
 // waiting for READY, stopping them with their children, CPU time of a process tree, and
 // medians/percentiles.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import type { Agent, IncomingHttpHeaders } from 'node:http';
 import http from 'node:http';
@@ -128,17 +128,14 @@ export async function startCogNode(
   return server;
 }
 
-/**
- * Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`, from
- * the shared venv or, with `python`, from another venv that has cog and coglet at COG_VERSION.
- */
-export async function startCoglet(
+/** Spawns coglet (`python -m cog.server.http`) for `predict.py:Predictor` in `dir` on `port`, from `python`'s venv. */
+export function spawnCoglet(
   dir: string,
-  options: { env?: Record<string, string>; name?: string; python?: string } = {},
-): Promise<Server> {
-  const port = await freePort();
+  port: number,
+  options: { env?: Record<string, string>; python?: string; stdio?: StdioOptions } = {},
+): ChildProcess {
   const python = options.python ?? join(venv, 'bin', 'python');
-  const child = spawn(python, ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
+  return spawn(python, ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
     cwd: dir,
     // The worker subprocess is started as `python`: the venv's must come first.
     env: {
@@ -150,8 +147,20 @@ export async function startCoglet(
       COG_LOG_LEVEL: 'error',
       ...options.env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: options.stdio ?? 'ignore',
   });
+}
+
+/**
+ * Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`, from
+ * the shared venv or, with `python`, from another venv that has cog and coglet at COG_VERSION.
+ */
+export async function startCoglet(
+  dir: string,
+  options: { env?: Record<string, string>; name?: string; python?: string } = {},
+): Promise<Server> {
+  const port = await freePort();
+  const child = spawnCoglet(dir, port, { env: options.env, python: options.python, stdio: ['ignore', 'ignore', 'pipe'] });
   const server = started(options.name ?? `coglet ${COG_VERSION}`, port, child);
   await waitReady(server.url, child, server.name);
   return server;

@@ -1,36 +1,5 @@
 // cog-node's public API: write a predictor, describe its inputs, run it (CLI, HTTP, embedded).
-export {
-  BasePredictor,
-  BaseRunner,
-  BaseTrainer,
-  type BatchPredictor,
-  type Inputs,
-  type InputsDeclaration,
-  type Output,
-  type PredictorBatch,
-  type PredictorConcurrency,
-} from './predictor/base-predictor.js';
-export type { ModelInstance } from './predictor/instance.js';
-export { Input, type InputOptions } from './predictor/input.js';
-export { Type, type Static, type TSchema } from './predictor/type.js';
-export { Path } from './predictor/path.js';
-export { Secret } from './predictor/secret.js';
-export {
-  AtCapacityError,
-  CancelationError,
-  CogNodeError,
-  InputValidationError,
-  NativeAddonNotFoundError,
-  NotReadyError,
-  PredictionError,
-  PredictionNotFoundError,
-  PredictorLoadError,
-  QueueFullError,
-  type ErrorCode,
-  type ValidationIssue,
-} from './errors.js';
-export { currentScope, type Scope, type MetricRecorder, type MetricEvent } from './predictor/scope.js';
-export type { MetricValue, MetricsObject } from './predictor/metrics.js';
+export * from './predictor-api.js';
 export { loadPredictor, LoadedPredictor, type LoadOptions, type PredictOptions } from './embed.js';
 export { Prediction, type PredictionResponse, type PredictionStatus } from './runtime/prediction.js';
 export { PredictorRuntime, type RuntimeOptions } from './runtime/runtime.js';

@@ -2,9 +2,9 @@
 // it, and errors that name the broken key. What wins over its values is plan.ts's rule, not this.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Type, type Static, type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
-import { parse } from 'yaml';
+import type { Static, TSchema } from 'typebox';
+import { Type, Value } from '../vendor/typebox.js';
+import { parse } from '../vendor/yaml.js';
 import { PredictorLoadError } from '../errors.js';
 
 /**

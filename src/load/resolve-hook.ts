@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 const self = new URL('../../package.json', import.meta.url).href;
 const declaredCommonJs = new Map<string, boolean>();
 
-function saysCommonJs(dir: string): boolean {
+/** Whether the nearest package.json above `dir` says `"type": "commonjs"` (compile-cache.ts asks too). */
+export function saysCommonJs(dir: string): boolean {
   const cached = declaredCommonJs.get(dir);
   if (cached !== undefined) return cached;
   const manifest = join(dir, 'package.json');

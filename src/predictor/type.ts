@@ -1,6 +1,7 @@
 // `Type`: TypeBox's types plus Cog's own (Path, File, Secret, Iterator, ConcatenateIterator),
 // marked in the schema by COG_KIND (`~cog`), which `cogKind()` reads back.
-import TypeBox, { type Static, type TSchema, type TUnsafe } from 'typebox';
+import type { Static, TSchema, TUnsafe } from 'typebox';
+import { TypeBox } from '../vendor/typebox.js';
 import type { Path } from './path.js';
 import type { Secret } from './secret.js';
 

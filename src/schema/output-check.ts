@@ -1,7 +1,7 @@
 // Checks a predictor's outputs before they leave its thread: that they can be encoded at all
 // (no cycles, functions or symbols), and, as Cog does, that they match `static output`.
 import type { TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
+import { Compile } from '../vendor/typebox.js';
 import { OutputError } from '../errors.js';
 import { Path } from '../predictor/path.js';
 import { Secret } from '../predictor/secret.js';
