@@ -1,6 +1,7 @@
 // Redis connections of the fleet (ioredis, which BullMQ 6 drives when handed a client): made in one
 // place, with the options BullMQ needs, so the worker, the queue client and the gateway agree.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredisLibrary } from './libraries.js';
 
 export type { Redis } from 'ioredis';
 
@@ -11,5 +12,5 @@ export type { Redis } from 'ioredis';
  * restarting Redis delays the fleet rather than failing its predictions.
  */
 export function connectRedis(url: string, name?: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+  return new (ioredisLibrary().Redis)(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
 }

@@ -1,7 +1,7 @@
 // The fleet's gateway (`cog-node serve --redis URL`): Cog's HTTP routes in front of the queue. It
 // loads the predictor's declaration (schema, validation, /openapi.json) but never sets it up;
 // predictions go to `cog-node worker`s through PredictionQueue, health reads Redis and heartbeats.
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { PredictorLoadError } from '../errors.js';
 import type { Settings } from '../load/settings.js';
 import { errorMessage } from '../runtime/executor.js';
@@ -13,6 +13,7 @@ import type { PredictionRequest } from '../server/request.js';
 import type { RemoteRuns } from '../server/runs.js';
 import type { SetupReport } from '../server/service.js';
 import type { TraceHeaders } from '../server/webhook.js';
+import { bullmqLibrary } from './libraries.js';
 import { connectRedis, type Redis } from './connection.js';
 import { completedEntry } from './events.js';
 import { decodeEntry, eventsKey, failedPrediction, workerKeyPattern, type PredictionJobData, type WorkerBeat } from './protocol.js';
@@ -64,7 +65,7 @@ class QueueRuns implements RemoteRuns {
     this.#client = client;
     this.#name = name;
     this.#predictions = predictions;
-    this.#jobs = new Queue<PredictionJobData>(name, { connection: client });
+    this.#jobs = new (bullmqLibrary().Queue)<PredictionJobData>(name, { connection: client });
   }
 
   async create(request: PredictionRequest, options: { id: string; trace: TraceHeaders }): Promise<{ created: boolean; state: string }> {

@@ -1,7 +1,7 @@
 // `PredictionQueue`: a Node app's client of a fleet: submits predictions as BullMQ jobs (validated
 // against the predictor's schema when given its class), follows their events, reads their results
 // and cancels them, all as protocol.ts says. It keeps no prediction state of its own: Redis has it.
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { InputValidationError, PredictionNotFoundError, type ValidationIssue } from '../errors.js';
 import { currentSettings } from '../load/settings.js';
 import type { Inputs, InputsDeclaration } from '../predictor/base-predictor.js';
@@ -14,6 +14,7 @@ import { checkDeclaration } from '../schema/declaration.js';
 import { InputValidator } from '../schema/input-validator.js';
 import { checkPredictionRequest } from '../server/request.js';
 import { WebhookSender, WEBHOOK_EVENTS, type WebhookEvent } from '../server/webhook.js';
+import { bullmqLibrary } from './libraries.js';
 import { connectRedis, type Redis } from './connection.js';
 import { appendEvents, completedEntry, readEvents } from './events.js';
 import {
@@ -109,7 +110,7 @@ export class PredictionQueue<P = unknown> {
       this.#client = connectRedis(url, 'cog-node:queue');
       this.#ownsClient = true;
     }
-    this.#queue = new Queue<PredictionJobData>(this.name, { connection: this.#client });
+    this.#queue = new (bullmqLibrary().Queue)<PredictionJobData>(this.name, { connection: this.#client });
     const predictor = options.predictor as DeclaredPredictor | undefined;
     if (predictor !== undefined) {
       const declaration = checkDeclaration({ predict: { inputs: predictor.inputs ?? {}, output: predictor.output } });
