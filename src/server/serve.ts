@@ -5,6 +5,8 @@ import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
+import { CogMetrics } from '../observe/metrics.js';
+import { CogTracing } from '../observe/tracing.js';
 import { cogRoutes } from './app.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
@@ -22,6 +24,8 @@ export interface CogApp {
   service: CogService;
   /** Resolves when loading and setup are over (check `service.isReady` for the outcome). */
   ready: Promise<void>;
+  /** This app's own Prometheus registry (`GET /metrics`): `metrics.registry` to merge it into yours. */
+  metrics: CogMetrics;
   /**
    * Graceful stop: new predictions get 503, those in flight finish and their terminal webhooks
    * go out; past `COG_SHUTDOWN_TIMEOUT` (default 30 s) the rest are cancelled.
@@ -41,10 +45,18 @@ export function createApp(source: ServeSource, settings: AppSettings & { onShutd
 
 /** `createApp`, and the settings its resolver read (the server's port is one). */
 function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
-  const { shape, load, settings } = resolveSource(source, options);
+  const { shape, load, settings, tracing: tracingPlan } = resolveSource(source, options);
   const service = new CogService(shape, load);
-  const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings });
-  return { cog: { app, service, ready: service.settled, shutdown: () => service.shutdown(settings.shutdownTimeout) }, settings };
+  const metrics = new CogMetrics();
+  service.watchRuntimes((runtime) => metrics.watch(runtime));
+  const tracing = tracingPlan.enabled ? new CogTracing(tracingPlan) : undefined;
+  if (tracing !== undefined) service.watchRuntimes((runtime) => tracing.watch(runtime));
+  const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings, metrics });
+  const shutdown = async () => {
+    await service.shutdown(settings.shutdownTimeout);
+    await tracing?.shutdown();
+  };
+  return { cog: { app, service, ready: service.settled, metrics, shutdown }, settings };
 }
 
 export interface ServeOptions extends AppSettings {

@@ -3,7 +3,7 @@
 import { LoadedPredictor } from '../embed.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from '../load/load-module.js';
-import { resolvePlan } from '../load/plan.js';
+import { resolvePlan, type TracingPlan } from '../load/plan.js';
 import { PredictorRuntime } from '../runtime/runtime.js';
 import type { Settings } from '../load/settings.js';
 import type { Runtimes, RunKind, ServiceShape } from './service.js';
@@ -45,7 +45,7 @@ function isRunnable(value: unknown): value is Runnable {
 export function resolveSource(
   source: ServeSource,
   options: RuntimeSettings = {},
-): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings } {
+): { shape: ServiceShape; load: () => Promise<Runtimes>; settings: Settings; tracing: TracingPlan } {
   const plan = resolvePlan<Runnable>(isRunnable(source) ? { predict: source } : source, options);
   // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
   if (plan.config !== undefined && plan.predict === undefined && plan.train === undefined) {
@@ -81,5 +81,6 @@ export function resolveSource(
     shape: { predict: plan.predict !== undefined, train: plan.train !== undefined },
     load: async () => ({ predict: await runtimeFor(plan.predict, 'predict'), train: await runtimeFor(plan.train, 'train') }),
     settings: plan.settings,
+    tracing: plan.tracing,
   };
 }
