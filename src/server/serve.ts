@@ -43,6 +43,16 @@ export function createApp(source: ServeSource, settings: AppSettings & { onShutd
   return buildApp(source, settings).cog;
 }
 
+/** A URL as logged: without its userinfo and query. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
 /** `createApp`, and the settings its resolver read (the server's port is one). */
 function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
   const { shape, load, settings, tracing: tracingPlan } = resolveSource(source, options);
@@ -50,6 +60,9 @@ function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () 
   const metrics = new CogMetrics();
   service.watchRuntimes((runtime) => metrics.watch(runtime));
   const tracing = tracingPlan.enabled ? new CogTracing(tracingPlan) : undefined;
+  // Said when tracing is on, or was asked for and something turned it off.
+  if (tracingPlan.enabled) serverLog(`tracing: spans to ${shownUrl(tracingPlan.url)} (sampler ${tracingPlan.sampler})`);
+  else if (!tracingPlan.why.startsWith('not enabled')) serverLog(`tracing off: ${tracingPlan.why}`);
   if (tracing !== undefined) service.watchRuntimes((runtime) => tracing.watch(runtime));
   const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings, metrics });
   const shutdown = async () => {
