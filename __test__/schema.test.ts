@@ -22,7 +22,28 @@ const VALIDATION_ERROR_RESPONSE = {
   content: { 'application/json': { schema: ref('HTTPValidationError') } },
 };
 
-/** `/predictions` or `/trainings` and its cancel path, as Cog's static generator writes them. */
+/** The polling path, cog-node's own (Cog has none), in the style of Cog's cancel operation. */
+function pollPath(kind: 'predict' | 'train'): Json {
+  const [noun, Noun, resource] = kind === 'predict' ? ['prediction', 'Prediction', 'predictions'] : ['training', 'Training', 'trainings'];
+  return {
+    get: {
+      summary: `Get ${Noun}`,
+      description: `Get a ${noun}'s current state: waiting, running, or finished and still retained`,
+      operationId: `get_${noun}_${resource}__${noun}_id__get`,
+      parameters: [{ required: true, schema: { title: `${Noun} Id`, type: 'string' }, name: `${noun}_id`, in: 'path' }],
+      responses: {
+        '200': { description: 'Successful Response', content: { 'application/json': { schema: ref(`${Noun}Response`) } } },
+        '404': { description: 'Not Found', content: { 'application/json': { schema: {} } } },
+        '422': VALIDATION_ERROR_RESPONSE,
+      },
+    },
+  };
+}
+
+/**
+ * `/predictions` or `/trainings` and its cancel path, as Cog's static generator writes them, with
+ * cog-node's polling path between them.
+ */
 function runPaths(kind: 'predict' | 'train'): Json {
   if (kind === 'predict') {
     return {
@@ -40,6 +61,7 @@ function runPaths(kind: 'predict' | 'train'): Json {
           'x-cog-streaming': true,
         },
       },
+      '/predictions/{prediction_id}': pollPath('predict'),
       '/predictions/{prediction_id}/cancel': {
         post: {
           summary: 'Cancel',
@@ -66,6 +88,7 @@ function runPaths(kind: 'predict' | 'train'): Json {
         },
       },
     },
+    '/trainings/{training_id}': pollPath('train'),
     '/trainings/{training_id}/cancel': {
       post: {
         summary: 'Cancel',
@@ -522,8 +545,10 @@ describe('the OpenAPI document, against documents derived by hand from Cog', () 
       '/',
       '/health-check',
       '/predictions',
+      '/predictions/{prediction_id}',
       '/predictions/{prediction_id}/cancel',
       '/trainings',
+      '/trainings/{training_id}',
       '/trainings/{training_id}/cancel',
     ]);
   });

@@ -55,12 +55,13 @@ describe('discovery, health and schema', () => {
     expect(body.components.schemas.Input.required).toEqual(['text']);
     expect(body.components.schemas.Input.properties.token).toMatchObject({ format: 'password', 'x-cog-secret': true });
     expect(body.paths['/predictions'].post['x-cog-streaming']).toBe(true);
+    expect(body.paths['/predictions/{prediction_id}'].get.operationId).toBe('get_prediction_predictions__prediction_id__get');
     expect(body.paths['/trainings']).toBeUndefined();
   });
 
-  it('unknown paths and polling URLs are 404', async () => {
-    expect((await json(`${echo.url}/predictions/abc`)).status).toBe(404);
-    expect((await json(`${echo.url}/nope`)).status).toBe(404);
+  it('unknown paths are 404, and so is polling an unknown prediction id (with {}, as cancel)', async () => {
+    expect(await json(`${echo.url}/predictions/abc`)).toMatchObject({ status: 404, body: {} });
+    expect(await json(`${echo.url}/nope`)).toMatchObject({ status: 404, body: { detail: 'Not Found' } });
   });
 });
 

@@ -104,6 +104,11 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    * Cog writes floats, `-10.0`, in `json()`, the `output` events and the `completed` event).
    */
   readonly #writers: OutputWriters | undefined;
+  /**
+   * The terminal response and its JSON text, written on first use and then shared by every
+   * reader (the sync answer, the terminal webhook, SSE's `completed`, polling's retention).
+   */
+  #final: { response: PredictionResponse; json: string | undefined } | undefined;
   readonly #done: Promise<PredictionResponse>;
   #resolve!: (response: PredictionResponse) => void;
   readonly #runner: PredictionRunner | undefined;
@@ -176,8 +181,19 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     return this.#abort.signal;
   }
 
-  /** A response (default: as of now) as JSON text, for the wire. */
-  json(response: PredictionResponse = this.response()): string {
+  /** A response (default: as of now) as JSON text, for the wire; the terminal one is written once. */
+  json(response: PredictionResponse = this.#final?.response ?? this.response()): string {
+    const final = this.#final;
+    if (final?.response === response) return (final.json ??= this.#write(response));
+    return this.#write(response);
+  }
+
+  /** The terminal prediction object as JSON text (written once); undefined until it has ended. */
+  get finalJson(): string | undefined {
+    return this.#final === undefined ? undefined : this.json(this.#final.response);
+  }
+
+  #write(response: PredictionResponse): string {
     const writers = this.#writers;
     if (writers === undefined) return JSON.stringify(response);
     // While running (and for a failed stream) `output` is the items so far, not the final output.
@@ -236,9 +252,10 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     const waited = (this.#startedAtMs ?? now) - this.#createdAtMs;
     this.metrics = { ...result.metrics, predict_time: Math.round(ran * 1000) / 1e6, queue_time: Math.round(waited * 1000) / 1e6 };
     this.token.release();
+    const response = this.response();
+    this.#final = { response, json: undefined };
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.#runner?.finished();
-    const response = this.response();
     this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
     this.#resolve(response);
     this.emit('completed', response);

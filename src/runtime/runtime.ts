@@ -30,6 +30,7 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { PredictionAdmission, PredictionSlot, WaitingTicket } from '../native/addon.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction, generatePredictionId } from './prediction.js';
+import { RetentionStore } from './retention.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
@@ -173,6 +174,8 @@ export class PredictorRuntime {
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
   readonly #observers = new Set<RuntimeObserver>();
+  /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
+  readonly #retained: RetentionStore;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -188,6 +191,10 @@ export class PredictorRuntime {
     this.#admission = new PredictionAdmission(Math.max(1, options.concurrency ?? 1), options.queueMax ?? 0);
     this.setupState = { status: 'starting', started_at: new Date().toISOString(), logs: '' };
     this.#cancelGraceMs = (options.cancelGracePeriod ?? currentSettings().cancelGracePeriod) * 1000;
+    const settings = currentSettings();
+    this.#retained = new RetentionStore(
+      options.retention ?? { count: settings.predictionRetention, seconds: settings.predictionRetentionSeconds },
+    );
     if ('ref' in source) {
       this.ready = this.#launch(source.ref, source.cwd);
     } else {
@@ -412,8 +419,17 @@ export class PredictorRuntime {
     await this.#loaded?.executor.close();
   }
 
+  /** A prediction in flight (waiting or running); a finished one is only in `poll`. */
   get(id: string): Prediction | undefined {
     return this.#inFlight.get(id)?.prediction;
+  }
+
+  /**
+   * The prediction object as JSON text, as of now: one in flight, else one finished and still
+   * retained (`COG_PREDICTION_RETENTION`, `COG_PREDICTION_RETENTION_SECONDS`); undefined otherwise.
+   */
+  poll(id: string): string | undefined {
+    return this.#inFlight.get(id)?.prediction.json() ?? this.#retained.get(id);
   }
 
   get inFlight(): number {
@@ -572,6 +588,7 @@ export class PredictorRuntime {
     clearTimeout(entry.deadline);
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
+    this.#retained.keep(entry.prediction);
     // Ended while it waited: it leaves the line (a slot already on its way passes on).
     if (entry.ticket !== undefined) {
       this.#admission.cancel(entry.prediction.id);

@@ -229,13 +229,42 @@ function runOperation(kind: 'predict' | 'train', streaming: boolean): JsonObject
   return { post: operation };
 }
 
+/** The id in the path (`prediction_id`, `training_id`), as Cog's cancel declares it. */
+function idParameter(param: string): JsonObject {
+  return { required: true, schema: { title: title(param), type: 'string' }, name: param, in: 'path' };
+}
+
+/**
+ * `GET /predictions/{prediction_id}` (cog-node's polling; Cog has none), named in FastAPI's style
+ * as Cog's other operations are.
+ */
+function pollOperation(kind: 'predict' | 'train'): JsonObject {
+  const [resource, param, noun, response] =
+    kind === 'predict'
+      ? ['predictions', 'prediction_id', 'prediction', 'PredictionResponse']
+      : ['trainings', 'training_id', 'training', 'TrainingResponse'];
+  return {
+    get: {
+      summary: `Get ${title(noun)}`,
+      description: `Get a ${noun}'s current state: waiting, running, or finished and still retained`,
+      operationId: `get_${noun}_${resource}__${param}__get`,
+      parameters: [idParameter(param)],
+      responses: {
+        '200': jsonResponse('Successful Response', ref(response)),
+        '404': jsonResponse('Not Found', {}),
+        '422': jsonResponse('Validation Error', ref('HTTPValidationError')),
+      },
+    },
+  };
+}
+
 function cancelOperation(kind: 'predict' | 'train'): JsonObject {
   const [resource, param] = kind === 'predict' ? ['predictions', 'prediction_id'] : ['trainings', 'training_id'];
   return {
     post: {
       summary: 'Cancel',
       operationId: `cancel_${resource}__${param}__cancel_post`,
-      parameters: [{ required: true, schema: { title: title(param), type: 'string' }, name: param, in: 'path' }],
+      parameters: [idParameter(param)],
       responses: {
         '200': jsonResponse('Successful Response', {}),
         '422': jsonResponse('Validation Error', ref('HTTPValidationError')),
@@ -292,6 +321,7 @@ function writeDocument(sources: CheckedDeclaration): JsonObject {
     schemas[`${noun}Request`] = requestComponent(`${noun}Request`, input);
     schemas[`${noun}Response`] = responseComponent(`${noun}Response`, input, output);
     paths[path] = runOperation(kind, streaming);
+    paths[`${path}/{${id}}`] = pollOperation(kind);
     paths[`${path}/{${id}}/cancel`] = cancelOperation(kind);
   }
   Object.assign(schemas, enumerations, {

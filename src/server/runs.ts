@@ -1,5 +1,6 @@
 // The prediction (and training) routes: create (POST, idempotent PUT) answered sync, async or as
-// SSE, and cancel, with Cog 0.22's status codes; picks how output files go out and the webhooks.
+// SSE, cancel, and polling (GET, cog-node's own), with Cog 0.22's status codes; picks how output
+// files go out and the webhooks.
 import type { Context, Hono } from 'hono';
 import {
   CogNodeError,
@@ -36,7 +37,12 @@ const NAMES = {
 
 /** A prediction object on the wire, with Cog's floats where its output declares them. */
 function predictionJson(c: Context, prediction: Prediction, response: PredictionResponse, status: 200 | 202): Response {
-  return c.body(prediction.json(response), status, { 'Content-Type': 'application/json' });
+  return jsonText(c, prediction.json(response), status);
+}
+
+/** JSON text written already (by `Prediction.json`) as the response body. */
+function jsonText(c: Context, text: string, status: 200 | 202): Response {
+  return c.body(text, status, { 'Content-Type': 'application/json' });
 }
 
 function traceHeaders(c: Context): TraceHeaders {
@@ -49,8 +55,9 @@ function traceHeaders(c: Context): TraceHeaders {
 }
 
 /**
- * `POST /predictions`, `PUT /predictions/{id}`, `POST /predictions/{id}/cancel` (and the same for
- * `/trainings`), with Cog 0.22's status codes and the superset response bodies.
+ * `POST /predictions`, `PUT /predictions/{id}`, `POST /predictions/{id}/cancel`, `GET
+ * /predictions/{id}` (and the same for `/trainings`), with Cog 0.22's status codes and the
+ * superset response bodies.
  */
 export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): void {
   const { path, noun } = NAMES[kind];
@@ -143,4 +150,9 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
   app.post(path, (c) => create(c, undefined));
   app.put(`${path}/:id`, (c) => create(c, c.req.param('id')));
   app.post(`${path}/:id/cancel`, (c) => (service.runtime(kind)?.cancel(c.req.param('id')) ? c.json({}, 200) : c.json({}, 404)));
+  // Polling (Cog has none): waiting, running, or finished and still retained; else 404 `{}` as cancel's.
+  app.get(`${path}/:id`, (c) => {
+    const text = service.runtime(kind)?.poll(c.req.param('id'));
+    return text === undefined ? c.json({}, 404) : jsonText(c, text, 200);
+  });
 }
