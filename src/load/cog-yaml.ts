@@ -195,8 +195,20 @@ function schemaAt(pointer: string): TSchema | undefined {
 
 /** The first broken rule, worded as `key` must be ...; the value is shown where it helps. */
 function firstViolation(document: unknown): string | undefined {
-  const [error] = Value.Errors(cogYamlSchema, document);
+  const errors = [...Value.Errors(cogYamlSchema, document)];
+  let error = errors[0];
   if (error === undefined) return undefined;
+  // Inside a union (`traces: true` or a mapping) the first error is the first branch's: name the
+  // deepest broken key with a rule of its own instead (the union's, when the value fits no branch).
+  if (error.schemaPath.includes('/anyOf/')) {
+    const within = errors.filter(
+      (candidate) =>
+        candidate.instancePath.startsWith(error!.instancePath) &&
+        (schemaAt(candidate.schemaPath) as { errorMessage?: string } | undefined)?.errorMessage,
+    );
+    const depth = Math.max(...within.map((candidate) => candidate.instancePath.length));
+    error = within.filter((candidate) => candidate.instancePath.length === depth).pop() ?? error;
+  }
   const rule = (schemaAt(error.schemaPath) as { errorMessage?: string } | undefined)?.errorMessage ?? error.message;
   const key = keyName(error.instancePath);
   let value: unknown = document;
