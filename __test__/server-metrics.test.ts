@@ -122,7 +122,8 @@ describe('one registry per app', () => {
     await run(one);
     await run(one);
     await run(two);
-    const count = async (app: typeof one) => samples(await (await app.app.request('/metrics')).text()).get('cog_predictions_total{status="succeeded"}');
+    const count = async (app: typeof one) =>
+      samples(await (await app.app.request('/metrics')).text()).get('cog_predictions_total{status="succeeded"}');
     expect(await count(one)).toBe(2);
     expect(await count(two)).toBe(1);
     expect(samples(await one.metrics.text()).get('cog_predictions_total{status="succeeded"}')).toBe(2);
