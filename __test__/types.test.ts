@@ -16,6 +16,7 @@ import {
   Type,
   openApiSchema,
   type Inputs,
+  type ModelInstance,
   type Static,
 } from '../src/index.js';
 
@@ -214,5 +215,14 @@ describe('errors', () => {
     Object.defineProperty(Other.prototype, Symbol.for('cog-node.CancelationError'), { value: true });
     expect(new Other('canceled')).toBeInstanceOf(CancelationError);
     expect(new Error('canceled')).not.toBeInstanceOf(CancelationError);
+  });
+});
+
+describe('this.instance', () => {
+  it('is typed { index, count } and, in this thread (no worker), instance 0 of 1', () => {
+    const predictor = new Typed();
+    expectTypeOf(predictor.instance).toEqualTypeOf<ModelInstance>();
+    expectTypeOf<ModelInstance>().toEqualTypeOf<{ readonly index: number; readonly count: number }>();
+    expect(predictor.instance).toEqual({ index: 0, count: 1 });
   });
 });

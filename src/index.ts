@@ -7,6 +7,7 @@ export {
   type InputsDeclaration,
   type PredictorConcurrency,
 } from './predictor/base-predictor.js';
+export type { ModelInstance } from './predictor/instance.js';
 export { Input, type InputOptions } from './predictor/input.js';
 export { Type, type Static, type TSchema } from './predictor/type.js';
 export { Path } from './predictor/path.js';

@@ -2,6 +2,7 @@
 // `static inputs/output/concurrency` it declares, `Inputs<typeof P>`, what an instance may define.
 import type { Static, TObject, TSchema } from 'typebox';
 import type { MetricValue } from './metrics.js';
+import { currentInstance, type ModelInstance } from './instance.js';
 import { currentScope, type Scope } from './scope.js';
 
 /** The inputs a predictor declares: a name for each input, in the order Cog shows them. */
@@ -32,6 +33,14 @@ export class BasePredictor {
   /** The running prediction: metrics, context, cancellation. A no-op scope outside one. */
   get scope(): Scope {
     return currentScope();
+  }
+
+  /**
+   * Which model instance this is (`concurrency.instances`), from `setup()` on: `{ index, count }`,
+   * `index` from 0. `{ index: 0, count: 1 }` in the server's thread (`--in-process`, embedding).
+   */
+  get instance(): ModelInstance {
+    return currentInstance();
   }
 }
 

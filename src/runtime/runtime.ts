@@ -35,6 +35,7 @@ import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
 import { WorkerExecutor, type WorkerDeath } from './worker/host.js';
+import { InstancePool } from './worker/pool.js';
 
 /**
  * How long a cancelled async prediction gets to stop on its own (its cleanup logs kept, its slot
@@ -218,23 +219,55 @@ export class PredictorRuntime {
   }
 
   async #launch(ref: string, cwd: string): Promise<void> {
-    let started;
+    const workerOptions = {
+      ref,
+      cwd,
+      kind: this.kind,
+      echoLogs: this.#options.echoLogs ?? false,
+      maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
+    };
+    let started: { executor: PredictorExecutor; info: PredictorInfo };
     try {
-      started = await WorkerExecutor.start({
-        ref,
-        cwd,
-        kind: this.kind,
-        echoLogs: this.#options.echoLogs ?? false,
-        maxHeapMb: this.#options.workerMaxHeapMb ?? currentSettings().workerMaxHeapMb,
-      });
+      // N > 1 model instances: a pool that replaces its own dead instances (we hear only when none is ready).
+      const count = this.#instanceCount;
+      if (count > 1) {
+        const { pool, info } = await InstancePool.start({ ...workerOptions, count });
+        pool.onReadiness = (ready, reason) => this.#instancesReady(ready, reason);
+        started = { executor: pool, info };
+      } else {
+        const worker = await WorkerExecutor.start(workerOptions);
+        worker.executor.onDeath = (reason) => void this.#restart(worker.executor, reason);
+        started = worker;
+      }
     } catch (error) {
       this.#failSetup(error);
       throw error;
     }
-    const executor = started.executor;
-    executor.onDeath = (reason) => void this.#restart(executor, reason);
-    this.#load(started.info, executor);
+    this.#load(started.info, started.executor);
     await this.#setup();
+  }
+
+  /**
+   * Model instances asked for (`concurrency.instances`, COG_INSTANCES). In the server's thread one
+   * runs, but the sync rule in #setup counts these, so a cog.yaml that serves runs in `predict` too.
+   */
+  get #instanceCount(): number {
+    return Math.max(1, this.#options.instances ?? 1);
+  }
+
+  /**
+   * With N > 1 instances, one being replaced is the pool's business (health stays READY/BUSY);
+   * only when none is ready does health say DEFUNCT, until one is ready again.
+   */
+  #instancesReady(ready: boolean, reason: string): void {
+    if (this.#defunct?.forGood) return;
+    this.#defunct = ready ? undefined : { reason, forGood: false };
+  }
+
+  /** With N > 1 instances: how many there are and how many take predictions now (health shows it). */
+  get instances(): { count: number; ready: number } | undefined {
+    const executor = this.#loaded?.executor;
+    return executor instanceof InstancePool ? { count: executor.count, ready: executor.ready } : undefined;
   }
 
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
@@ -348,8 +381,13 @@ export class PredictorRuntime {
       state.logs += text;
     };
     try {
-      if (this.slots.capacity > 1 && !this.target.isAsync) {
-        throw new Error('COG_MAX_CONCURRENCY > 1 requires an async run() or predict() method');
+      const instances = this.#instanceCount;
+      if (this.slots.capacity > instances && !this.target.isAsync) {
+        // One sync prediction at a time per instance: more at once needs async code or instances.
+        throw new Error(
+          `COG_MAX_CONCURRENCY > ${instances === 1 ? '1' : 'COG_INSTANCES'} requires an async run() or predict() method, or as many ` +
+            `model instances as predictions at once (concurrency.instances, COG_INSTANCES): concurrency ${this.slots.capacity}, instances ${instances}`,
+        );
       }
       const setup = this.executor.setup(options.weights ?? currentSettings().weights, onLog);
       const timeout = options.setupTimeout ?? 0;
@@ -364,7 +402,7 @@ export class PredictorRuntime {
         } catch (error) {
           // A worker still running setup() would keep its core busy for good: stop it (in this
           // thread nothing can stop it).
-          if (error === timedOut && this.executor instanceof WorkerExecutor) await this.executor.close();
+          if (error === timedOut && !(this.executor instanceof InProcessExecutor)) await this.executor.close();
           throw error;
         } finally {
           clearTimeout(timer);

@@ -15,6 +15,8 @@ export interface HealthReport {
   /** The admission line: predictions waiting for a slot now, and how many may (`queue.max`; 0: none). */
   queue: { waiting: number; max: number };
   user_healthcheck_error?: string;
+  /** With `concurrency.instances` > 1 only: the model instances, and how many take predictions now. */
+  instances?: { count: number; ready: number };
 }
 
 /**
@@ -61,6 +63,8 @@ export class HealthReporter {
     const service = this.#service;
     const setup = service.setup();
     const report: HealthReport = { status: 'STARTING', setup, version: VERSION, queue: this.#queue() };
+    const instances = service.primary?.instances;
+    if (instances !== undefined) report.instances = instances;
     if (service.defunct !== undefined) report.status = 'DEFUNCT';
     else if (setup.status === 'failed') report.status = 'SETUP_FAILED';
     // Shutting down: alive and finishing its work, but taking none (coglet's Health has no

@@ -74,6 +74,9 @@ export function resolveSource(
       ...runtimeOptions,
       // A synchronous trainer beside an async predictor runs one training at a time.
       concurrency: kind === 'train' && !target.isAsync ? 1 : concurrency,
+      // One instance runs in this thread; the sync rule counts the configured ones, as
+      // `cog-node predict` and loadPredictor do, so a cog.yaml that serves in workers serves here.
+      instances: kind === 'train' ? 1 : instances,
     });
   }
 

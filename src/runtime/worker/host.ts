@@ -66,9 +66,10 @@ export class WorkerExecutor implements PredictorExecutor {
 
   #spawn(): Promise<PredictorInfo> {
     const { url, execArgv } = threadUrl();
-    const { ref, cwd, kind, echoLogs, maxHeapMb = 0 } = this.options;
+    const { ref, cwd, kind, echoLogs, instance, maxHeapMb = 0 } = this.options;
     const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
-    const worker = new Worker(url, { workerData: { ref, cwd, kind, echoLogs } satisfies WorkerOptions, execArgv, resourceLimits });
+    const workerData = { ref, cwd, kind, echoLogs, instance } satisfies WorkerOptions;
+    const worker = new Worker(url, { workerData, execArgv, resourceLimits });
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let loaded = false;

@@ -5,12 +5,15 @@ import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import type { MetricsObject } from '../../predictor/metrics.js';
 import type { MetricEvent } from '../../predictor/scope.js';
+import type { ModelInstance } from '../../predictor/instance.js';
 
 export interface WorkerOptions {
   ref: string;
   cwd: string;
   kind: 'predict' | 'train';
   echoLogs: boolean;
+  /** Which model instance this worker is (`this.instance`); unset: `{ index: 0, count: 1 }`. */
+  instance?: ModelInstance;
 }
 
 export type ToWorker =

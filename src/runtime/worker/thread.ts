@@ -8,6 +8,7 @@ import { InProcessExecutor, errorMessage, type ExecutionResult } from '../execut
 import { loadTarget } from '../../load/load-module.js';
 import { CancelToken } from '../../native/addon.js';
 import { currentScope } from '../../predictor/scope.js';
+import { setCurrentInstance } from '../../predictor/instance.js';
 import {
   OUTPUT_BATCH,
   OUTPUT_BATCH_GAP_MS,
@@ -23,6 +24,8 @@ if (parentPort === null) throw new Error('thread.ts runs only as a worker thread
 const port = parentPort;
 const options = workerData as WorkerOptions;
 const post = (message: FromWorker) => port.postMessage(message);
+// Before the predictor loads: `this.instance` holds from its constructor on.
+if (options.instance !== undefined) setCurrentInstance(options.instance);
 
 interface Running {
   /** The prediction's cancel token's id: its key in the messages. */
