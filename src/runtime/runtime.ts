@@ -233,6 +233,7 @@ export class PredictorRuntime {
       if (count > 1) {
         const { pool, info } = await InstancePool.start({ ...workerOptions, count });
         pool.onReadiness = (ready, reason) => this.#instancesReady(ready, reason);
+        pool.onReplaced = (reason) => this.#tell('workerRestarted', reason);
         started = { executor: pool, info };
       } else {
         const worker = await WorkerExecutor.start(workerOptions);
