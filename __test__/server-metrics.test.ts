@@ -48,8 +48,9 @@ describe('GET /metrics', () => {
     expect(before.has('process_cpu_user_seconds_total')).toBe(true);
     expect(before.has('nodejs_eventloop_lag_seconds')).toBe(true);
 
-    // A runs; B waits (queue.max 1) and is cancelled without running; C waits and runs after A.
-    const a = post(`${server.url}/predictions`, { input: { name: 'a', ms: 1500 } });
+    // A runs (5 s: a wide margin on a loaded machine); B waits (queue.max 1) and is cancelled
+    // without running; C waits and runs after A.
+    const a = post(`${server.url}/predictions`, { input: { name: 'a', ms: 5000 } });
     await metricIs(server.url, 'cog_predictions_running', 1);
     const b = put(`${server.url}/predictions/b-waits`, { input: { name: 'b' } });
     await metricIs(server.url, 'cog_predictions_waiting', 1);
@@ -102,6 +103,29 @@ describe('GET /metrics', () => {
     servers.push(allowed);
     expect((await fetch(`${allowed.url}/metrics`, { headers: { origin: 'https://dash.example' } })).status).toBe(200);
   });
+});
+
+describe('cog_batch_size with a batching predictor', () => {
+  it("observes one size per call of predictBatch, matching each prediction's own batch_size", async () => {
+    const server = await startServer('batch', { env: { COG_QUEUE_MAX: '16' } });
+    servers.push(server);
+    await waitForHealth(server.url, ['READY']);
+    // A blocker holds the one slot while three predictions gather in the batch former.
+    const blocker = post(`${server.url}/predictions`, { input: { text: 'blocker', ms: 3000 } });
+    await metricIs(server.url, 'cog_predictions_running', 1);
+    const gathered = ['a', 'bb', 'ccc'].map((text) => post(`${server.url}/predictions`, { input: { text } }));
+    await metricIs(server.url, 'cog_predictions_waiting', 3);
+    const bodies = (await Promise.all([blocker, ...gathered])).map((response) => response.body);
+    for (const body of bodies) expect(body.status).toBe('succeeded');
+    expect(bodies.map((body) => body.metrics.batch_size)).toEqual([1, 3, 3, 3]);
+    const after = await scrape(server.url);
+    expect(after.get('cog_batch_size_count')).toBe(2);
+    expect(after.get('cog_batch_size_sum')).toBe(4);
+    expect(after.get('cog_batch_size_bucket{le="1"}')).toBe(1);
+    expect(after.get('cog_batch_size_bucket{le="2"}')).toBe(1);
+    expect(after.get('cog_batch_size_bucket{le="4"}')).toBe(2);
+    expect(after.get('cog_predictions_total{status="succeeded"}')).toBe(4);
+  }, 30_000);
 });
 
 class Echo extends BasePredictor {

@@ -46,7 +46,7 @@ describe('probes', () => {
   it('ready is 503 while every slot runs and the queue is full, 200 while a place is left', async () => {
     const server = await start('observe');
     await waitForHealth(server.url, ['READY']);
-    const running = post(`${server.url}/predictions`, { input: { name: 'a', ms: 1500 } });
+    const running = post(`${server.url}/predictions`, { input: { name: 'a', ms: 4000 } });
     await waitForHealth(server.url, ['BUSY']);
     // Every slot busy, but the line (queue.max 1) has room: a prediction sent now would wait.
     expect((await probes(server.url)).ready.status).toBe(200);
@@ -66,7 +66,7 @@ describe('probes', () => {
   it('ready is 503 with no queue and every slot busy (Cog would answer 409)', async () => {
     const server = await start('observe', { COG_QUEUE_MAX: '0' });
     await waitForHealth(server.url, ['READY']);
-    const running = post(`${server.url}/predictions`, { input: { name: 'a', ms: 1500 } });
+    const running = post(`${server.url}/predictions`, { input: { name: 'a', ms: 4000 } });
     await waitForHealth(server.url, ['BUSY']);
     expect((await probes(server.url)).ready).toEqual({ status: 503, body: { status: 'unavailable', reason: 'at capacity' } });
     expect((await running).body.status).toBe('succeeded');
@@ -75,7 +75,7 @@ describe('probes', () => {
   it('ready is 503 while shutting down, as the prediction in flight finishes', async () => {
     const server = await start('observe');
     await waitForHealth(server.url, ['READY']);
-    const running = post(`${server.url}/predictions`, { input: { name: 'last', ms: 2000 } });
+    const running = post(`${server.url}/predictions`, { input: { name: 'last', ms: 4000 } });
     await waitForHealth(server.url, ['BUSY']);
     expect((await post(`${server.url}/shutdown`)).status).toBe(200);
     const stopping = await probes(server.url);

@@ -61,6 +61,36 @@ describe('examples/minilm', () => {
     expect(cosine(alone!, golden[0]!)).toBeGreaterThanOrEqual(0.9999);
   });
 
+  it('batches concurrent predictions into one padded forward, each getting its own sentences', async () => {
+    // All started at once: they join the batch former together (maxSize 32, maxDelayMs 5).
+    const responses = await Promise.all(sentences.map((sentence) => predictor.predict({ text: sentence })));
+    responses.forEach((response, i) => {
+      expect(response.status).toBe('succeeded');
+      const [embedding, ...rest] = response.output as number[][];
+      expect(rest).toEqual([]);
+      expect(cosine(embedding!, golden[i]!)).toBeGreaterThanOrEqual(0.9999);
+      expect(response.metrics.tokens).toBeGreaterThan(2);
+    });
+    expect(Math.max(...responses.map((response) => response.metrics.batch_size as number))).toBeGreaterThan(1);
+    // An item of several sentences and an empty one in the same batch.
+    const [several, empty] = await Promise.all([predictor.run({ text: sentences.slice(0, 3).join('\n') }), predictor.run({ text: ' ' })]);
+    (several as number[][]).forEach((embedding, i) => expect(cosine(embedding, golden[i]!)).toBeGreaterThanOrEqual(0.9999));
+    expect(empty).toEqual([]);
+  });
+
+  it('Unbatched, one forward per prediction, gives the same embeddings', async () => {
+    const { Unbatched } = (await import(join(example, 'predict.ts'))) as { Unbatched: Parameters<typeof loadPredictor>[0] };
+    const unbatched = await loadPredictor(Unbatched);
+    try {
+      expect(unbatched.runtime.target.batch).toBeUndefined();
+      const response = await unbatched.predict({ text: sentences.join('\n') });
+      expect(response.metrics.batch_size).toBeUndefined();
+      (response.output as number[][]).forEach((embedding, i) => expect(cosine(embedding, golden[i]!)).toBeGreaterThanOrEqual(0.9999));
+    } finally {
+      await unbatched.runtime.close();
+    }
+  });
+
   it('returns no embeddings for empty text', async () => {
     expect(await predictor.run({ text: '\n  \n' })).toEqual([]);
   });

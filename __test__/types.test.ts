@@ -15,8 +15,12 @@ import {
   Secret,
   Type,
   openApiSchema,
+  type BatchPredictor,
   type Inputs,
   type ModelInstance,
+  type Output,
+  type PredictorBatch,
+  type Scope,
   type Static,
 } from '../src/index.js';
 
@@ -40,7 +44,31 @@ class Typed extends BasePredictor {
   }
 }
 
+class Batched extends BasePredictor implements BatchPredictor<typeof Batched> {
+  static inputs = { text: Input(Type.String()) };
+  static output = Type.Array(Type.Number());
+  static batch = { maxSize: 32, maxDelayMs: 5 } satisfies PredictorBatch;
+  async predictBatch(inputs: Inputs<typeof Batched>[]): Promise<number[][]> {
+    return inputs.map(({ text }) => [text.length]);
+  }
+}
+
 describe('types, as the compiler sees them', () => {
+  it('predictBatch takes an Inputs<typeof P> per item and returns an Output<typeof P> (or an Error) per item', () => {
+    expectTypeOf<Output<typeof Batched>>().toEqualTypeOf<number[]>();
+    expectTypeOf<Parameters<BatchPredictor<typeof Batched>['predictBatch']>[0]>().toEqualTypeOf<{ text: string }[]>();
+    expectTypeOf<ReturnType<BatchPredictor<typeof Batched>['predictBatch']>>().toEqualTypeOf<Promise<(number[] | Error)[]>>();
+    expectTypeOf<ReturnType<Batched['predictBatch']>>().toExtend<ReturnType<BatchPredictor<typeof Batched>['predictBatch']>>();
+    // A predictBatch of the wrong shape does not implement it.
+    type WrongInputs = { predictBatch(inputs: { text: number }[]): Promise<number[][]> };
+    expectTypeOf<WrongInputs>().not.toExtend<BatchPredictor<typeof Batched>>();
+    type WrongOutputs = { predictBatch(inputs: { text: string }[]): Promise<string[]> };
+    expectTypeOf<WrongOutputs>().not.toExtend<BatchPredictor<typeof Batched>>();
+    expectTypeOf<PredictorBatch>().toEqualTypeOf<{ maxSize: number; maxDelayMs: number }>();
+    // One scope per item of the batch, each a whole Scope.
+    expectTypeOf<Scope['items']>().toEqualTypeOf<readonly Scope[]>();
+  });
+
   it('Inputs<typeof P> is what predict receives', () => {
     expectTypeOf<Inputs<typeof Typed>>().toEqualTypeOf<{
       text: string;

@@ -3,8 +3,11 @@ export {
   BasePredictor,
   BaseRunner,
   BaseTrainer,
+  type BatchPredictor,
   type Inputs,
   type InputsDeclaration,
+  type Output,
+  type PredictorBatch,
   type PredictorConcurrency,
 } from './predictor/base-predictor.js';
 export type { ModelInstance } from './predictor/instance.js';

@@ -17,9 +17,10 @@ import { pathToFileURL } from 'node:url';
 import { register as registerTypeScript } from 'tsx/esm/api';
 import type { TSchema } from 'typebox';
 import { PredictorLoadError } from '../errors.js';
-import type { InputsDeclaration, PredictorConcurrency, PredictorInstance } from '../predictor/base-predictor.js';
+import type { InputsDeclaration, PredictorBatch, PredictorConcurrency, PredictorInstance } from '../predictor/base-predictor.js';
+import { cogKind } from '../predictor/type.js';
 
-export type EntryPoint = 'predict' | 'run' | 'train';
+export type EntryPoint = 'predict' | 'run' | 'train' | 'predictBatch';
 
 /** What the server needs to know of a predictor without running it: its declarations. */
 export interface PredictorInfo {
@@ -34,6 +35,11 @@ export interface PredictorInfo {
   name: string;
   /** Its own `static concurrency = { max }` (Cog's `@cog.concurrent(max=N)`); env and cog.yaml win. */
   concurrency?: number;
+  /**
+   * Its `static batch`, checked: predictions run in `predictBatch` calls of up to `maxSize`
+   * (the entry point, `method`, is then `predictBatch`'s). Undefined: one `predict` each.
+   */
+  batch: PredictorBatch | undefined;
 }
 
 /** A loaded predictor or trainer: its instance, the method to call, and its declarations. */
@@ -41,7 +47,7 @@ export interface LoadedTarget extends PredictorInfo {
   instance: PredictorInstance;
 }
 
-type Declared = { inputs?: InputsDeclaration; output?: TSchema; concurrency?: PredictorConcurrency };
+type Declared = { inputs?: InputsDeclaration; output?: TSchema; concurrency?: PredictorConcurrency; batch?: PredictorBatch };
 type Constructor = (new () => PredictorInstance) & Declared;
 type PredictFunction = ((inputs: Record<string, unknown>) => unknown) & Declared;
 
@@ -65,6 +71,48 @@ function declaredConcurrency(declared: Declared, name: string): number | undefin
     );
   }
   return max;
+}
+
+const BATCH_RULE = '{ maxSize: N, maxDelayMs: M } with N an integer >= 1 and M a number of milliseconds >= 0';
+
+/**
+ * `static batch = { maxSize, maxDelayMs }`, checked: the fields' rules, a `predictBatch` to call,
+ * and an output that is one value per input (a stream cannot be batched). Trainers do not batch:
+ * a trainer that declares it fails to load rather than silently training one at a time.
+ */
+function declaredBatch(
+  declared: Declared,
+  proto: PredictorInstance | undefined,
+  kind: 'predict' | 'train',
+  name: string,
+): PredictorBatch | undefined {
+  const batch: unknown = declared.batch;
+  if (batch === undefined) return undefined;
+  const shown = JSON.stringify(batch) ?? String(batch);
+  if (kind === 'train') throw new PredictorLoadError(`${name}: trainers do not batch: remove \`static batch\` (got ${shown})`);
+  if (typeof batch !== 'object' || batch === null) throw new PredictorLoadError(`${name}: \`batch\` must be ${BATCH_RULE}, got ${shown}`);
+  const { maxSize, maxDelayMs } = batch as { maxSize?: unknown; maxDelayMs?: unknown };
+  if (typeof maxSize !== 'number' || !Number.isInteger(maxSize) || maxSize < 1) {
+    throw new PredictorLoadError(`${name}: \`batch.maxSize\` must be an integer >= 1, got ${JSON.stringify(maxSize) ?? String(maxSize)}`);
+  }
+  if (typeof maxDelayMs !== 'number' || !Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
+    throw new PredictorLoadError(
+      `${name}: \`batch.maxDelayMs\` must be a number of milliseconds >= 0, got ${JSON.stringify(maxDelayMs) ?? String(maxDelayMs)}`,
+    );
+  }
+  if (proto === undefined) {
+    throw new PredictorLoadError(`${name}: \`batch\` needs a class with a predictBatch(inputs) method; a function predictor cannot batch`);
+  }
+  if (typeof proto.predictBatch !== 'function') {
+    throw new PredictorLoadError(`${name}: \`static batch\` needs a predictBatch(inputs) method, which the class does not define`);
+  }
+  const outputKind = cogKind(declared.output);
+  if (outputKind === 'iterator' || outputKind === 'concatenate-iterator') {
+    throw new PredictorLoadError(
+      `${name}: \`static batch\` cannot be used with an iterator output (Type.Iterator / Type.ConcatenateIterator): predictBatch returns one whole output per input`,
+    );
+  }
+  return { maxSize, maxDelayMs };
 }
 
 let hooksRegistered = false;
@@ -94,10 +142,14 @@ export async function importModule(file: string): Promise<Record<string, unknown
 export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: string): LoadedTarget {
   if (isClass(exported)) {
     const proto = exported.prototype as PredictorInstance;
+    const batch = declaredBatch(exported, proto, kind, name);
     let method: EntryPoint;
     if (kind === 'train') {
       if (typeof proto.train !== 'function') throw new PredictorLoadError(`${name}: train method not found`);
       method = 'train';
+    } else if (batch !== undefined) {
+      // A batching predictor needs no predict(): predictBatch is its entry point.
+      method = 'predictBatch';
     } else {
       const hasRun = typeof proto.run === 'function';
       const hasPredict = typeof proto.predict === 'function';
@@ -120,6 +172,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       hasHealthcheck: typeof proto.healthcheck === 'function',
       name,
       concurrency: declaredConcurrency(exported, name),
+      batch,
     };
   }
   if (typeof exported === 'function') {
@@ -134,6 +187,7 @@ export function targetFrom(exported: unknown, kind: 'predict' | 'train', name: s
       hasHealthcheck: false,
       name,
       concurrency: declaredConcurrency(fn, name),
+      batch: declaredBatch(fn, undefined, kind, name),
     };
   }
   throw new PredictorLoadError(`${name}: expected a class or a function, got ${typeof exported}`);

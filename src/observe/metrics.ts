@@ -124,8 +124,6 @@ export class CogMetrics implements RuntimeObserver {
 
   /** RuntimeObserver: a prediction was admitted; it is counted when it ends. */
   admitted(prediction: Prediction): void {
-    // Without batching every run is a batch of one (a batcher calls `batchRan` itself).
-    prediction.once('start', () => this.batchRan(1));
     void prediction.done.then((response) => this.predictionEnded(response.status, response.metrics, prediction.startedAt !== undefined));
   }
 
@@ -136,7 +134,7 @@ export class CogMetrics implements RuntimeObserver {
     if (ran && typeof metrics.predict_time === 'number') this.#runSeconds.observe(metrics.predict_time);
   }
 
-  /** `size` predictions ran in one call of the predictor. */
+  /** RuntimeObserver: `size` predictions ran in one call of the predictor (1 without batching). */
   batchRan(size: number): void {
     this.#batchSize.observe(size);
   }

@@ -1,5 +1,6 @@
 // What a predictor is, as its author writes it: BasePredictor (BaseRunner, BaseTrainer), the
-// `static inputs/output/concurrency` it declares, `Inputs<typeof P>`, what an instance may define.
+// `static inputs/output/concurrency/batch` it declares, `Inputs<typeof P>`, `Output<typeof P>`,
+// what an instance may define (predict, or predictBatch for a batching predictor).
 import type { Static, TObject, TSchema } from 'typebox';
 import type { MetricValue } from './metrics.js';
 import { currentInstance, type ModelInstance } from './instance.js';
@@ -14,6 +15,22 @@ export type InputsDeclaration = Record<string, TSchema>;
  */
 export type Inputs<P> = P extends { inputs: infer I extends InputsDeclaration } ? Static<TObject<I>> : Record<string, never>;
 
+/**
+ * The value `predict` returns (one item of what `predictBatch` returns), inferred from
+ * `static output`: `predictBatch(inputs: Inputs<typeof P>[]): Promise<Output<typeof P>[]>`.
+ */
+export type Output<P> = P extends { output: infer O extends TSchema } ? Static<O> : unknown;
+
+/**
+ * The method a batching predictor (`static batch`) defines: one call for the inputs of every
+ * prediction in the batch, in order, returning one output per input (an `Error` element fails
+ * that prediction alone). `class P extends BasePredictor implements BatchPredictor<typeof P>`
+ * has the compiler check its signature.
+ */
+export interface BatchPredictor<P> {
+  predictBatch(inputs: Inputs<P>[]): Promise<(Output<P> | Error)[]>;
+}
+
 type MetricMode = 'replace' | 'incr' | 'append';
 
 /**
@@ -21,7 +38,7 @@ type MetricMode = 'replace' | 'incr' | 'append';
  * (or `run()`, Cog 0.20's name), and declare `static inputs` and `static output`.
  */
 export class BasePredictor {
-  // `static inputs`, `static output` and `static concurrency = { max: N }` (see
+  // `static inputs`, `static output`, `static concurrency = { max: N }` and `static batch` (see
   // `PredictorDeclaration`) are read from the subclass. They are not declared here, so that
   // subclasses need no `override` under `noImplicitOverride`.
 
@@ -55,6 +72,8 @@ export class BaseTrainer extends BasePredictor {}
 export interface PredictorInstance {
   setup?(weights?: string): unknown;
   predict?(inputs: Record<string, unknown>): unknown;
+  /** A batching predictor's (`static batch`) entry point: one output per input, in order. */
+  predictBatch?(inputs: Record<string, unknown>[]): unknown;
   run?(inputs: Record<string, unknown>): unknown;
   train?(inputs: Record<string, unknown>): unknown;
   healthcheck?(): unknown;
@@ -65,10 +84,24 @@ export interface PredictorConcurrency {
   max: number;
 }
 
+/**
+ * Dynamic batching (`static batch`): waiting predictions are taken together, up to `maxSize`,
+ * into one `predictBatch` call; when fewer wait, a batch waits at most `maxDelayMs` from its
+ * oldest prediction's arrival for more.
+ */
+export interface PredictorBatch {
+  /** Most predictions in one batch: an integer >= 1. */
+  maxSize: number;
+  /** Longest a prediction waits for others to join its batch, in milliseconds: >= 0. */
+  maxDelayMs: number;
+}
+
 /** A class (or a function, as Cog accepts) with its declarations attached. */
 export interface PredictorDeclaration {
   inputs?: InputsDeclaration;
   output?: TSchema;
   /** Predictions in flight at once (needs an async `predict`); `COG_MAX_CONCURRENCY` and cog.yaml's `concurrency.max` win. */
   concurrency?: PredictorConcurrency;
+  /** Batch predictions into `predictBatch` calls (a class predictor only; not trainers). */
+  batch?: PredictorBatch;
 }

@@ -1,5 +1,6 @@
 // A running prediction as its predictor sees it (`this.scope`): metrics, the request's context and
-// cancellation, found through AsyncLocalStorage; outside any prediction, a scope that does nothing.
+// cancellation, found through AsyncLocalStorage; in `predictBatch`, the batch's scope (BatchScope)
+// with one scope per item; outside any prediction, a scope that does nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processSingleton } from './brand.js';
 import type { CancelToken } from '../native/addon.js';
@@ -31,6 +32,12 @@ export interface Scope {
   throwIfCanceled(): void;
   /** The native token Rust work started for this prediction obeys (null outside a prediction). */
   readonly cancelToken: CancelToken | null;
+  /**
+   * In `predictBatch`: one scope per prediction of the batch, in input order (its own
+   * `canceled`, `signal`, `recordMetric`, `context`). A single prediction's is `[itself]`;
+   * outside any prediction, `[]`.
+   */
+  readonly items: readonly Scope[];
 }
 
 export interface MetricEvent {
@@ -98,6 +105,10 @@ export class PredictionScope implements Scope {
     return this.cancelToken.canceled;
   }
 
+  get items(): readonly Scope[] {
+    return [this];
+  }
+
   throwIfCanceled(): void {
     if (this.canceled) throw new CancelationError();
   }
@@ -107,6 +118,58 @@ export class PredictionScope implements Scope {
    * thread that runs the predictor.
    */
   cancel(): void {
+    this.cancelToken.cancel();
+    if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
+  }
+}
+
+/**
+ * The scope `predictBatch` runs in: what it records goes to every item's metrics; it is
+ * cancelled only once every item is (its `signal` aborts then, and its own `cancelToken`, which
+ * Rust work for the whole batch obeys, is cancelled). `items` are the predictions' own scopes.
+ */
+export class BatchScope implements Scope {
+  readonly items: readonly PredictionScope[];
+  readonly metrics: MetricRecorder;
+  /** The batch as a whole has no request: each item's context is in `items[i].context`. */
+  readonly context: Readonly<Record<string, string>> = Object.freeze({});
+  readonly cancelToken: CancelToken;
+  readonly #store = new MetricsStore();
+  #abort: AbortController | undefined;
+
+  constructor(items: readonly PredictionScope[], cancelToken: CancelToken) {
+    this.items = items;
+    this.cancelToken = cancelToken;
+    // Reading the batch's own metrics shows what the batch recorded (every item has it too).
+    this.metrics = recorderFor(this.#store, (key, value, mode) => this.recordMetric(key, value, mode));
+  }
+
+  recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void {
+    // Checked once (a bad name throws before any item has it), then applied to each item.
+    this.#store.record(key, value, mode);
+    for (const item of this.items) item.recordMetric(key, value, mode);
+  }
+
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.canceled) this.#abort.abort(new CancelationError());
+    }
+    return this.#abort.signal;
+  }
+
+  /** True once every item was cancelled (a synchronous read of their tokens). */
+  get canceled(): boolean {
+    return this.items.every((item) => item.canceled);
+  }
+
+  throwIfCanceled(): void {
+    if (this.canceled) throw new CancelationError();
+  }
+
+  /** An item was cancelled: when it was the last one, cancel the batch (token and signal). */
+  itemCanceled(): void {
+    if (!this.canceled) return;
     this.cancelToken.cancel();
     if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
   }
@@ -132,6 +195,7 @@ export const noopScope: Scope = Object.freeze({
   canceled: false,
   throwIfCanceled: () => undefined,
   cancelToken: null,
+  items: Object.freeze([]),
 });
 
 // Shared by every copy of cog-node in the process: a predictor's file may import its own copy

@@ -1,12 +1,13 @@
 // Where a predictor's code runs: the PredictorExecutor interface, and InProcessExecutor, which runs
-// setup and predictions in this thread, each in its own scope and log capture (state: runtime.ts).
+// setup and predictions in this thread, each in its own scope and log capture (state: runtime.ts),
+// and batches of predictions in one `predictBatch` call (executeBatch).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
 import { captureLogs, outsideCapture, type LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
-import { PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
-import type { CancelToken } from '../native/addon.js';
+import { BatchScope, PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
+import { CancelToken } from '../native/addon.js';
 
 /** Where a running prediction's events go, as they happen. */
 export interface ExecutionSink {
@@ -51,6 +52,12 @@ export function errorMessage(error: unknown): string {
 export interface PredictorExecutor {
   setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void>;
   execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult>;
+  /**
+   * Runs a batching predictor's (`static batch`) predictions in one `predictBatch` call: one
+   * result per job, in order, each ending on its own (`sinks[i]` is job i's; what the batch
+   * logs and records goes to every sink). A job's token cancels it alone (`cancel`).
+   */
+  executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[];
   /** This prediction's token was cancelled: abort its scope's signal, on the predictor's thread. */
   cancel(token: CancelToken): void;
   /**
@@ -71,6 +78,8 @@ export class InProcessExecutor implements PredictorExecutor {
   #echoLogs: boolean;
   /** Each running prediction's scope, by its token's id (to abort its signal on a cancel). */
   readonly #running = new Map<number, PredictionScope>();
+  /** The batch each batched prediction runs in, by its token's id (cancelled when all its items are). */
+  readonly #batches = new Map<number, BatchScope>();
   /** How to fail each running prediction from outside its code (an error escaped its async context). */
   readonly #faults = new Map<Scope, (error: unknown) => void>();
   readonly #outputs: OutputChecker;
@@ -110,6 +119,7 @@ export class InProcessExecutor implements PredictorExecutor {
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
   cancel(token: CancelToken): void {
     this.#running.get(token.id)?.cancel();
+    this.#batches.get(token.id)?.itemCanceled();
   }
 
   /** Code in this thread cannot be stopped from outside: it is left to finish alone. */
@@ -186,5 +196,90 @@ export class InProcessExecutor implements PredictorExecutor {
       this.#running.delete(job.token.id);
       this.#faults.delete(scope);
     }
+  }
+  executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[] {
+    // After the batch is over its code may still log or record: drop that.
+    let over = false;
+    const items = jobs.map((job, index) => {
+      const scope: PredictionScope = new PredictionScope({
+        context: job.context,
+        cancelToken: job.token,
+        onMetric: (event) => over || sinks[index]!.metric(event, scope.metricsStore.toJSON()),
+      });
+      // Set, not recorded: it is in the item's metrics from the start, without an event of its own.
+      scope.metricsStore.record('batch_size', jobs.length);
+      return scope;
+    });
+    // Rust work started for the whole batch obeys this token: cancelled once every item is.
+    const batchToken = new CancelToken();
+    const batch = new BatchScope(items, batchToken);
+    for (const [index, job] of jobs.entries()) {
+      this.#running.set(job.token.id, items[index]!);
+      this.#batches.set(job.token.id, batch);
+    }
+    if (batch.canceled) batch.itemCanceled();
+    const faulted = new Promise<never>((_, reject) => this.#faults.set(batch, reject));
+    const everyLog = (text: string, source: LogSource) => {
+      if (!over) for (const sink of sinks) sink.log(text, source);
+    };
+    const ended = (index: number, status: 'canceled' | 'failed', error: string): ExecutionResult => {
+      const metrics = items[index]!.metricsStore.toJSON();
+      return items[index]!.canceled || status === 'canceled' ? { status: 'canceled', metrics } : { status: 'failed', error, metrics };
+    };
+    const run = async (): Promise<ExecutionResult[]> => {
+      try {
+        const method = this.target.instance.predictBatch as (inputs: Record<string, unknown>[]) => unknown;
+        const value = await Promise.race([
+          captureLogs(
+            everyLog,
+            () =>
+              runInScope(batch, async () =>
+                method.call(
+                  this.target.instance,
+                  jobs.map((job) => job.input),
+                ),
+              ),
+            this.#echoLogs,
+          ),
+          faulted,
+        ]);
+        if (!Array.isArray(value)) {
+          const got = value === null ? 'null' : typeof value;
+          const error = `predictBatch must return an array with one output per input (${jobs.length} inputs), got ${got}`;
+          return jobs.map((_, index) => ended(index, 'failed', error));
+        }
+        if (value.length !== jobs.length) {
+          const error = `predictBatch returned ${value.length} outputs for ${jobs.length} inputs: it must return one output per input, in order`;
+          return jobs.map((_, index) => ended(index, 'failed', error));
+        }
+        return value.map((output: unknown, index): ExecutionResult => {
+          if (items[index]!.canceled) return ended(index, 'canceled', '');
+          // An Error element fails its own prediction alone, as if its predict() had thrown it.
+          if (output instanceof Error) {
+            if (this.#echoLogs === false && output.stack) sinks[index]!.log(`${output.stack}\n`, 'stderr');
+            return ended(index, 'failed', errorMessage(output));
+          }
+          try {
+            this.#outputs.value(output);
+          } catch (error) {
+            return ended(index, 'failed', errorMessage(error));
+          }
+          return { status: 'succeeded', output, streamed: false, metrics: items[index]!.metricsStore.toJSON() };
+        });
+      } catch (error) {
+        if (this.#echoLogs === false && error instanceof Error && error.stack) everyLog(`${error.stack}\n`, 'stderr');
+        return jobs.map((_, index) => ended(index, batch.canceled ? 'canceled' : 'failed', errorMessage(error)));
+      } finally {
+        over = true;
+        for (const job of jobs) {
+          this.#running.delete(job.token.id);
+          this.#batches.delete(job.token.id);
+        }
+        this.#faults.delete(batch);
+        batchToken.release();
+      }
+    };
+    const results = run();
+    return jobs.map((_, index) => results.then((all) => all[index]!));
   }
 }

@@ -202,6 +202,18 @@ export class WorkerExecutor implements PredictorExecutor {
     });
   }
 
+  executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[] {
+    const results = jobs.map(
+      (job, index) =>
+        new Promise<ExecutionResult>((resolve) => {
+          this.#pending.set(job.token.id, { token: job.token, sink: sinks[index]!, chain: Promise.resolve(), resolve, unacked: 0 });
+        }),
+    );
+    const items = jobs.map((job) => ({ id: job.token.id, input: toPortable(job.input), context: job.context ?? {} }));
+    this.#post({ type: 'predict-batch', items });
+    return results;
+  }
+
   cancel(token: CancelToken): void {
     if (this.#pending.has(token.id)) this.#post({ type: 'cancel', id: token.id });
   }

@@ -135,6 +135,23 @@ export class InstancePool implements PredictorExecutor {
     }
   }
 
+  /** A batch runs in one instance (the least-loaded ready one), counted there as one running. */
+  executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[] {
+    const instance = this.#pick();
+    if (instance === undefined) {
+      const error = 'No model instance is ready: every instance is being replaced';
+      return jobs.map(() => Promise.resolve({ status: 'failed', error, metrics: {} }));
+    }
+    instance.running += 1;
+    for (const job of jobs) this.#byToken.set(job.token.id, instance);
+    const results = instance.executor.executeBatch(jobs, sinks);
+    void Promise.allSettled(results).then(() => {
+      instance.running -= 1;
+      for (const job of jobs) this.#byToken.delete(job.token.id);
+    });
+    return results;
+  }
+
   cancel(token: CancelToken): void {
     this.#byToken.get(token.id)?.executor.cancel(token);
   }

@@ -19,6 +19,8 @@ export interface WorkerOptions {
 export type ToWorker =
   | { type: 'setup'; weights: string | undefined }
   | { type: 'predict'; id: number; input: unknown; context: Record<string, string> }
+  /** One `predictBatch` call for these predictions (in order); each ends with its own 'done'. */
+  | { type: 'predict-batch'; items: { id: number; input: unknown; context: Record<string, string> }[] }
   | { type: 'cancel'; id: number }
   | { type: 'ack'; id: number; count: number }
   | { type: 'healthcheck'; seq: number };

@@ -1,8 +1,9 @@
-// The predictor's worker thread: loads the predictor, runs setup and predictions in-process here,
-// and reports everything to the host over postMessage. Cancellation arrives two ways: the Rust
-// token (readable synchronously, even inside a busy loop) and a 'cancel' message (aborts the
-// scope's signal once this thread's event loop is free). An error that escapes user code fails
-// the prediction whose async context raised it; one that belongs to none ends this worker.
+// The predictor's worker thread: loads the predictor, runs setup, predictions and batches
+// ('predict-batch') in-process here, and reports everything to the host over postMessage.
+// Cancellation arrives two ways: the Rust token (readable synchronously, even inside a busy loop)
+// and a 'cancel' message (aborts the scope's signal once this thread's event loop is free). An
+// error that escapes user code fails the prediction whose async context raised it; one that
+// belongs to none ends this worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../../load/load-module.js';
@@ -62,6 +63,34 @@ function escaped(error: unknown): void {
 process.on('uncaughtException', escaped);
 process.on('unhandledRejection', escaped);
 
+function runningState(id: number): Running {
+  const state: Running = {
+    id,
+    token: CancelToken.fromId(id),
+    unacked: 0,
+    wakeSender: undefined,
+    batch: [],
+    resumedAt: Number.NEGATIVE_INFINITY,
+    streak: 0,
+    flushScheduled: false,
+  };
+  running.set(id, state);
+  return state;
+}
+
+/** Posts a prediction's result (its output made portable), then forgets the prediction. */
+function done(state: Running, execution: Promise<ExecutionResult>): void {
+  const { id } = state;
+  void execution
+    .then((result: ExecutionResult) => {
+      flush(state);
+      post({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
+    })
+    // A value structured clone refuses (a Promise, a WeakMap inside the output) fails here.
+    .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
+    .finally(() => running.delete(id));
+}
+
 /** Posts the batched outputs; called before any other message of the prediction, to keep order. */
 function flush(state: Running): void {
   if (state.batch.length === 0) return;
@@ -98,10 +127,10 @@ async function main(): Promise<void> {
   try {
     const target = await loadTarget(options.ref, options.cwd, options.kind);
     predictor = executor = new InProcessExecutor(target, { echoLogs: options.echoLogs });
-    const { method, inputs, output, isAsync, hasHealthcheck, name, concurrency } = target;
+    const { method, inputs, output, isAsync, hasHealthcheck, name, concurrency, batch } = target;
     post({
       type: 'loaded',
-      info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name, concurrency },
+      info: { method, inputs: portableSchema(inputs), output: portableSchema(output), isAsync, hasHealthcheck, name, concurrency, batch },
     });
   } catch (error) {
     post({ type: 'load-failed', error: errorMessage(error), stack: stackOf(error) });
@@ -120,51 +149,52 @@ async function main(): Promise<void> {
         break;
       case 'predict': {
         const { id } = message;
-        const state: Running = {
-          id,
-          token: CancelToken.fromId(id),
-          unacked: 0,
-          wakeSender: undefined,
-          batch: [],
-          resumedAt: Number.NEGATIVE_INFINITY,
-          streak: 0,
-          flushScheduled: false,
-        };
-        running.set(id, state);
-        void predictor
-          .execute(
-            { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
-            {
-              output: async (item) => {
-                addOutput(state, item);
-                // Backpressure: past the window, the generator's next step waits for the host,
-                // until a batch fits again (resuming for one item at a time would post one each).
-                if (state.unacked >= OUTPUT_WINDOW) {
-                  while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.token.canceled) {
-                    await new Promise<void>((resolve) => {
-                      state.wakeSender = resolve;
-                    });
-                  }
+        const state = runningState(id);
+        const execution = predictor.execute(
+          { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
+          {
+            output: async (item) => {
+              addOutput(state, item);
+              // Backpressure: past the window, the generator's next step waits for the host,
+              // until a batch fits again (resuming for one item at a time would post one each).
+              if (state.unacked >= OUTPUT_WINDOW) {
+                while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.token.canceled) {
+                  await new Promise<void>((resolve) => {
+                    state.wakeSender = resolve;
+                  });
                 }
-                state.resumedAt = performance.now();
-              },
-              log: (text, source) => {
-                flush(state);
-                post({ type: 'log', id, text, source });
-              },
-              metric: (event, metrics) => {
-                flush(state);
-                post({ type: 'metric', id, event, metrics });
-              },
+              }
+              state.resumedAt = performance.now();
             },
-          )
-          .then((result: ExecutionResult) => {
-            flush(state);
-            post({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
-          })
-          // A value structured clone refuses (a Promise, a WeakMap inside the output) fails here.
-          .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
-          .finally(() => running.delete(id));
+            log: (text, source) => {
+              flush(state);
+              post({ type: 'log', id, text, source });
+            },
+            metric: (event, metrics) => {
+              flush(state);
+              post({ type: 'metric', id, event, metrics });
+            },
+          },
+        );
+        done(state, execution);
+        break;
+      }
+      case 'predict-batch': {
+        // A batch's outputs are whole values (no streams): each travels in its item's 'done'.
+        const states = message.items.map((item) => runningState(item.id));
+        const executions = predictor.executeBatch(
+          message.items.map((item, index) => ({
+            input: fromPortable(item.input) as Record<string, unknown>,
+            context: item.context,
+            token: states[index]!.token,
+          })),
+          states.map(({ id }) => ({
+            output: () => undefined,
+            log: (text, source) => post({ type: 'log', id, text, source }),
+            metric: (event, metrics) => post({ type: 'metric', id, event, metrics }),
+          })),
+        );
+        states.forEach((state, index) => done(state, executions[index]!));
         break;
       }
       case 'ack': {
