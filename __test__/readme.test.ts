@@ -40,7 +40,7 @@ describe("README's TypeScript examples", () => {
       return where + ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
     });
     expect(problems).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('list every environment variable the settings read, in the Environment table', () => {
     const table = readme.slice(readme.indexOf('### Environment'));

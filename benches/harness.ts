@@ -4,6 +4,8 @@
 // medians/percentiles.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { Agent, IncomingHttpHeaders } from 'node:http';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,20 +63,28 @@ export interface Server {
   stop(): void;
 }
 
-async function waitReady(url: string, child: ChildProcess, name: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+/** Cog's health check: `/health-check` says READY. */
+const cogReady = async (response: Response): Promise<boolean> => ((await response.json()) as { status?: string }).status === 'READY';
+
+async function waitReady(
+  url: string,
+  child: ChildProcess,
+  name: string,
+  health: { path: string; ready(response: Response): Promise<boolean> } = { path: '/health-check', ready: cogReady },
+): Promise<void> {
+  // Python servers that import torch take a while on a busy 2-core machine.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before READY`);
     try {
-      const response = await fetch(`${url}/health-check`);
-      const body = (await response.json()) as { status?: string };
-      if (body.status === 'READY') return;
+      const response = await fetch(`${url}${health.path}`);
+      if (response.ok && (await health.ready(response))) return;
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`${name} not READY within 60 s`);
+  throw new Error(`${name} not READY within 120 s`);
 }
 
 function started(name: string, port: number, child: ChildProcess): Server {
@@ -86,6 +96,16 @@ function started(name: string, port: number, child: ChildProcess): Server {
     if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') console.error(`${name} exited (${code ?? signal}):\n${stderr}`);
   });
   return { name, port, url: `http://127.0.0.1:${port}`, child, stop: () => killTree(child.pid!) };
+}
+
+/**
+ * Any other server process (LitServe, ...) listening on `port`, once `GET healthPath` answers 2xx;
+ * stopped with its children.
+ */
+export async function startServer(name: string, port: number, child: ChildProcess, healthPath: string): Promise<Server> {
+  const server = started(name, port, child);
+  await waitReady(server.url, child, name, { path: healthPath, ready: () => Promise.resolve(true) });
+  return server;
 }
 
 /** `cog-node serve` (dist/, as installed) in `dir`, which holds cog.yaml. */
@@ -108,15 +128,22 @@ export async function startCogNode(
   return server;
 }
 
-/** Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`. */
-export async function startCoglet(dir: string, options: { env?: Record<string, string>; name?: string } = {}): Promise<Server> {
+/**
+ * Cog's own server (`python -m cog.server.http`, coglet) for `predict.py:Predictor` in `dir`, from
+ * the shared venv or, with `python`, from another venv that has cog and coglet at COG_VERSION.
+ */
+export async function startCoglet(
+  dir: string,
+  options: { env?: Record<string, string>; name?: string; python?: string } = {},
+): Promise<Server> {
   const port = await freePort();
-  const child = spawn(join(venv, 'bin', 'python'), ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
+  const python = options.python ?? join(venv, 'bin', 'python');
+  const child = spawn(python, ['-m', 'cog.server.http', '--host', '127.0.0.1'], {
     cwd: dir,
     // The worker subprocess is started as `python`: the venv's must come first.
     env: {
       ...process.env,
-      PATH: `${join(venv, 'bin')}:${process.env.PATH}`,
+      PATH: `${dirname(python)}:${process.env.PATH}`,
       PORT: String(port),
       COG_PREDICT_TYPE_STUB: 'predict.py:Predictor',
       LOG_FORMAT: 'console',
@@ -128,6 +155,36 @@ export async function startCoglet(dir: string, options: { env?: Record<string, s
   const server = started(options.name ?? `coglet ${COG_VERSION}`, port, child);
   await waitReady(server.url, child, server.name);
   return server;
+}
+
+/** `POST url` with a JSON body on `agent` (keep-alive): the status, headers and whole body. */
+export function postJson(
+  agent: Agent,
+  url: string,
+  body: unknown,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: text }));
+      response.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+/** Resident memory of a process tree (bytes), from /proc. */
+export function rssBytes(pid: number): number {
+  return tree(pid).reduce((sum, p) => {
+    try {
+      return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
 }
 
 /** The process and all its descendants (coglet runs its predictor in a worker subprocess). */
@@ -186,6 +243,43 @@ export function threadCpuSeconds(pid: number): { main: number; others: number } 
     }
   }
   return { main, others };
+}
+
+/** What one `wrk --latency` run printed: request and error counts, its duration, p50 and p99. */
+export interface WrkRun {
+  requests: number;
+  /** Non-2xx/3xx responses. */
+  non2xx: number;
+  /** Connect, read, write and timeout errors together. */
+  socketErrors: number;
+  elapsedS: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** The whole output (a script's `done()` may print more). */
+  out: string;
+}
+
+function toMs(value: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
+  if (!match) return Number.NaN;
+  const n = Number(match[1]);
+  return n * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm'];
+}
+
+/** Runs `wrk -t1 --latency` with `script` against `url` and reads its report. */
+export function wrk(url: string, connections: number, seconds: number, script: string): WrkRun {
+  const out = sh('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '30s', '--latency', '-s', script, url]);
+  const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requests: number(/(\d+) requests in/),
+    non2xx: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    elapsedS: toMs(/requests in ([\d.]+m?s)/.exec(out)?.[1] ?? `${seconds}s`) / 1000,
+    p50Ms: toMs(/^\s*50%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    p99Ms: toMs(/^\s*99%\s+(\S+)/m.exec(out)?.[1] ?? ''),
+    out,
+  };
 }
 
 export function percentile(values: number[], p: number): number {

@@ -19,6 +19,7 @@ export const ERRORS = {
   COG_INVALID_INPUT: { status: 422, message: '%s' },
   COG_NOT_READY: { status: 503, message: 'Setup has not finished yet. Wait until it has finished, or GET /health-check for status.' },
   COG_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down.' },
+  COG_PREDICTION_NOT_FOUND: { status: 404, message: 'Prediction not found: %s' },
   COG_DEFUNCT: { status: 503, message: 'The predictor can no longer run (DEFUNCT): %s' },
   // A prediction's own ending.
   COG_CANCELED: { status: 500, message: '%s' },
@@ -128,7 +129,10 @@ export class InputValidationError extends CogNodeError<'COG_INVALID_INPUT'> {
   override name = 'InputValidationError';
   readonly detail: ValidationIssue[];
   constructor(detail: ValidationIssue[]) {
-    super('COG_INVALID_INPUT', [detail.map((issue) => `${issue.loc.slice(2).join('.') || 'input'}: ${issue.msg}`).join('; ')]);
+    // An input's issue names the input (`text: Field required`); a request field's, the field (`webhook: ...`).
+    super('COG_INVALID_INPUT', [
+      detail.map((issue) => `${issue.loc.slice(issue.loc[1] === 'input' ? 2 : 1).join('.') || 'input'}: ${issue.msg}`).join('; '),
+    ]);
     this.detail = detail;
   }
 
@@ -183,6 +187,10 @@ export type ShuttingDownError = InstanceType<typeof ShuttingDownError>;
 /** The answer to a new prediction once the predictor's worker has crashed for good (HTTP 503). */
 export const PredictorDefunctError = messageError('COG_DEFUNCT', 'PredictorDefunctError');
 export type PredictorDefunctError = InstanceType<typeof PredictorDefunctError>;
+
+/** A prediction id that the queue (or the server) does not know, or no longer keeps (HTTP 404). */
+export const PredictionNotFoundError = messageError('COG_PREDICTION_NOT_FOUND', 'PredictionNotFoundError');
+export type PredictionNotFoundError = InstanceType<typeof PredictionNotFoundError>;
 
 /** A request body over the size limit, given in bytes (HTTP 413). */
 export const BodyTooLargeError = messageError('COG_BODY_TOO_LARGE', 'BodyTooLargeError');

@@ -23,6 +23,7 @@ export {
   NativeAddonNotFoundError,
   NotReadyError,
   PredictionError,
+  PredictionNotFoundError,
   PredictorLoadError,
   QueueFullError,
   type ErrorCode,
@@ -60,3 +61,4 @@ export {
   type ServeOptions,
   type ServeSource,
 } from './server/index.js';
+export * from './fleet/index.js';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COG_VERSION, cpuSeconds, freePort, saveResults, sh, tree, venv } from '../harness.js';
+import { COG_VERSION, cpuSeconds, freePort, rssBytes, saveResults, sh, tree, venv, wrk } from '../harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 6);
@@ -71,16 +71,6 @@ const contenders: Contender[] = [
   },
 ];
 
-function rssBytes(pid: number): number {
-  return tree(pid).reduce((sum, p) => {
-    try {
-      return sum + Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
-
 async function waitReady(url: string, bare: boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -104,26 +94,15 @@ interface Load {
   cpu_ms_per_request: number;
 }
 
-function toMs(value: string): number {
-  const match = /^([\d.]+)(us|ms|s)$/.exec(value.trim());
-  if (!match) return Number.NaN;
-  const n = Number(match[1]);
-  return match[2] === 'us' ? n / 1000 : match[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(url: string, connections: number, seconds: number): Omit<Load, 'cpu_ms_per_request'> & { requests: number } {
-  const out = sh('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(here, 'post.lua'), `${url}/predictions`]);
-  const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN);
-  const requests = number(/(\d+) requests in/);
-  const errors = number(/Non-2xx or 3xx responses: (\d+)/) || 0;
-  const elapsed = toMs(/requests in ([\d.]+m?s)/.exec(out)?.[1] ?? `${seconds}s`) / 1000;
+function drive(url: string, connections: number, seconds: number): Omit<Load, 'cpu_ms_per_request'> & { requests: number } {
+  const run = wrk(`${url}/predictions`, connections, seconds, join(here, 'post.lua'));
   return {
     // Goodput: a 409 answered fast is not a prediction served.
-    rps: (requests - errors) / elapsed,
-    requests,
-    p50_ms: toMs(/50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    p99_ms: toMs(/99%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    errors,
+    rps: (run.requests - run.non2xx) / run.elapsedS,
+    requests: run.requests,
+    p50_ms: run.p50Ms,
+    p99_ms: run.p99Ms,
+    errors: run.non2xx,
   };
 }
 
@@ -152,13 +131,13 @@ async function measure(contender: Contender): Promise<Result> {
     if (answer.output !== 'hello') throw new Error(`${contender.name} answered ${JSON.stringify(answer)}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const idle_rss_mib = rssBytes(child.pid!) / (1 << 20);
-    wrk(url, 16, 2); // warm-up (JIT, connection pools)
+    drive(url, 16, 2); // warm-up (JIT, connection pools)
     const load: Record<string, Load> = {};
     for (const connections of CONCURRENCY) {
       let best: Load | undefined;
       for (let round = 0; round < ROUNDS; round++) {
         const cpuBefore = cpuSeconds(child.pid!);
-        const run = wrk(url, connections, DURATION_S);
+        const run = drive(url, connections, DURATION_S);
         const cpu = cpuSeconds(child.pid!) - cpuBefore;
         const result = {
           rps: run.rps,

@@ -29,3 +29,12 @@ export function envPairs(pairs: string[] | undefined): Record<string, string> {
   }
   return env;
 }
+
+/** A `--port` value: a port number (0 picks a free one), else a usage error naming the flag. */
+export function portOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number, got ${JSON.stringify(value)}`);
+  return port;
+}

@@ -1,4 +1,4 @@
-// The `cog-node` command line: picks the command (init, predict/run, train, serve, schema) and
+// The `cog-node` command line: picks the command (init, predict/run, train, serve, worker, schema) and
 // turns what it throws into an exit status: 2 for bad usage (with its help), 1 for the rest.
 import { InputValidationError, PredictorLoadError, UsageError } from '../errors.js';
 import { COG_NODE_VERSION } from '../version.js';
@@ -6,6 +6,7 @@ import { initCommand, initHelp } from './init.js';
 import { predictCommand, predictHelp } from './predict.js';
 import { schemaCommand, schemaHelp } from './schema.js';
 import { serveCommand, serveHelp } from './serve.js';
+import { workerCommand, workerHelp } from './worker.js';
 
 const HELP = `Usage: cog-node <command> [options]
 
@@ -16,6 +17,7 @@ Commands:
   predict    Run one prediction (-i name=value ...)
   train      Run the trainer once (-i name=value ...)
   serve      Serve Cog's HTTP prediction API
+  worker     Take predictions from a Redis queue (BullMQ), for a fleet of workers
   schema     Print the OpenAPI document
 
 Options:
@@ -30,6 +32,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; help:
   train: { run: (args) => predictCommand(args, 'train'), help: predictHelp('train') },
   serve: { run: serveCommand, help: serveHelp },
   schema: { run: schemaCommand, help: schemaHelp },
+  worker: { run: workerCommand, help: workerHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

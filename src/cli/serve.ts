@@ -1,8 +1,7 @@
 // `cog-node serve`: its flags (Cog's `--await-explicit-shutdown true` form included), handed to
 // serveFromConfig. The server itself is server/serve.ts's.
 import { serveFromConfig } from '../server/serve.js';
-import { UsageError } from '../errors.js';
-import { parse } from './args.js';
+import { parse, portOption } from './args.js';
 
 export const serveHelp = `Usage: cog-node serve [--host HOST] [--port PORT] [--upload-url URL] [--await-explicit-shutdown]
 
@@ -51,12 +50,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.log(serveHelp);
     return 0;
   }
-  let port: number | undefined;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new UsageError(`--port must be a port number, got ${JSON.stringify(values.port)}`);
-  }
+  const port = portOption(values.port);
   const server = await serveFromConfig({
     host: values.host,
     port,

@@ -2,6 +2,7 @@
 // read once at an entry point (after cog.yaml's `environment:` is applied) into a frozen `Settings`.
 // Nothing else reads `process.env`; code reached from deep inside asks `currentSettings()`.
 import { COG_NODE_VERSION } from '../version.js';
+import { DEFAULT_QUEUE_NAME } from '../fleet/protocol.js';
 
 interface Row<T> {
   /** The environment variable. */
@@ -154,6 +155,22 @@ export const settingRows = {
     '30',
     'Seconds a graceful stop waits for predictions in flight before cancelling them',
     (raw) => seconds(30)(raw) * 1000,
+  ),
+  redisUrl: row(
+    'COG_REDIS_URL',
+    'unset',
+    'The Redis of a fleet: where `cog-node worker` and `PredictionQueue` find the queue (`--redis` wins)',
+    (raw): string | undefined => (raw === undefined || raw.trim() === '' ? undefined : raw.trim()),
+  ),
+  queueName: row('COG_QUEUE_NAME', '`cog-predictions`', 'The BullMQ queue of a fleet (`--queue` wins)', (raw) =>
+    raw === undefined || raw.trim() === '' ? DEFAULT_QUEUE_NAME : raw.trim(),
+  ),
+  /** Milliseconds. */
+  queueLockDuration: row(
+    'COG_QUEUE_LOCK_DURATION',
+    '30',
+    "Seconds a worker's hold on a job lasts unless renewed: a worker that dies leaves its job to another after about this long",
+    (raw) => seconds(30, true)(raw) * 1000,
   ),
   corsOrigins: row('COG_CORS_ORIGINS', 'none', 'Origins whose browser pages may call the server: a comma list, or `*`', corsOrigins),
   downloadStallTimeout: row(

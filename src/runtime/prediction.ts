@@ -86,7 +86,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   readonly token = new CancelToken();
   /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
   readonly events = new EventStream(this.token);
-  readonly createdAt = new Date();
+  readonly createdAt: Date;
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
   status: PredictionStatus = 'starting';
@@ -129,9 +129,12 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     runner?: PredictionRunner;
     /** The predictor's `static output`, which says how numbers in the output are written. */
     output?: unknown;
+    /** When it was created, if before now (a queued prediction: when it was submitted). */
+    createdAt?: Date;
   }) {
     super();
     this.id = options.id ?? generatePredictionId();
+    this.createdAt = options.createdAt ?? new Date();
     this.#runner = options.runner;
     this.#writers = outputWriters(options.output);
     this.input = publicInput(options.input);

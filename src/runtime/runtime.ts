@@ -122,6 +122,8 @@ export interface StartOptions {
   /** How output files become wire values; default: keep them as `Path` objects. */
   encodeFile?: FileEncoder;
   validate?: ValidateOptions;
+  /** When the prediction was created, if before now (a queued one: when it was submitted). */
+  createdAt?: Date;
 }
 
 /** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
@@ -583,6 +585,7 @@ export class PredictorRuntime {
       id,
       input,
       context: options.context,
+      createdAt: options.createdAt,
       runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
       output: this.target.output,
     });

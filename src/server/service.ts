@@ -9,7 +9,7 @@ import type { Prediction } from '../runtime/prediction.js';
 import type { PredictorRuntime, SetupStatus } from '../runtime/runtime.js';
 import { currentSettings } from '../load/settings.js';
 import { serverLog } from './server-log.js';
-import type { WebhookSender } from './webhook.js';
+import { sendProgressWebhooks, type WebhookSender } from './webhook.js';
 
 export type RunKind = 'predict' | 'train';
 
@@ -184,12 +184,7 @@ export class CogService {
   /** Follows a prediction started over HTTP: its webhooks (the runtime keeps the prediction). */
   track(prediction: Prediction, webhook: WebhookSender | undefined): void {
     if (webhook === undefined) return;
-    // The runtime may have moved the prediction to `processing` before we could listen.
-    const payload = () => prediction.json();
-    if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
-    else webhook.send('start', payload);
-    prediction.on('output', () => webhook.send('output', payload));
-    prediction.on('log', () => webhook.send('logs', payload));
+    sendProgressWebhooks(prediction, webhook);
     void prediction.done.then((response) => {
       const delivery = webhook.sendTerminal(prediction.json(response));
       this.#deliveries.set(delivery, { id: prediction.id, url: webhook.shownUrl });

@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { OutboundRequestError } from '../errors.js';
 import { displayUrl, outboundRequest, requestProblem, type OutboundResponse } from '../runtime/outbound.js';
 import { currentSettings } from '../load/settings.js';
+import type { Prediction } from '../runtime/prediction.js';
 import { detached, serverLog } from './server-log.js';
 
 export type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
@@ -175,4 +176,18 @@ export class WebhookSender {
     await response.body.dump().catch(() => undefined);
     return response;
   }
+}
+
+/**
+ * Sends a prediction's `start`, `output` and `logs` webhooks as they happen, for `serve` and
+ * `cog-node worker` alike. The terminal one is the caller's (`sendTerminal`): the server tracks
+ * its delivery for shutdown, a worker leaves it out for a job it hands back to the queue.
+ */
+export function sendProgressWebhooks(prediction: Prediction, webhook: WebhookSender): void {
+  // The runtime may have moved the prediction to `processing` before we could listen.
+  const payload = () => prediction.json();
+  if (prediction.status === 'starting') prediction.once('start', () => webhook.send('start', payload));
+  else webhook.send('start', payload);
+  prediction.on('output', () => webhook.send('output', payload));
+  prediction.on('log', () => webhook.send('logs', payload));
 }
