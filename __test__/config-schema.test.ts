@@ -34,6 +34,26 @@ describe('cog.yaml validation', () => {
     ['predict: "p.ts"\nenvironment:\n  - A=1\n  - oops\n', 'cog.yaml: `environment[1]` must be "NAME=value" (got "oops")'],
     ['predict: "p.ts"\nenvironment: A=1\n', 'cog.yaml: `environment` must be a list of "NAME=value" (got "A=1")'],
     ['predict: "p.ts"\nenvironment: ["A=1", "A=2"]\n', 'cog.yaml: `environment` sets A twice'],
+    [
+      'predict: "p.ts"\nobservability:\n  traces:\n    sampler: sometimes\n',
+      'cog.yaml: `observability.traces.sampler` must be one of parentbased_always_off, parentbased_always_on, parentbased_traceidratio, always_on, always_off, traceidratio (got "sometimes")',
+    ],
+    [
+      'predict: "p.ts"\nobservability:\n  traces: 3\n',
+      'cog.yaml: `observability.traces` must be true, false or a mapping such as `{enabled: true}` (got 3)',
+    ],
+    [
+      'predict: "p.ts"\nobservability:\n  traces:\n    enabled: "yes"\n',
+      'cog.yaml: `observability.traces.enabled` must be true or false (got "yes")',
+    ],
+    [
+      'predict: "p.ts"\nobservability:\n  traces:\n    sampler: traceidratio\n    sampler_arg: "2"\n',
+      'cog.yaml: `observability.traces.sampler_arg` must be a string from "0" to "1" (got "2")',
+    ],
+    [
+      'predict: "p.ts"\nobservability:\n  traces:\n    sampler: parentbased_traceidratio\n',
+      'cog.yaml: `observability.traces.sampler_arg` is required by the parentbased_traceidratio sampler (a string from "0" to "1")',
+    ],
   ])('%j: %s', (yaml, message) => {
     expect(configError(yaml)).toBe(message);
   });
@@ -49,6 +69,20 @@ describe('cog.yaml validation', () => {
     expect(config).toMatchObject({ predict: 'p.ts:P', concurrency: {}, environment: { A: 'b=c' } });
     expect(config.concurrency.max).toBeUndefined();
     expect(config.document).toMatchObject({ build: { gpu: true }, image: 'r8.im/me/model', tests: [] });
+  });
+});
+
+describe('observability.traces', () => {
+  it('reads `traces: true` and the mapping form', () => {
+    expect(readConfig(project({ 'cog.yaml': 'predict: "p.ts"\nobservability:\n  traces: true\n' })).traces).toEqual({ enabled: true });
+    expect(
+      readConfig(
+        project({
+          'cog.yaml': 'predict: "p.ts"\nobservability:\n  traces:\n    enabled: true\n    sampler: traceidratio\n    sampler_arg: "0.5"\n',
+        }),
+      ).traces,
+    ).toEqual({ enabled: true, sampler: 'traceidratio', samplerArg: '0.5' });
+    expect(readConfig(project({ 'cog.yaml': 'predict: "p.ts"\n' })).traces).toEqual({});
   });
 });
 

@@ -79,7 +79,7 @@ describe('loadPredictor', () => {
     const response = await predictor.predict({ text: 'hello' }, { context: { suffix: '!' } });
     expect(response.status, response.error).toBe('succeeded');
     // Metrics and Path come from the predictor file's own copy of the modules.
-    expect(response.metrics).toEqual({ chars: 5, predict_time: expect.any(Number) });
+    expect(response.metrics).toEqual({ chars: 5, predict_time: expect.any(Number), queue_time: expect.any(Number) });
     expect(await textOf(response.output)).toBe('hello!');
     expect(response.logs).toBe('writing 5 characters\n');
 
@@ -273,7 +273,7 @@ describe('run() and predict()', () => {
       input: { a: 1, b: 4 },
       output: 0.25,
       logs: 'dividing 1 by 4\n',
-      metrics: { predict_time: expect.any(Number) },
+      metrics: { predict_time: expect.any(Number), queue_time: expect.any(Number) },
       created_at: expect.any(String),
       started_at: expect.any(String),
       completed_at: expect.any(String),

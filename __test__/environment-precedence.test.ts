@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp as builtCreateApp } from '../dist/index.js';
 import { loadPredictor, type createApp } from '../src/index.js';
+import { tracingPlan } from '../src/load/plan.js';
+import { readSettings } from '../src/load/settings.js';
 import { serveLocally } from './helpers/app.js';
 import { cli } from './helpers/cli.js';
 import { post, startServer, waitForHealth } from './fixtures/server/harness.js';
@@ -64,5 +66,48 @@ describe("the real environment wins over cog.yaml's environment:", () => {
     } finally {
       await app.stop();
     }
+  });
+});
+
+describe("tracing's rule (tracingPlan)", () => {
+  const on = { enabled: true, sampler: 'traceidratio', samplerArg: '0.5' };
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' };
+  it('is off unless cog.yaml (or COG_TRACE_ENABLED=true) asks and a collector is set', () => {
+    expect(tracingPlan(readSettings(endpoint), {})).toEqual({ enabled: false, why: 'not enabled (cog.yaml observability.traces)' });
+    expect(tracingPlan(readSettings({}), on)).toEqual({ enabled: false, why: 'no collector: set OTEL_EXPORTER_OTLP_ENDPOINT' });
+    expect(tracingPlan(readSettings({ ...endpoint, COG_TRACE_ENABLED: 'true' }), {})).toMatchObject({ enabled: true });
+  });
+
+  it('each switch wins over cog.yaml', () => {
+    for (const [name, value] of [
+      ['COG_TRACE_ENABLED', 'false'],
+      ['OTEL_SDK_DISABLED', 'true'],
+      ['OTEL_TRACES_EXPORTER', 'none'],
+    ]) {
+      expect(tracingPlan(readSettings({ ...endpoint, [name!]: value }), on)).toEqual({ enabled: false, why: `${name}=${value}` });
+    }
+  });
+
+  it('the environment wins over cog.yaml for the sampler; the traces endpoint over the base one', () => {
+    expect(tracingPlan(readSettings(endpoint), on)).toEqual({
+      enabled: true,
+      url: 'http://collector:4318/v1/traces',
+      headers: {},
+      sampler: 'traceidratio',
+      ratio: 0.5,
+      serviceName: 'cog',
+    });
+    expect(
+      tracingPlan(
+        readSettings({
+          ...endpoint,
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://other/traces',
+          OTEL_TRACES_SAMPLER: 'always_on',
+          OTEL_TRACES_SAMPLER_ARG: '0.1',
+        }),
+        on,
+      ),
+    ).toMatchObject({ url: 'http://other/traces', sampler: 'always_on', ratio: 0.1 });
+    expect(tracingPlan(readSettings(endpoint), { enabled: true })).toMatchObject({ sampler: 'parentbased_always_off' });
   });
 });

@@ -143,8 +143,9 @@ beforeAll(async () => {
 async function metricsOf(scenario: string): Promise<Record<string, unknown>> {
   const response = await metrics.predict({ scenario });
   expect(response.status, response.error).toBe('succeeded');
-  const { predict_time: predictTime, ...rest } = response.metrics;
+  const { predict_time: predictTime, queue_time: queueTime, ...rest } = response.metrics;
   expect(typeof predictTime).toBe('number');
+  expect(typeof queueTime).toBe('number');
   return rest;
 }
 
@@ -287,13 +288,14 @@ describe('metric names', () => {
     ['x'.repeat(129), 'metric name must be 128 characters or fewer (got 129 characters)'],
     ['a.b.c.d.e', 'metric name must have at most 4 dot-separated segments (got 5)'],
     ['predict_time', "'predict_time' is reserved by the runtime"],
+    ['queue_time', "'queue_time' is reserved by the runtime"],
     ['cog.internal', "the 'cog.' prefix is reserved for system metrics"],
   ];
   it.each(rejected)('%j fails the prediction with exactly: %s', async (key, error) => {
     const response = await raw.predict({ key, value: 1 });
     expect(response.status).toBe('failed');
     expect(response.error).toBe(error);
-    expect(response.metrics).toEqual({ predict_time: expect.any(Number) });
+    expect(response.metrics).toEqual({ predict_time: expect.any(Number), queue_time: expect.any(Number) });
   });
 
   it('through scope.metrics too', async () => {
@@ -335,12 +337,12 @@ describe('metrics in the prediction', () => {
   it('predict_time (seconds) on succeeded, failed and canceled predictions, beside user metrics', async () => {
     const succeeded = await metrics.predict({ scenario: 'incr' });
     expect(succeeded.status).toBe('succeeded');
-    expect(succeeded.metrics).toMatchObject({ token_count: 42, predict_time: expect.any(Number) });
+    expect(succeeded.metrics).toMatchObject({ token_count: 42, predict_time: expect.any(Number), queue_time: expect.any(Number) });
 
     const failed = await metrics.predict({ scenario: 'incr', fail: true });
     expect(failed.status).toBe('failed');
     // Metrics recorded before the failure are kept.
-    expect(failed.metrics).toMatchObject({ token_count: 42, predict_time: expect.any(Number) });
+    expect(failed.metrics).toMatchObject({ token_count: 42, predict_time: expect.any(Number), queue_time: expect.any(Number) });
 
     class Waits extends BasePredictor {
       async predict(): Promise<string> {
@@ -355,7 +357,7 @@ describe('metrics in the prediction', () => {
     prediction.once('metric', () => controller.abort());
     const canceled = await prediction.done;
     expect(canceled.status).toBe('canceled');
-    expect(canceled.metrics).toEqual({ started: true, predict_time: expect.any(Number) });
+    expect(canceled.metrics).toEqual({ started: true, predict_time: expect.any(Number), queue_time: expect.any(Number) });
     for (const response of [succeeded, failed, canceled]) expect(response.metrics.predict_time).toBeGreaterThanOrEqual(0);
   });
 
@@ -408,7 +410,7 @@ describe('outside a prediction: a scope that silently ignores everything', () =>
 
     const loaded = await loadPredictor(SetupRecords);
     const response = await loaded.predict();
-    expect(response.metrics).toEqual({ from_predict: 1, predict_time: expect.any(Number) });
+    expect(response.metrics).toEqual({ from_predict: 1, predict_time: expect.any(Number), queue_time: expect.any(Number) });
     expect(response.output).toEqual({ setupSaw: [] });
   });
 });
@@ -445,7 +447,7 @@ describe('isolation between concurrent predictions', () => {
       const own = { tag, count: 3, who: [`user-${tag}`, `user-${tag}`, `user-${tag}`] };
       expect(response.status).toBe('succeeded');
       expect(response.output).toEqual({ tag, who: `user-${tag}`, seen: own });
-      expect(response.metrics).toEqual({ ...own, predict_time: expect.any(Number) });
+      expect(response.metrics).toEqual({ ...own, predict_time: expect.any(Number), queue_time: expect.any(Number) });
     });
   });
 });

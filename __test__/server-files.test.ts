@@ -129,7 +129,8 @@ describe('file outputs with --upload-url', () => {
     expect(put!.headers['content-type']).toBe('text/plain');
     expect(put!.headers['content-length']).toBe('8');
     expect(put!.headers['x-prediction-id']).toBe('up-1');
-    expect(put!.headers.traceparent).toBe('00-abc-def-01');
+    // Cog 0.23: an upload (often a signed URL) never gets trace headers.
+    expect(put!.headers.traceparent).toBeUndefined();
   });
 
   it('uploads files inside lists, objects and iterators one by one', async () => {

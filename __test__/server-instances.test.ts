@@ -155,6 +155,9 @@ describe('one instance crashing while the other serves (instances: 2)', () => {
     // The replacement ran setup again (same instance index), then takes predictions.
     const logs = await setUpAgain(crashy, 1);
     expect(logs).toContain('model instance 1 crashed (Worker crashed: the predictor ran out of JS heap');
+    // /metrics counts the replacement.
+    const metrics = await (await fetch(`${crashy.url}/metrics`)).text();
+    expect(metrics).toMatch(/^cog_worker_restarts_total 1$/m);
     await bothServe(crashy);
   });
 });

@@ -35,6 +35,15 @@ describe('settings', () => {
       denyPrivateNetwork: false,
       playground: true,
       kubernetes: false,
+      traceEnabled: undefined,
+      otelSdkDisabled: false,
+      otelTracesExporter: 'otlp',
+      otlpEndpoint: undefined,
+      otlpTracesEndpoint: undefined,
+      otlpHeaders: {},
+      otelTracesSampler: undefined,
+      otelTracesSamplerArg: undefined,
+      otelServiceName: 'cog',
       dumbTerminal: false,
     });
   });
@@ -66,6 +75,15 @@ describe('settings', () => {
       COG_DENY_PRIVATE_NETWORK: 'yes',
       COG_NODE_PLAYGROUND: 'off',
       KUBERNETES_SERVICE_HOST: '10.0.0.1',
+      COG_TRACE_ENABLED: 'off',
+      OTEL_SDK_DISABLED: 'TRUE',
+      OTEL_TRACES_EXPORTER: 'None',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, x-tenant = a ,broken',
+      OTEL_TRACES_SAMPLER: 'ParentBased_TraceIdRatio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_SERVICE_NAME: 'my-model',
       TERM: 'dumb',
     });
     expect(settings).toEqual({
@@ -94,6 +112,15 @@ describe('settings', () => {
       denyPrivateNetwork: true,
       playground: false,
       kubernetes: true,
+      traceEnabled: false,
+      otelSdkDisabled: true,
+      otelTracesExporter: 'none',
+      otlpEndpoint: 'http://collector:4318/',
+      otlpTracesEndpoint: 'http://collector:4318/v1/traces',
+      otlpHeaders: { 'api-key': 's=cret', 'x-tenant': 'a' },
+      otelTracesSampler: 'parentbased_traceidratio',
+      otelTracesSamplerArg: '0.25',
+      otelServiceName: 'my-model',
       dumbTerminal: true,
     });
     expect(readSettings({ COG_CORS_ORIGINS: ' * ' }).corsOrigins).toBe('*');

@@ -2,6 +2,9 @@
 // queue instead of HTTP (protocol.ts says what travels). It keeps only its jobs' bookkeeping (the
 // BullMQ job and lock token of each, whether it is being handed back); prediction state stays
 // the runtime's, webhooks are webhook.ts's, setup and health the CogService's.
+import { CogMetrics, metricsHandler } from '../observe/metrics.js';
+import { registerProbes, serviceProbes } from '../observe/probes.js';
+import { extractTraceCarrier } from '../observe/trace-context.js';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -68,14 +71,17 @@ interface HeldJob {
 const HANDED_BACK = Symbol('handed back');
 
 /**
- * The HTTP side of `--port`: `/health-check` (Cog's shape). The routes `/metrics` and the probes
- * (`/health/live`, `/health/ready`) are mounted here too once src/server/ has them.
+ * The HTTP side of `--port`: `/health-check` (Cog's shape), `/metrics` (this worker's own
+ * registry) and the probes (`/health/live`, `/health/ready`), as `serve` mounts them.
  */
 export function workerRoutes(service: CogService, settings: Settings): Hono {
   const app = new Hono();
   const health = new HealthReporter(service, settings);
   app.get('/health-check', async (c) => c.json(await health.report()));
-  // Mount point for the reusable /metrics and /health/{live,ready} routes (issue 11, points 4-5).
+  registerProbes(app, serviceProbes(service));
+  const metrics = new CogMetrics();
+  service.watchRuntimes((runtime) => metrics.watch(runtime));
+  app.get('/metrics', metricsHandler(metrics));
   app.notFound((c) => c.json({ detail: 'Not Found' }, 404));
   return app;
 }
@@ -251,7 +257,9 @@ export class FleetWorker {
             id,
             context: request.context,
             createdAt: new Date(createdAt),
-            encodeFile: this.#encoder(id, trace, () => held.prediction?.signal),
+            // The job's trace context: tracing continues the caller's trace here.
+            trace: extractTraceCarrier({ trace }),
+            encodeFile: this.#encoder(id, () => held.prediction?.signal),
           }),
         () => this.#stopping !== undefined,
       );
@@ -303,9 +311,10 @@ export class FleetWorker {
     });
   }
 
-  #encoder(id: string, trace: TraceHeaders, signal: () => AbortSignal | undefined): FileEncoder {
+  /** Uploads carry no trace headers (Cog 0.23: signed upload URLs never get them). */
+  #encoder(id: string, signal: () => AbortSignal | undefined): FileEncoder {
     const uploadUrl = this.#options.uploadUrl;
-    return uploadUrl === undefined ? dataUriEncoder : uploadUrlEncoder(uploadUrl, { predictionId: id, trace, signal });
+    return uploadUrl === undefined ? dataUriEncoder : uploadUrlEncoder(uploadUrl, { predictionId: id, signal });
   }
 
   /** Jobs this worker holds now. */

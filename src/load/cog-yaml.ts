@@ -7,6 +7,16 @@ import { Type, Value } from '../vendor/typebox.js';
 import { parse } from '../vendor/yaml.js';
 import { PredictorLoadError } from '../errors.js';
 
+/** The samplers of `observability.traces.sampler`, OpenTelemetry's names (as Cog 0.23). */
+export const SAMPLERS = [
+  'parentbased_always_off',
+  'parentbased_always_on',
+  'parentbased_traceidratio',
+  'always_on',
+  'always_off',
+  'traceidratio',
+] as const;
+
 /**
  * cog.yaml as cog-node reads it: the one description of the file. It validates cog.yaml here and
  * is published as cog.schema.json (scripts/cog-yaml-schema.mjs) for editors. A key is one line;
@@ -72,6 +82,59 @@ export const cogYamlSchema = Type.Object(
         errorMessage: 'must be a number of seconds > 0',
       }),
     ),
+    observability: Type.Optional(
+      Type.Object(
+        {
+          traces: Type.Optional(
+            Type.Union(
+              [
+                Type.Boolean(),
+                Type.Object(
+                  {
+                    enabled: Type.Optional(
+                      Type.Boolean({ description: 'Trace predictions and setup (OTLP/HTTP)', errorMessage: 'must be true or false' }),
+                    ),
+                    sampler: Type.Optional(
+                      Type.Union(
+                        [
+                          Type.Literal('parentbased_always_off'),
+                          Type.Literal('parentbased_always_on'),
+                          Type.Literal('parentbased_traceidratio'),
+                          Type.Literal('always_on'),
+                          Type.Literal('always_off'),
+                          Type.Literal('traceidratio'),
+                        ],
+                        {
+                          description: 'Which traces are recorded (default `parentbased_always_off`); OTEL_TRACES_SAMPLER overrides it',
+                          errorMessage: `must be one of ${SAMPLERS.join(', ')}`,
+                        },
+                      ),
+                    ),
+                    sampler_arg: Type.Optional(
+                      Type.String({
+                        pattern: '^(0(\\.[0-9]+)?|1(\\.0+)?)$',
+                        description: 'The ratio of the `*traceidratio` samplers, a string from "0" to "1"',
+                        errorMessage: 'must be a string from "0" to "1"',
+                      }),
+                    ),
+                  },
+                  { additionalProperties: true },
+                ),
+              ],
+              {
+                description: 'OpenTelemetry tracing: `true`, or `{enabled, sampler, sampler_arg}`',
+                errorMessage: 'must be true, false or a mapping such as `{enabled: true}`',
+              },
+            ),
+          ),
+        },
+        {
+          additionalProperties: true,
+          description: 'Traces, as Cog 0.23',
+          errorMessage: 'must be a mapping such as `{traces: {enabled: true}}`',
+        },
+      ),
+    ),
     environment: Type.Optional(
       Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*=', errorMessage: 'must be "NAME=value"' }), {
         description: 'Environment variables for the predictor, `NAME=value` (the real environment wins)',
@@ -100,6 +163,8 @@ export interface CogConfig {
   queue: { max?: number };
   /** `predict_timeout`, seconds. */
   predictTimeout?: number;
+  /** `observability.traces` (`traces: true` is `{ enabled: true }`); unset keys: cog.yaml does not say. */
+  traces: { enabled?: boolean; sampler?: string; samplerArg?: string };
   /** `environment: ["NAME=value"]`, applied to the predictor's process. */
   environment: Record<string, string>;
   /** The folder holding cog.yaml; references resolve against it. */
@@ -130,8 +195,20 @@ function schemaAt(pointer: string): TSchema | undefined {
 
 /** The first broken rule, worded as `key` must be ...; the value is shown where it helps. */
 function firstViolation(document: unknown): string | undefined {
-  const [error] = Value.Errors(cogYamlSchema, document);
+  const errors = [...Value.Errors(cogYamlSchema, document)];
+  let error = errors[0];
   if (error === undefined) return undefined;
+  // Inside a union (`traces: true` or a mapping) the first error is the first branch's: name the
+  // deepest broken key with a rule of its own instead (the union's, when the value fits no branch).
+  if (error.schemaPath.includes('/anyOf/')) {
+    const within = errors.filter(
+      (candidate) =>
+        candidate.instancePath.startsWith(error!.instancePath) &&
+        (schemaAt(candidate.schemaPath) as { errorMessage?: string } | undefined)?.errorMessage,
+    );
+    const depth = Math.max(...within.map((candidate) => candidate.instancePath.length));
+    error = within.filter((candidate) => candidate.instancePath.length === depth).pop() ?? error;
+  }
   const rule = (schemaAt(error.schemaPath) as { errorMessage?: string } | undefined)?.errorMessage ?? error.message;
   const key = keyName(error.instancePath);
   let value: unknown = document;
@@ -167,12 +244,22 @@ export function readConfig(dir: string): CogConfig {
     if (name in environment) fail(file, `\`environment\` sets ${name} twice`);
     environment[name] = entry.slice(eq + 1);
   }
+  const traces = document.observability?.traces;
+  const tracesObject = typeof traces === 'object' ? traces : undefined;
+  if (tracesObject?.sampler?.endsWith('traceidratio') && tracesObject.sampler_arg === undefined) {
+    fail(file, `\`observability.traces.sampler_arg\` is required by the ${tracesObject.sampler} sampler (a string from "0" to "1")`);
+  }
   return {
     predict: document.run ?? document.predict,
     train: document.train,
     concurrency: { max: document.concurrency?.max, instances: document.concurrency?.instances },
     queue: { max: document.queue?.max },
     predictTimeout: document.predict_timeout,
+    traces: {
+      enabled: typeof traces === 'boolean' ? traces : tracesObject?.enabled,
+      sampler: tracesObject?.sampler,
+      samplerArg: tracesObject?.sampler_arg,
+    },
     environment,
     dir,
     document,

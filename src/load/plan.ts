@@ -44,6 +44,47 @@ export interface RuntimePlan {
   retention: { count: number; seconds: number };
 }
 
+/** Tracing, decided once: off (and why), or where spans go and which are kept. */
+export type TracingPlan =
+  | { enabled: false; why: string }
+  | {
+      enabled: true;
+      /** The full URL spans are POSTed to (OTLP/HTTP, JSON). */
+      url: string;
+      headers: Readonly<Record<string, string>>;
+      /** An OpenTelemetry sampler name (`parentbased_always_off` unless told). */
+      sampler: string;
+      /** The ratio of the `*traceidratio` samplers. */
+      ratio: number;
+      serviceName: string;
+    };
+
+/**
+ * Tracing's rule, as Cog 0.23's: off unless cog.yaml's `observability.traces` (or
+ * `COG_TRACE_ENABLED=true`) turns it on and a collector endpoint is set; `COG_TRACE_ENABLED=false`,
+ * `OTEL_SDK_DISABLED=true` and `OTEL_TRACES_EXPORTER=none` turn it off whatever else says. The
+ * sampler: `OTEL_TRACES_SAMPLER` > cog.yaml > `parentbased_always_off`.
+ */
+export function tracingPlan(settings: Settings, traces: CogConfig['traces'] | undefined): TracingPlan {
+  if (settings.traceEnabled === false) return { enabled: false, why: 'COG_TRACE_ENABLED=false' };
+  if (settings.otelSdkDisabled) return { enabled: false, why: 'OTEL_SDK_DISABLED=true' };
+  if (settings.otelTracesExporter === 'none') return { enabled: false, why: 'OTEL_TRACES_EXPORTER=none' };
+  if (!(settings.traceEnabled ?? traces?.enabled ?? false)) return { enabled: false, why: 'not enabled (cog.yaml observability.traces)' };
+  const base = settings.otlpEndpoint;
+  const url = settings.otlpTracesEndpoint ?? (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`);
+  if (url === undefined) return { enabled: false, why: 'no collector: set OTEL_EXPORTER_OTLP_ENDPOINT' };
+  const sampler = settings.otelTracesSampler ?? traces?.sampler ?? 'parentbased_always_off';
+  const ratio = Number.parseFloat(settings.otelTracesSamplerArg ?? traces?.samplerArg ?? '1');
+  return {
+    enabled: true,
+    url,
+    headers: settings.otlpHeaders,
+    sampler,
+    ratio: Number.isFinite(ratio) && ratio >= 0 && ratio <= 1 ? ratio : 1,
+    serviceName: settings.otelServiceName,
+  };
+}
+
 /** One plain answer to "what runs, from where, with what". */
 export interface PredictorPlan<T> {
   /** The predictor and the trainer; a string is a reference resolved against `cwd`. */
@@ -58,6 +99,7 @@ export interface PredictorPlan<T> {
   /** Read once, after `environment` was applied. */
   settings: Settings;
   runtime: RuntimePlan;
+  tracing: TracingPlan;
 }
 
 /**
@@ -96,6 +138,7 @@ export function resolvePlan<T>(source: string | { predict?: T | string; train?: 
       predictTimeout: options.predictTimeout ?? settings.predictTimeout ?? config?.predictTimeout,
       retention: { count: settings.predictionRetention, seconds: settings.predictionRetentionSeconds },
     },
+    tracing: tracingPlan(settings, config?.traces),
   };
 }
 

@@ -201,6 +201,65 @@ export const settingRows = {
     'Set (by Kubernetes): `/var/run/cog/ready` is written once the predictor is ready',
     (raw) => raw !== undefined,
   ),
+  traceEnabled: row(
+    'COG_TRACE_ENABLED',
+    'cog.yaml `observability.traces`',
+    '`false` (or `0`, `no`, `off`) switches tracing off whatever cog.yaml says; `true` switches it on',
+    (raw): boolean | undefined =>
+      /^(0|false|no|off)$/i.test(raw?.trim() ?? '') ? false : /^(1|true|yes|on)$/i.test(raw?.trim() ?? '') ? true : undefined,
+  ),
+  otelSdkDisabled: row('OTEL_SDK_DISABLED', 'false', "`true`: no tracing (OpenTelemetry's switch)", (raw) =>
+    /^true$/i.test(raw?.trim() ?? ''),
+  ),
+  otelTracesExporter: row(
+    'OTEL_TRACES_EXPORTER',
+    '`otlp`',
+    '`none`: no tracing; `otlp`: OTLP/HTTP (JSON), the one exporter cog-node ships',
+    (raw) => (raw?.trim() || 'otlp').toLowerCase(),
+  ),
+  otlpEndpoint: row(
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'unset',
+    'The OTLP/HTTP collector, as a base URL (`/v1/traces` is added); tracing needs it or the next row',
+    (raw): string | undefined => raw?.trim() || undefined,
+  ),
+  otlpTracesEndpoint: row(
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'unset',
+    'The full URL spans are POSTed to (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)',
+    (raw): string | undefined => raw?.trim() || undefined,
+  ),
+  otlpHeaders: row(
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    'none',
+    'Headers sent to the collector: `key=value,key2=value2` (values URL-encoded)',
+    (raw): Readonly<Record<string, string>> => {
+      const headers: Record<string, string> = {};
+      for (const pair of (raw ?? '').split(',')) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) continue;
+        try {
+          headers[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+        } catch {
+          // a malformed escape: the pair is left out
+        }
+      }
+      return headers;
+    },
+  ),
+  otelTracesSampler: row(
+    'OTEL_TRACES_SAMPLER',
+    'cog.yaml, then `parentbased_always_off`',
+    'Which traces are recorded: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`',
+    (raw): string | undefined => raw?.trim().toLowerCase() || undefined,
+  ),
+  otelTracesSamplerArg: row(
+    'OTEL_TRACES_SAMPLER_ARG',
+    'cog.yaml',
+    'The ratio (0 to 1) of the `*traceidratio` samplers',
+    (raw): string | undefined => raw?.trim() || undefined,
+  ),
+  otelServiceName: row('OTEL_SERVICE_NAME', '`cog`', "The traces' `service.name`", (raw) => raw?.trim() || 'cog'),
   dumbTerminal: row('TERM', "the terminal's", '`dumb`: `cog-node predict` draws no progress line', (raw) => raw === 'dumb'),
 } satisfies Record<string, Row<unknown>>;
 

@@ -21,6 +21,8 @@ export function checkMetricName(name: string, options: { deleting?: boolean } = 
   if (typeof name !== 'string') fail(`metric name must be a string, got ${typeof name}`);
   if (!options.deleting) {
     if (name === 'predict_time') fail("'predict_time' is reserved by the runtime");
+    // cog-node's own (coglet has no queue_time): the runtime sets it, as it sets predict_time.
+    if (name === 'queue_time') fail("'queue_time' is reserved by the runtime");
     if (name.startsWith('cog.')) fail("the 'cog.' prefix is reserved for system metrics");
   }
   if (name.length === 0) fail('metric name must not be empty');

@@ -119,6 +119,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    * (and needs sub-millisecond deltas, which Dates lack).
    */
   #startedAtMs: number | undefined;
+  /** `performance.now()` at creation: `queue_time` counts from here to `#startedAtMs`. */
+  readonly #createdAtMs = performance.now();
 
   constructor(options: {
     id?: string;
@@ -236,7 +238,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
 
   /**
    * Ends the prediction; `predict_time` (seconds it ran, to the microsecond, as Cog; 0 when it never
-   * left the queue) is always added.
+   * left the queue) and `queue_time` (seconds from creation until it began to run, near 0 when a
+   * slot was free; one that never ran waited its whole life) are always added.
    */
   finish(result: { status: 'succeeded' | 'failed' | 'canceled'; output?: unknown; error?: string; metrics: MetricsObject }): void {
     if (this.terminal) return;
@@ -249,7 +252,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     if (result.status === 'succeeded') this.output = result.output;
     if (result.error !== undefined) this.error = result.error;
     const ran = this.#startedAtMs === undefined ? 0 : now - this.#startedAtMs;
-    this.metrics = { ...result.metrics, predict_time: Math.round(ran * 1000) / 1e6 };
+    const waited = (this.#startedAtMs ?? now) - this.#createdAtMs;
+    this.metrics = { ...result.metrics, predict_time: Math.round(ran * 1000) / 1e6, queue_time: Math.round(waited * 1000) / 1e6 };
     this.token.release();
     const response = this.response();
     this.#final = { response, json: undefined };

@@ -17,7 +17,9 @@
 // executor (`cancel`) and starts the one timer: ABANDON_AFTER_MS, then the grace period, past
 // which the executor stops the code if it can (`stop`: a worker is replaced). Output: the sink
 // carries streamed items only; a single value travels once, in the execution's result, and is
-// encoded here once, as the one `output` event and the output.
+// encoded here once, as the one `output` event and the output. Observers (metrics, tracing: see
+// `RuntimeObserver`) are told of admissions, run phases, setups and worker restarts; they keep no
+// prediction state of their own beyond what they measure.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
 import { AtCapacityError, NotReadyError, QueueFullError } from '../errors.js';
 import {
@@ -85,8 +87,35 @@ export interface RuntimeOptions {
   retention?: { count: number; seconds: number };
 }
 
+/** A phase of one prediction, as tracing names them (`cog.prediction.<phase>`). */
+export type PredictionPhase = 'validate' | 'prepare_input' | 'invoke' | 'upload_output';
+
+/** W3C trace context (the `traceparent`/`tracestate` headers) a prediction continues. */
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/**
+ * What a runtime tells whoever watches it (the /metrics registry, tracing), in its own order:
+ * `admitted` once per prediction (then its own events say the rest), `phase` as each phase of its
+ * run ends (times are `performance.now()` ms), `batchRan` per call of the predictor's code,
+ * `setupEnded` after each setup, `workerRestarted`
+ * when a worker is replaced. An observer's exception is its own: it never fails a prediction.
+ */
+export interface RuntimeObserver {
+  admitted?(prediction: Prediction, detail: { kind: 'predict' | 'train'; trace: TraceCarrier | undefined }): void;
+  phase?(prediction: Prediction, phase: PredictionPhase, fromMs: number, toMs: number): void;
+  setupEnded?(state: Readonly<SetupState>, kind: 'predict' | 'train'): void;
+  workerRestarted?(reason: WorkerDeath): void;
+  /** The predictor's code was called for `size` predictions at once (1 without batching). */
+  batchRan?(size: number): void;
+}
+
 export interface StartOptions {
   id?: string;
+  /** The caller's trace context (an HTTP request's, a queued job's): tracing continues it. */
+  trace?: TraceCarrier;
   context?: Record<string, string>;
   /** Aborting it cancels the prediction. */
   signal?: AbortSignal;
@@ -196,6 +225,7 @@ export class PredictorRuntime {
   #defunct: { reason: string; forGood: boolean } | undefined;
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
+  readonly #observers = new Set<RuntimeObserver>();
   /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
   readonly #retained: RetentionStore;
   /** A batching predictor's batch former (`static batch`); undefined for any other. */
@@ -260,6 +290,7 @@ export class PredictorRuntime {
       if (count > 1) {
         const { pool, info } = await InstancePool.start({ ...workerOptions, count });
         pool.onReadiness = (ready, reason) => this.#instancesReady(ready, reason);
+        pool.onReplaced = (reason) => this.#tell('workerRestarted', reason);
         started = { executor: pool, info };
       } else {
         const worker = await WorkerExecutor.start(workerOptions);
@@ -318,8 +349,26 @@ export class PredictorRuntime {
     return { waiting: this.#admission.waiting + (this.#batches?.length ?? 0), max: this.#admission.maxWaiting };
   }
 
+  /** Adds an observer (see `RuntimeObserver`); returns what removes it. */
+  observe(observer: RuntimeObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  /** Tells every observer; one that throws is logged, never the prediction's problem. */
+  #tell<K extends keyof RuntimeObserver>(event: K, ...args: Parameters<NonNullable<RuntimeObserver[K]>>): void {
+    for (const observer of this.#observers) {
+      try {
+        (observer[event] as ((...a: typeof args) => void) | undefined)?.apply(observer, args);
+      } catch (error) {
+        process.emitWarning(`cog-node: a runtime observer's ${event} failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
   /** A worker crashed or hung: say so in health, start a new one and run setup again. */
   async #restart(executor: WorkerExecutor, reason: WorkerDeath): Promise<void> {
+    this.#tell('workerRestarted', reason);
     if (!this.#defunct?.forGood) {
       this.#defunct =
         reason === 'crashed' ? { reason: "the predictor's worker crashed; a new one is starting", forGood: false } : undefined;
@@ -370,6 +419,7 @@ export class PredictorRuntime {
     state.error = errorMessage(error);
     state.logs += `${error instanceof Error && error.stack ? error.stack : state.error}\n`;
     state.completed_at = new Date().toISOString();
+    this.#tell('setupEnded', state, this.kind);
     // Waiting predictions would wait for good: nothing runs them now.
     this.#afterSetup = [];
     for (const entry of this.#inFlight.values()) {
@@ -422,6 +472,7 @@ export class PredictorRuntime {
       }
       state.status = 'succeeded';
       state.completed_at = new Date().toISOString();
+      this.#tell('setupEnded', state, this.kind);
       const waiting = this.#afterSetup;
       this.#afterSetup = [];
       for (const run of waiting) run();
@@ -515,7 +566,9 @@ export class PredictorRuntime {
    */
   start(rawInput: unknown, options: StartOptions = {}): Prediction {
     if (!this.isReady) throw new NotReadyError();
+    const validateFrom = performance.now();
     const input = this.validator.validate(rawInput ?? {}, options.validate);
+    const validateTo = performance.now();
     const id = options.id ?? generatePredictionId();
     // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`).
     const admitted = this.#batches !== undefined ? this.#admitToBatch() : this.#admission.admit(id);
@@ -562,6 +615,10 @@ export class PredictorRuntime {
       onAbort: () => prediction.cancel(),
     };
     this.#inFlight.set(prediction.id, entry);
+    if (this.#observers.size > 0) {
+      this.#tell('admitted', prediction, { kind: this.kind, trace: options.trace });
+      this.#tell('phase', prediction, 'validate', validateFrom, validateTo);
+    }
     const timeout = this.#options.predictTimeout;
     if (timeout !== undefined && timeout > 0) {
       entry.deadline = setTimeout(() => prediction.cancel(`Prediction timed out after ${timeout} s`), timeout * 1000);
@@ -679,7 +736,9 @@ export class PredictorRuntime {
       try {
         // The signal only when a file is fetched: making it for every prediction cost ~25 µs of CPU
         // per echo request under wrk, most of it in GC (input-files.ts).
+        const from = performance.now();
         resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
+        this.#phase(prediction, 'prepare_input', from);
       } catch (error) {
         ending = prediction.canceled
           ? { status: 'canceled', metrics: {} }
@@ -687,6 +746,7 @@ export class PredictorRuntime {
       }
       if (resolved !== undefined) {
         // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
+        const invokedFrom = performance.now();
         const job = { input: resolved, context: prediction.context, token: prediction.token };
         const sink: ExecutionSink = {
           output: async (item) => {
@@ -697,9 +757,14 @@ export class PredictorRuntime {
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
           metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
         };
+        // A prediction run on its own is a batch of one (a batch's call is told in `#callBatch`).
+        if (execute === undefined) this.#tell('batchRan', 1);
         execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
         // Registered first, so it runs before whatever awaits the execution below.
-        const ended = () => this.#workEnded(entry);
+        const ended = () => {
+          this.#phase(prediction, 'invoke', invokedFrom);
+          this.#workEnded(entry);
+        };
         void execution.then(ended, ended);
         // An async predictor cancelled while it awaits something deaf to its signal ends
         // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
@@ -711,7 +776,9 @@ export class PredictorRuntime {
         if (result.status === 'succeeded' && !result.streamed) {
           // The one value came in the result: encoded (its files uploaded) once, it is both the
           // one `output` event and the output.
+          const encodeFrom = performance.now();
           const output = await encode(result.output);
+          if (encodeFile !== undefined && !plain(result.output)) this.#phase(prediction, 'upload_output', encodeFrom);
           if (!prediction.terminal) await prediction.addOutput(output);
           ending = { status: 'succeeded', output, metrics: result.metrics };
         } else {
@@ -727,6 +794,11 @@ export class PredictorRuntime {
     if (execution === undefined) this.#workEnded(entry);
     prediction.finish(ending!);
     await execution?.catch(() => undefined);
+  }
+
+  /** A phase of `prediction` that began at `fromMs` has ended now (observers only). */
+  #phase(prediction: Prediction, phase: PredictionPhase, fromMs: number): void {
+    if (this.#observers.size > 0) this.#tell('phase', prediction, phase, fromMs, performance.now());
   }
 
   // ---- Dynamic batching (`static batch`): the batch former in front of the slots ----
@@ -853,6 +925,7 @@ export class PredictorRuntime {
       batch.workEnded = true;
       return;
     }
+    this.#tell('batchRan', live.length);
     const results = this.executor.executeBatch(
       live.map(({ job }) => job),
       live.map(({ sink }) => sink),

@@ -1,8 +1,11 @@
 // Cog's HTTP routes as a Hono app: `GET /`, `/health-check`, `/openapi.json`, `POST /shutdown`,
-// the playground and the prediction and training routes (runs.ts), behind the cross-origin check.
+// the playground and the prediction and training routes (runs.ts), plus `/metrics` and the
+// `/health/live` and `/health/ready` probes (src/observe/), all behind the cross-origin check.
 import { Hono } from 'hono';
 import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';
+import { CogMetrics, metricsHandler } from '../observe/metrics.js';
+import { registerProbes, serviceProbes } from '../observe/probes.js';
 import { HealthReporter, type HealthReport } from './health.js';
 import { serverLog } from './server-log.js';
 import { crossOriginGuard } from './origin.js';
@@ -17,6 +20,8 @@ export interface AppOptions {
   onShutdown?: () => void;
   /** The settings the entry point read; default: the current ones. */
   settings?: Settings;
+  /** The registry `GET /metrics` shows; default: a new one that watches the service's runtimes. */
+  metrics?: CogMetrics;
   /**
    * Serve the routes in front of a queue instead of the service's runtimes (the gateway,
    * fleet/gateway.ts): predictions, health and the schema come from it.
@@ -75,6 +80,15 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   app.use(crossOriginGuard(settings.corsOrigins));
   app.get('/', (c) => c.json(discovery(service)));
   app.get('/health-check', async (c) => c.json(await (remote?.health() ?? health.report())));
+  registerProbes(app, serviceProbes(service));
+  let metrics = options.metrics;
+  if (metrics === undefined) {
+    const own = new CogMetrics();
+    service.watchRuntimes((runtime) => own.watch(runtime));
+    metrics = own;
+  }
+  // Behind the origin guard like every route: a page of another origin cannot read it.
+  app.get('/metrics', metricsHandler(metrics));
   app.get('/openapi.json', (c) => {
     const schema = remote !== undefined ? remote.schema() : service.schema();
     return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);

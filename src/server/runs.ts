@@ -18,6 +18,7 @@ import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
 import { streamPrediction, streamRemote, wantsEventStream } from './sse.js';
 import { outputFilePrefixEncoder, uploadUrlEncoder, type UploadContext } from './upload.js';
+import { traceCarrierFrom } from '../observe/trace-context.js';
 import { WebhookSender, type TraceHeaders } from './webhook.js';
 
 /**
@@ -125,13 +126,15 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const trace = traceHeaders(c);
     const predictionId = id ?? generatePredictionId();
     let prediction: Prediction | undefined;
-    const upload: UploadContext = { predictionId, trace, signal: () => prediction?.signal };
+    // No trace headers on uploads (Cog 0.23: signed upload URLs never get them).
+    const upload: UploadContext = { predictionId, signal: () => prediction?.signal };
     try {
       // A large body's input was validated where it was parsed (parse.ts).
       if (invalid !== undefined) throw new InputValidationError(invalid);
       prediction = runtime.start(request.input, {
         id: predictionId,
         context: request.context,
+        trace: traceCarrierFrom(c.req.raw.headers),
         encodeFile: fileEncoder(request, sync, upload),
       });
     } catch (error) {

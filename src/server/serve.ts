@@ -6,6 +6,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
 import { frontQueue } from '../fleet/gateway.js';
+import { CogMetrics } from '../observe/metrics.js';
+import { CogTracing } from '../observe/tracing.js';
 import { cogRoutes } from './app.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
@@ -30,6 +32,8 @@ export interface CogApp {
   service: CogService;
   /** Resolves when loading and setup are over (check `service.isReady` for the outcome). */
   ready: Promise<void>;
+  /** This app's own Prometheus registry (`GET /metrics`): `metrics.registry` to merge it into yours. */
+  metrics: CogMetrics;
   /**
    * Graceful stop: new predictions get 503, those in flight finish and their terminal webhooks
    * go out; past `COG_SHUTDOWN_TIMEOUT` (default 30 s) the rest are cancelled.
@@ -47,21 +51,44 @@ export function createApp(source: ServeSource, settings: AppSettings & { onShutd
   return buildApp(source, settings).cog;
 }
 
+/** A URL as logged: without its userinfo and query. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
 /** `createApp`, and the settings its resolver read (the server's port is one). */
 function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
-  const { shape, load, declarations, settings } = resolveSource(source, options);
+  const { shape, load, declarations, settings, tracing: tracingPlan } = resolveSource(source, options);
   const redis = options.redis ?? settings.redisUrl;
   if (redis !== undefined) {
     // The gateway: nothing runs here, so the service has no runtimes (it keeps shutdown's state).
     const service: CogService = new CogService({ predict: shape.predict, train: false }, () => ({}));
     const gateway = frontQueue({ redis, queue: options.queue, settings, declarations, shuttingDown: () => service.shuttingDown });
-    const app = cogRoutes(service, { onShutdown: options.onShutdown, settings, remote: gateway });
+    // Its registry has the process's metrics only: the predictions' are the workers' (--port).
+    const metrics = new CogMetrics();
+    const app = cogRoutes(service, { onShutdown: options.onShutdown, settings, remote: gateway, metrics });
     const shutdown = () => service.shutdown(settings.shutdownTimeout).then(() => gateway.close());
-    return { cog: { app, service, ready: gateway.loaded, shutdown }, settings };
+    return { cog: { app, service, ready: gateway.loaded, metrics, shutdown }, settings };
   }
   const service = new CogService(shape, load);
-  const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings });
-  return { cog: { app, service, ready: service.settled, shutdown: () => service.shutdown(settings.shutdownTimeout) }, settings };
+  const metrics = new CogMetrics();
+  service.watchRuntimes((runtime) => metrics.watch(runtime));
+  const tracing = tracingPlan.enabled ? new CogTracing(tracingPlan) : undefined;
+  // Said when tracing is on, or was asked for and something turned it off.
+  if (tracingPlan.enabled) serverLog(`tracing: spans to ${shownUrl(tracingPlan.url)} (sampler ${tracingPlan.sampler})`);
+  else if (!tracingPlan.why.startsWith('not enabled')) serverLog(`tracing off: ${tracingPlan.why}`);
+  if (tracing !== undefined) service.watchRuntimes((runtime) => tracing.watch(runtime));
+  const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings, metrics });
+  const shutdown = async () => {
+    await service.shutdown(settings.shutdownTimeout);
+    await tracing?.shutdown();
+  };
+  return { cog: { app, service, ready: service.settled, metrics, shutdown }, settings };
 }
 
 export interface ServeOptions extends AppSettings {

@@ -71,6 +71,8 @@ export class CogService {
   /** Terminal webhooks on their way, with what the log says of one not delivered by shutdown's end. */
   readonly #deliveries = new Map<Promise<boolean>, { id: string; url: string }>();
   readonly #shutdownDeadline = new AbortController();
+  /** Called with each runtime once loaded (metrics, tracing). */
+  readonly #watchers: ((runtime: PredictorRuntime) => void)[] = [];
 
   /**
    * `load` creates the runtimes (their setup starts in their constructor). What it prints goes to
@@ -85,6 +87,7 @@ export class CogService {
       serverLog('setup started');
       try {
         this.#runtimes = await captureLogs(onLog, async () => load());
+        for (const runtime of this.#loaded()) for (const watch of this.#watchers) watch(runtime);
         const early = this.#defunctBeforeLoad;
         if (early !== undefined) for (const runtime of this.#loaded()) runtime.markDefunct(early);
       } catch (error) {
@@ -102,6 +105,12 @@ export class CogService {
         serverLog(status === 'failed' ? `${what} failed after ${took}: ${error ?? 'unknown error'}` : `${what} succeeded in ${took}`);
       }
     })();
+  }
+
+  /** Calls `watch` with each runtime: once loaded, or now for those loaded already. */
+  watchRuntimes(watch: (runtime: PredictorRuntime) => void): void {
+    this.#watchers.push(watch);
+    for (const runtime of this.#loaded()) watch(runtime);
   }
 
   runtime(kind: RunKind): PredictorRuntime | undefined {

@@ -3,7 +3,7 @@
 import { LoadedPredictor } from '../embed.js';
 import { PredictorLoadError } from '../errors.js';
 import { loadTarget, targetFrom, type LoadedTarget } from '../load/load-module.js';
-import { resolvePlan } from '../load/plan.js';
+import { resolvePlan, type TracingPlan } from '../load/plan.js';
 import { PredictorRuntime } from '../runtime/runtime.js';
 import type { Settings } from '../load/settings.js';
 import type { InputsDeclaration } from '../predictor/base-predictor.js';
@@ -48,7 +48,13 @@ function isRunnable(value: unknown): value is Runnable {
 export function resolveSource(
   source: ServeSource,
   options: RuntimeSettings = {},
-): { shape: ServiceShape; load: () => Promise<Runtimes>; declarations: () => Promise<SchemaSources>; settings: Settings } {
+): {
+  shape: ServiceShape;
+  load: () => Promise<Runtimes>;
+  declarations: () => Promise<SchemaSources>;
+  settings: Settings;
+  tracing: TracingPlan;
+} {
   const plan = resolvePlan<Runnable>(isRunnable(source) ? { predict: source } : source, options);
   // Broken cog.yaml is the operator's mistake: say so now, not as SETUP_FAILED later.
   if (plan.config !== undefined && plan.predict === undefined && plan.train === undefined) {
@@ -100,5 +106,6 @@ export function resolveSource(
     declarations: async () => ({ predict: await declared(plan.predict, 'predict'), train: await declared(plan.train, 'train') }),
     load: async () => ({ predict: await runtimeFor(plan.predict, 'predict'), train: await runtimeFor(plan.train, 'train') }),
     settings: plan.settings,
+    tracing: plan.tracing,
   };
 }

@@ -10,11 +10,9 @@ import type { FileEncoder } from '../runtime/output-files.js';
 import type { Path } from '../predictor/path.js';
 import { currentSettings } from '../load/settings.js';
 import { detached } from './server-log.js';
-import type { TraceHeaders } from './webhook.js';
 
 export interface UploadContext {
   predictionId: string;
-  trace: TraceHeaders;
   /** Aborts uploads when the prediction is cancelled (set once the prediction exists). */
   signal?: () => AbortSignal | undefined;
 }
@@ -38,8 +36,6 @@ function headersFor(context: UploadContext, body: Body): Record<string, string> 
     'content-type': body.contentType,
     'content-length': String(body.length),
   };
-  if (context.trace.traceparent !== undefined) headers.traceparent = context.trace.traceparent;
-  if (context.trace.tracestate !== undefined) headers.tracestate = context.trace.tracestate;
   return headers;
 }
 

@@ -40,6 +40,8 @@ export class InstancePool implements PredictorExecutor {
    * after that: while at least one instance is ready, a replacement is this pool's business only.
    */
   onReadiness: ((ready: boolean, reason: string) => void) | undefined;
+  /** Told each time an instance is replaced (cog_worker_restarts_total counts them). */
+  onReplaced: ((reason: WorkerDeath) => void) | undefined;
 
   private constructor(executors: WorkerExecutor[]) {
     this.#instances = executors.map((executor, index) => ({ index, executor, state: 'setting-up', running: 0 }));
@@ -92,6 +94,7 @@ export class InstancePool implements PredictorExecutor {
     const setup = this.#setup!;
     const why = reason === 'hung' ? 'was stopped (a canceled prediction ignored the grace period)' : `crashed (${message})`;
     setup.onLog(`model instance ${instance.index} ${why}; replacing it\n`, 'stderr');
+    this.onReplaced?.(reason);
     if (this.ready === 0) this.onReadiness?.(false, `every model instance is down; instance ${instance.index} ${why}`);
     try {
       await instance.executor.restart();
