@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BasePredictor, CogTracing, Input, Type, extractTraceCarrier, injectTraceCarrier, loadPredictor } from 'cog-node';
 import { Peer, post, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
+import { receiver as startReceiver, tracingEnv, type ExportedSpan } from './fixtures/server/otlp.js';
 
 const servers: ServerProcess[] = [];
 const peers: Peer[] = [];
@@ -13,34 +14,7 @@ afterEach(async () => {
   await Promise.all(peers.splice(0).map((peer) => peer.stop()));
 });
 
-interface ExportedSpan {
-  name: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  attributes: Record<string, unknown>;
-  status?: { code?: number; message?: string };
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-}
-
-/** An OTLP/HTTP (JSON) receiver: every span POSTed to /v1/traces. */
-async function receiver(): Promise<{ peer: Peer; spans: () => ExportedSpan[] }> {
-  const peer = await new Peer().start();
-  peers.push(peer);
-  const spans = () =>
-    peer.requests
-      .filter((request) => request.url === '/v1/traces')
-      .flatMap((request) => JSON.parse(request.body.toString()).resourceSpans as any[])
-      .flatMap((resource) => resource.scopeSpans.flatMap((scope: any) => scope.spans as any[]))
-      .map((span: any) => ({
-        ...span,
-        attributes: Object.fromEntries(
-          (span.attributes ?? []).map((attribute: any) => [attribute.key, Object.values(attribute.value as object)[0]]),
-        ),
-      }));
-  return { peer, spans };
-}
+const receiver = () => startReceiver(peers);
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -49,16 +23,7 @@ const TRACEPARENT = `00-${TRACE_ID}-${CALLER_SPAN}-01`;
 async function tracedServer(collector: Peer, env: Record<string, string> = {}, args: string[] = []): Promise<ServerProcess> {
   const server = await startServer('observe', {
     args,
-    env: {
-      SETUP_MS: '',
-      COG_TRACE_ENABLED: '',
-      OTEL_SDK_DISABLED: '',
-      OTEL_TRACES_EXPORTER: '',
-      OTEL_TRACES_SAMPLER: '',
-      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
-      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-      ...env,
-    },
+    env: { ...tracingEnv(collector), ...env },
   });
   servers.push(server);
   await waitForHealth(server.url, ['READY']);

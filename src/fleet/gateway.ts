@@ -16,8 +16,16 @@ import type { TraceHeaders } from '../server/webhook.js';
 import { bullmqLibrary } from './libraries.js';
 import { connectRedis, type Redis } from './connection.js';
 import { completedEntry } from './events.js';
-import { decodeEntry, eventsKey, failedPrediction, workerKeyPattern, type PredictionJobData, type WorkerBeat } from './protocol.js';
-import { PredictionQueue, type PredictionQueueEvent } from './queue.js';
+import {
+  decodeEntry,
+  eventsKey,
+  failedPrediction,
+  workerKeyPattern,
+  type FleetEvent,
+  type PredictionJobData,
+  type WorkerBeat,
+} from './protocol.js';
+import { PredictionQueue } from './queue.js';
 
 /** A health check that waits longer than this for Redis says STARTING (Redis is not answering). */
 const REDIS_ANSWER_MS = 1000;
@@ -35,22 +43,13 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** An event as Cog's SSE writes it (the worker's stream held it as this JSON before the client parsed it). */
-function sseEvent(id: string, event: PredictionQueueEvent): { name: string; json: string } {
-  switch (event.type) {
-    case 'start':
-      return { name: 'start', json: JSON.stringify({ id, status: 'processing' }) };
-    case 'output':
-      return { name: 'output', json: JSON.stringify({ chunk: event.chunk, index: event.index }) };
-    case 'log':
-      return { name: 'log', json: JSON.stringify({ source: event.source, data: event.data }) };
-    case 'metric': {
-      const { type: _type, ...metric } = event;
-      return { name: 'metric', json: JSON.stringify(metric) };
-    }
-    case 'completed':
-      return { name: 'completed', json: JSON.stringify(event.prediction) };
-  }
+/**
+ * An entry of the worker's stream as Cog's SSE writes it: its JSON text as the worker wrote it
+ * (re-serializing would turn Cog's `1.0` into `1`); `start` is Cog's `{id, status}`.
+ */
+function sseEvent(id: string, event: FleetEvent): { name: string; json: string } {
+  if (event.type === 'start') return { name: 'start', json: JSON.stringify({ id, status: 'processing' }) };
+  return { name: event.type, json: event.data };
 }
 
 /** The predictions of the routes, kept by the queue: PredictionQueue's, plus the job's state now. */
@@ -83,11 +82,11 @@ class QueueRuns implements RemoteRuns {
   }
 
   async result(id: string, signal: AbortSignal): Promise<string> {
-    return JSON.stringify(await this.#predictions.result(id, { signal }));
+    return this.#predictions.resultJson(id, { signal });
   }
 
   async *events(id: string, signal: AbortSignal): AsyncGenerator<{ name: string; json: string }> {
-    for await (const event of this.#predictions.events(id, { signal })) yield sseEvent(id, event);
+    for await (const event of this.#predictions.entries(id, { signal })) yield sseEvent(id, event);
   }
 
   cancel(id: string): Promise<boolean> {

@@ -26,6 +26,7 @@ import {
   JOB_NAME,
   JOB_OPTIONS,
   predictionIdProblem,
+  type FleetEvent,
   type PredictionJobData,
 } from './protocol.js';
 import { generatePredictionId } from '../runtime/prediction.js';
@@ -166,11 +167,11 @@ export class PredictionQueue<P = unknown> {
   }
 
   /**
-   * A prediction's output, log and metric events as they happen (from its first event: a late
-   * caller replays them), then `completed` with the final object. A job a worker's death
-   * handed to another worker runs again: its events then start again with a new `start`.
+   * A prediction's events as the worker wrote them to its stream (`type`, and `data` as JSON
+   * text: what Cog's SSE sends, with Cog's floats such as `1.0` kept), from its first event, ending
+   * with `completed`. `events()` is these, parsed; the gateway relays them as they are.
    */
-  async *events(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<PredictionQueueEvent, void, undefined> {
+  async *entries(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<FleetEvent, void, undefined> {
     // Unknown ids throw now.
     if ((await this.#queue.getJobState(id)) === 'unknown') await this.#finalNow(id);
     const reader = this.#client.duplicate();
@@ -183,37 +184,54 @@ export class PredictionQueue<P = unknown> {
         // A completed job's `completed` entry is written before its value: let the stream give it.
         return final !== undefined && (await completedEntry(this.#client, this.name, id)) === undefined ? JSON.stringify(final) : undefined;
       };
-      for await (const event of readEvents(reader, this.name, id, { idle, signal: options.signal })) {
-        const data = JSON.parse(event.data) as Record<string, unknown>;
-        switch (event.type) {
-          case 'start':
-            yield { type: 'start' };
-            break;
-          case 'output':
-            yield { type: 'output', chunk: data.chunk, index: data.index as number };
-            break;
-          case 'log':
-            yield { type: 'log', source: data.source as 'stdout' | 'stderr', data: data.data as string };
-            break;
-          case 'metric':
-            yield { type: 'metric', ...(data as unknown as MetricEvent) };
-            break;
-          case 'completed':
-            yield { type: 'completed', prediction: data as unknown as PredictionResponse };
-            return;
-        }
-      }
+      yield* readEvents(reader, this.name, id, { idle, signal: options.signal });
     } finally {
       reader.disconnect();
     }
   }
 
+  /**
+   * A prediction's output, log and metric events as they happen (from its first event: a late
+   * caller replays them), then `completed` with the final object. A job a worker's death
+   * handed to another worker runs again: its events then start again with a new `start`.
+   */
+  async *events(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<PredictionQueueEvent, void, undefined> {
+    for await (const event of this.entries(id, options)) {
+      const data = JSON.parse(event.data) as Record<string, unknown>;
+      switch (event.type) {
+        case 'start':
+          yield { type: 'start' };
+          break;
+        case 'output':
+          yield { type: 'output', chunk: data.chunk, index: data.index as number };
+          break;
+        case 'log':
+          yield { type: 'log', source: data.source as 'stdout' | 'stderr', data: data.data as string };
+          break;
+        case 'metric':
+          yield { type: 'metric', ...(data as unknown as MetricEvent) };
+          break;
+        case 'completed':
+          yield { type: 'completed', prediction: data as unknown as PredictionResponse };
+          return;
+      }
+    }
+  }
+
   /** The final prediction object, once the prediction has ended (waits until then). */
   async result(id: string, options: { signal?: AbortSignal } = {}): Promise<PredictionResponse> {
+    return JSON.parse(await this.resultJson(id, options)) as PredictionResponse;
+  }
+
+  /**
+   * The final prediction object as the worker wrote it (JSON text, Cog's floats such as `1.0`
+   * kept: the bytes `serve` would answer), once the prediction has ended (waits until then).
+   */
+  async resultJson(id: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const now = await this.#finalNow(id);
-    if (now !== undefined) return now;
-    for await (const event of this.events(id, options)) {
-      if (event.type === 'completed') return event.prediction;
+    if (now !== undefined) return (await completedEntry(this.#client, this.name, id)) ?? JSON.stringify(now);
+    for await (const event of this.entries(id, options)) {
+      if (event.type === 'completed') return event.data;
     }
     throw new PredictionNotFoundError(id);
   }

@@ -5,6 +5,7 @@
 import { CogMetrics, metricsHandler } from '../observe/metrics.js';
 import { registerProbes, serviceProbes } from '../observe/probes.js';
 import { extractTraceCarrier } from '../observe/trace-context.js';
+import { startTracing, type CogTracing } from '../observe/tracing.js';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -119,11 +120,13 @@ export class FleetWorker {
   #server: Server | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  /** The jobs' spans (`cog.prediction` continuing each job's `traceparent`), when tracing is on. */
+  readonly #tracing: CogTracing | undefined;
   readonly #startedAt = new Date().toISOString();
 
   private constructor(options: WorkerOptions) {
     this.#options = options;
-    const { shape, load, settings } = resolveSource(options.cwd ?? process.cwd(), {});
+    const { shape, load, settings, tracing } = resolveSource(options.cwd ?? process.cwd(), {});
     this.#settings = settings;
     const redis = options.redis ?? settings.redisUrl;
     if (redis === undefined) throw new UsageError('a Redis is needed: --redis URL, or COG_REDIS_URL');
@@ -131,6 +134,9 @@ export class FleetWorker {
     this.queue = options.queue ?? settings.queueName;
     this.name = options.name ?? `${hostname()}-${process.pid}`;
     this.service = new CogService(shape, load);
+    this.#tracing = startTracing(tracing, serverLog);
+    const traced = this.#tracing;
+    if (traced !== undefined) this.service.watchRuntimes((runtime) => traced.watch(runtime));
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -351,6 +357,8 @@ export class FleetWorker {
       await this.#client?.del(workerKey(this.queue, this.name)).catch(() => undefined);
       await Promise.allSettled([this.#client?.quit(), this.#subscriber?.quit(), this.#workerConnection?.quit()]);
       await this.service.runtime('predict')?.close();
+      // Sends the spans still buffered (best effort), as serve's shutdown does.
+      await this.#tracing?.shutdown();
       if (this.#server !== undefined) {
         const server = this.#server;
         await new Promise<void>((resolve) => server.close(() => resolve()));

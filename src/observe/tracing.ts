@@ -138,3 +138,26 @@ export class CogTracing implements RuntimeObserver {
     await (await this.#writer)?.shutdown().catch(() => undefined);
   }
 }
+
+/** A URL as logged: without its userinfo and query. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+/**
+ * The tracing a process (`serve`, `cog-node worker`) runs under its plan, or undefined when off;
+ * says so through `log` when it is on, or was asked for and something turned it off.
+ */
+export function startTracing(plan: TracingPlan, log: (line: string) => void): CogTracing | undefined {
+  if (plan.enabled) {
+    log(`tracing: spans to ${shownUrl(plan.url)} (sampler ${plan.sampler})`);
+    return new CogTracing(plan);
+  }
+  if (!plan.why.startsWith('not enabled')) log(`tracing off: ${plan.why}`);
+  return undefined;
+}

@@ -7,7 +7,7 @@ import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
 import { frontQueue } from '../fleet/gateway.js';
 import { CogMetrics } from '../observe/metrics.js';
-import { CogTracing } from '../observe/tracing.js';
+import { startTracing } from '../observe/tracing.js';
 import { cogRoutes } from './app.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
@@ -51,16 +51,6 @@ export function createApp(source: ServeSource, settings: AppSettings & { onShutd
   return buildApp(source, settings).cog;
 }
 
-/** A URL as logged: without its userinfo and query. */
-function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
-  } catch {
-    return '(an invalid URL)';
-  }
-}
-
 /** `createApp`, and the settings its resolver read (the server's port is one). */
 function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () => void }): { cog: CogApp; settings: Settings } {
   const { shape, load, declarations, settings, tracing: tracingPlan } = resolveSource(source, options);
@@ -78,10 +68,7 @@ function buildApp(source: ServeSource, options: AppSettings & { onShutdown?: () 
   const service = new CogService(shape, load);
   const metrics = new CogMetrics();
   service.watchRuntimes((runtime) => metrics.watch(runtime));
-  const tracing = tracingPlan.enabled ? new CogTracing(tracingPlan) : undefined;
-  // Said when tracing is on, or was asked for and something turned it off.
-  if (tracingPlan.enabled) serverLog(`tracing: spans to ${shownUrl(tracingPlan.url)} (sampler ${tracingPlan.sampler})`);
-  else if (!tracingPlan.why.startsWith('not enabled')) serverLog(`tracing off: ${tracingPlan.why}`);
+  const tracing = startTracing(tracingPlan, serverLog);
   if (tracing !== undefined) service.watchRuntimes((runtime) => tracing.watch(runtime));
   const app = cogRoutes(service, { uploadUrl: options.uploadUrl, onShutdown: options.onShutdown, settings, metrics });
   const shutdown = async () => {
