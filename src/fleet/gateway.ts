@@ -103,6 +103,10 @@ class QueueRuns implements RemoteRuns {
     const { input, created_at } = job.data;
     const starting = JSON.stringify({ id, status: 'starting', input, created_at });
     if (state !== 'active') return starting;
+    // The worker writes the `completed` entry before it completes the job (its sync client is
+    // answered from that entry): in between, the job is still active but the prediction has ended.
+    const ended = await completedEntry(this.#client, this.#name, id);
+    if (ended !== undefined) return ended;
     // A worker holds it, but it runs only once its `start` is published (it may wait for a slot there).
     const soFar = await this.#soFar(id);
     if (soFar === undefined) return starting;
