@@ -84,4 +84,23 @@ describe('PredictionQueue', () => {
       await client.quit();
     }
   });
+
+  it("the worker's --port serves /metrics counting its predictions, and the probes", async () => {
+    const port = /worker health on http:\/\/[^:]+:(\d+)/.exec(worker.output())?.[1];
+    const base = `http://127.0.0.1:${port}`;
+    const succeeded = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const line = /^cog_predictions_total\{status="succeeded"\} (\d+)$/m.exec(text);
+      return { count: Number(line?.[1] ?? 0), text };
+    };
+    const before = await succeeded();
+    await queue.submit({ text: 'counted' }, { id: 'metrics-1' });
+    expect(await queue.result('metrics-1')).toMatchObject({ status: 'succeeded' });
+    const after = await succeeded();
+    expect(after.count).toBe(before.count + 1);
+    expect(after.text).toMatch(/^cog_prediction_run_seconds_count \d+$/m);
+    expect(after.text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+  }, 30_000);
 });
