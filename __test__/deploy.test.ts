@@ -196,7 +196,7 @@ describe('deploy/', () => {
     });
   }, 180_000);
 
-  it("the gateway's command line starts, answers its probes with 200, serves a prediction through the worker, which then exits 0 on SIGTERM", async () => {
+  it("the gateway's command line starts, answers its probes with 200, serves a prediction through the worker, which then exits 0 on SIGTERM; without Redis it is unready", async () => {
     const c = container(files.gateway);
     const { cog, url } = await startContainer(c, redis.url, /ready: in front of the queue/, /serving on http:\/\/[^:]+:(\d+)/);
     running.push(cog);
@@ -212,6 +212,12 @@ describe('deploy/', () => {
     const worker = running[0]!;
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
+    // As deploy/README.md says: without Redis the gateway is unready (it could not queue), yet live.
+    await redis.stop();
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'unavailable', reason: expect.stringMatching(/^Redis did not answer/) });
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
   }, 180_000);
 
   it("is linked from the README's Running a fleet section, and says it cannot run here", () => {
