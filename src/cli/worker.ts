@@ -13,7 +13,7 @@ Runs the predictor named in ./cog.yaml and takes its predictions from a BullMQ q
 Options:
   --redis URL        Redis to take jobs from (default: $COG_REDIS_URL), e.g. redis://127.0.0.1:6379
   --queue NAME       The queue (default: $COG_QUEUE_NAME, else cog-predictions)
-  --port PORT        Serve /health-check on this port (0 picks one); default: no HTTP
+  --port PORT        Serve /health-check, the probes and /metrics here (0 picks one); default: none
   --host HOST        Address --port listens on (default 0.0.0.0)
   --upload-url URL   PUT output files to URL/<name> and return their URLs (default: data URIs)
   -h, --help         Show this help.

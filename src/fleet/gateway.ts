@@ -234,6 +234,20 @@ export function frontQueue(options: GatewayOptions): Gateway {
       poll: async (id) => runs?.poll(id),
     },
     schema: () => schema,
+    probes: {
+      // Nothing here can become DEFUNCT: a gateway that runs at all is worth keeping.
+      live: () => ({ ok: true }),
+      // Ready when a prediction sent now would be queued: the declaration loaded, not shutting
+      // down, Redis answering. Workers are not asked: with none (scaled to zero on an empty
+      // queue) the gateway must still take the job that brings one up.
+      async ready() {
+        if (setup.status === 'failed') return { ok: false, reason: 'setup failed' };
+        if (options.shuttingDown()) return { ok: false, reason: 'shutting down' };
+        if (runs === undefined) return { ok: false, reason: 'starting' };
+        if ((await runs.waiting()) === undefined) return { ok: false, reason: `Redis did not answer within ${REDIS_ANSWER_MS} ms` };
+        return { ok: true };
+      },
+    },
     async health(): Promise<HealthReport> {
       const report: HealthReport = { status: 'STARTING', setup: { ...setup }, version: HEALTH_VERSION, queue: { waiting: 0, max: 0 } };
       if (setup.status === 'failed') report.status = 'SETUP_FAILED';

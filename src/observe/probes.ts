@@ -10,7 +10,8 @@ export type ProbeAnswer = { ok: true } | { ok: false; reason: string };
 /** What the probes ask: the server's own (`serviceProbes`), or a gateway's or a queue worker's. */
 export interface ProbeSource {
   live(): ProbeAnswer;
-  ready(): ProbeAnswer;
+  /** May ask elsewhere (the gateway asks Redis), within its own short limit. */
+  ready(): ProbeAnswer | Promise<ProbeAnswer>;
 }
 
 /**
@@ -51,8 +52,8 @@ export function registerProbes(app: Hono, source: ProbeSource): void {
     const { body, status } = answer(source.live());
     return c.json(body, status);
   });
-  app.get('/health/ready', (c) => {
-    const { body, status } = answer(source.ready());
+  app.get('/health/ready', async (c) => {
+    const { body, status } = answer(await source.ready());
     return c.json(body, status);
   });
 }

@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';
 import { CogMetrics, metricsHandler } from '../observe/metrics.js';
-import { registerProbes, serviceProbes } from '../observe/probes.js';
+import { registerProbes, serviceProbes, type ProbeSource } from '../observe/probes.js';
 import { HealthReporter, type HealthReport } from './health.js';
 import { serverLog } from './server-log.js';
 import { crossOriginGuard } from './origin.js';
@@ -33,6 +33,8 @@ export interface AppOptions {
 export interface RemoteFront {
   runs: RemoteRuns;
   health(): Promise<HealthReport>;
+  /** `/health/live` and `/health/ready`: the queue's, not the (runtime-less) service's. */
+  probes: ProbeSource;
   /** The OpenAPI document; undefined until the declaration has loaded. */
   schema(): Record<string, unknown> | undefined;
 }
@@ -80,7 +82,7 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   app.use(crossOriginGuard(settings.corsOrigins));
   app.get('/', (c) => c.json(discovery(service)));
   app.get('/health-check', async (c) => c.json(await (remote?.health() ?? health.report())));
-  registerProbes(app, serviceProbes(service));
+  registerProbes(app, remote?.probes ?? serviceProbes(service));
   let metrics = options.metrics;
   if (metrics === undefined) {
     const own = new CogMetrics();
