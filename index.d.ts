@@ -173,18 +173,12 @@ export declare class PredictionBatches {
   get maxSize(): number
 }
 
-/** One held slot. `release()` frees it; releasing twice is harmless. */
+/**
+ * One held slot, from `PredictionAdmission` (admission.rs). `release()` frees it (or hands it to
+ * the first waiter); releasing twice is harmless.
+ */
 export declare class PredictionSlot {
   release(): void
-}
-
-/** Concurrency slots: `tryAcquire()` gives a permit or null at capacity (Cog answers 409). */
-export declare class PredictionSlots {
-  constructor(capacity: number)
-  tryAcquire(): PredictionSlot | null
-  get capacity(): number
-  get inUse(): number
-  get full(): boolean
 }
 
 /**

@@ -773,14 +773,13 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, PredictionSlots, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
 export { PredictionAdmission }
 export { PredictionBatches }
 export { PredictionSlot }
-export { PredictionSlots }
 export { WaitingTicket }
 export { cancelTokenAbi }
 export { readSafetensors }

@@ -14,10 +14,9 @@ try {
   throw missingAddonError(error, { name: 'cog-node', packagePrefix: 'cog-node', buildCommand: 'npm run build:native' });
 }
 
-export const { CancelToken, OutputChannel, PredictionSlots, registeredCancelTokens } = addon;
+export const { CancelToken, OutputChannel, registeredCancelTokens } = addon;
 export type CancelToken = Addon.CancelToken;
 export type OutputChannel = Addon.OutputChannel;
-export type PredictionSlots = Addon.PredictionSlots;
 export type { OutputConsumer } from '../../index.js';
 // The admission line in front of the slots, and the batch former (crates/core queue.rs, batch.rs).
 export const { PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket } = addon;

@@ -1,7 +1,7 @@
 // PredictorRuntime: the single owner of prediction state, for the HTTP server, the CLI and
 // embedding apps alike. It alone holds, per runtime: the map of predictions in flight
 // (`#inFlight`, each entry with its slot, its caller's signal and its one cancel timer), the slot
-// count (the native `PredictionSlots`: a slot outlives its map entry while abandoned work still
+// count (the native `PredictionAdmission`'s slots: a slot outlives its map entry while abandoned work still
 // runs, so the map's size is not the count), and the health (`health`, from the setup state and
 // `#defunct`). Executors keep only their transport's bookkeeping, keyed by the prediction's cancel
 // token id; the HTTP service keeps only webhooks and its shutdown flag, and asks here what is in
