@@ -112,6 +112,20 @@ describe('a predictor in a worker thread', () => {
     expect((await runtime.start({ how: 'fine' }).done).output).toBe('fine');
   });
 
+  it('a prediction cancelled before it reaches the worker is never run, and frees its slot at once', async () => {
+    const runtime = launch('Concurrent');
+    await runtime.ready;
+    // Cancelled in the same turn as it started: its input is still being prepared (a CI race:
+    // the cancel then went nowhere and the worker ran predict() with an already-aborted signal).
+    const prediction = runtime.start({ tag: 'late', ms: 20_000 });
+    prediction.cancel();
+    const response = await prediction.done;
+    expect(response.status).toBe('canceled');
+    expect(response.logs).toBe('');
+    expect(runtime.health).toBe('READY');
+    expect((await runtime.start({ tag: 'next', ms: 30 }).done).output).toBe('next done (anonymous)');
+  });
+
   it('interleaves async predictions up to the concurrency limit, refusing the next', async () => {
     const runtime = launch('Concurrent', { concurrency: 3 });
     await runtime.ready;

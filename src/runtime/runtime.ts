@@ -744,7 +744,10 @@ export class PredictorRuntime {
           ? { status: 'canceled', metrics: {} }
           : { status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} };
       }
-      if (resolved !== undefined) {
+      // Cancelled while its input was prepared: the cancel found nothing running to tell, so the
+      // predictor is never called (it would start with its signal already aborted).
+      if (resolved !== undefined && prediction.canceled) ending = { status: 'canceled', metrics: {} };
+      else if (resolved !== undefined) {
         // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
         const invokedFrom = performance.now();
         const job = { input: resolved, context: prediction.context, token: prediction.token };
