@@ -126,6 +126,23 @@ describe('a predictor in a worker thread', () => {
     expect((await runtime.start({ tag: 'next', ms: 30 }).done).output).toBe('next done (anonymous)');
   });
 
+  it('predictions started in one turn reach the worker together, each with its own output and logs; a cancel right behind them reaches its own', async () => {
+    const runtime = launch('Obedient', { concurrency: 8 });
+    await runtime.ready;
+    const tags = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const predictions = tags.map((tag) => runtime.start({ tag }, { context: { user: tag } }));
+    // It would wait a minute, longer than `until` below, unless its cancel reaches it.
+    const victim = runtime.start({ tag: 'victim', ms: 60_000 });
+    setImmediate(() => victim.cancel());
+    const responses = await Promise.all(predictions.map((prediction) => prediction.done));
+    for (const [index, tag] of tags.entries()) {
+      expect(responses[index]).toMatchObject({ status: 'succeeded', output: `${tag} done (${tag})`, logs: `${tag} waits\n` });
+    }
+    expect((await victim.done).status).toBe('canceled');
+    await until(() => runtime.slots.inUse === 0, 'the cancelled prediction to free its slot');
+    expect((await runtime.start({ tag: 'next' }).done).output).toBe('next done (anonymous)');
+  });
+
   it('interleaves async predictions up to the concurrency limit, refusing the next', async () => {
     const runtime = launch('Concurrent', { concurrency: 3 });
     await runtime.ready;

@@ -54,6 +54,16 @@ export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
   return captures.run({ sink, echo }, fn);
 }
 
+/**
+ * Turns this thread's capture off until the next `captureLogs`, for a thread where no capture is
+ * running and none is needed (the server's, once its predictors run in worker threads): while an
+ * AsyncLocalStorage is enabled every promise pays its hooks, ~3% of the server thread's CPU per
+ * echo request (promiseInitHook, _propagate; benches/README.md "HTTP server").
+ */
+export function stopCapturing(): void {
+  captures.disable();
+}
+
 /** Runs `fn` with no capture: what it writes goes to the real streams. */
 export function outsideCapture<T>(fn: () => T): T {
   return captures.exit(fn);

@@ -338,6 +338,12 @@ export class PredictorRuntime {
     if (info.batch !== undefined) this.#batches = new PredictionBatches(info.batch.maxSize, info.batch.maxDelayMs);
   }
 
+  /** Whether the predictor's code runs in worker threads (not in this one); false until loaded. */
+  get runsInWorker(): boolean {
+    const executor = this.#loaded?.executor;
+    return executor instanceof WorkerExecutor || executor instanceof InstancePool;
+  }
+
   /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
   get slots(): { readonly capacity: number; readonly inUse: number; readonly full: boolean } {
     return this.#admission;

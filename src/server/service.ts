@@ -2,7 +2,7 @@
 // setup as health reports it, webhook deliveries and graceful shutdown. Not prediction state:
 // that is runtime.ts's.
 import { errorMessage } from '../runtime/executor.js';
-import { captureLogs } from '../runtime/log-capture.js';
+import { captureLogs, stopCapturing } from '../runtime/log-capture.js';
 import { joinDeclarations } from '../schema/declaration.js';
 import { openApiDocument } from '../schema/openapi.js';
 import type { Prediction } from '../runtime/prediction.js';
@@ -104,6 +104,8 @@ export class CogService {
         const what = runtimes.length > 1 ? `setup of the ${runtime.kind === 'train' ? 'trainer' : 'predictor'}` : 'setup';
         serverLog(status === 'failed' ? `${what} failed after ${took}: ${error ?? 'unknown error'}` : `${what} succeeded in ${took}`);
       }
+      // Loading's logs are in; predictors in worker threads capture their own logs there.
+      if (runtimes.every((runtime) => runtime.runsInWorker)) stopCapturing();
     })();
   }
 

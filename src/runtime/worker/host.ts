@@ -50,6 +50,13 @@ export class WorkerExecutor implements PredictorExecutor {
   #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
   #seq = 0;
   #closing = false;
+  /**
+   * 'predict' messages not posted yet: those made in one turn of the event loop go as one message
+   * (a postMessage and the worker's wake-up cost more than the rest of an echo prediction's trip,
+   * benches/README.md "HTTP server"). Any other message posts them first, so order is kept.
+   */
+  #queued: ToWorker[] = [];
+  #flushScheduled = false;
   /** Called when the worker died on its own or was stopped because it hung. */
   onDeath: ((reason: WorkerDeath, message: string) => void) | undefined;
 
@@ -73,8 +80,10 @@ export class WorkerExecutor implements PredictorExecutor {
     this.#worker = worker;
     return new Promise((resolve, reject) => {
       let loaded = false;
-      worker.on('message', (message: FromWorker) => {
-        if (message.type === 'loaded') {
+      const receive = (message: FromWorker): void => {
+        if (message.type === 'many') {
+          for (const one of message.messages) receive(one);
+        } else if (message.type === 'loaded') {
           loaded = true;
           resolve(message.info);
         } else if (message.type === 'load-failed') {
@@ -87,7 +96,8 @@ export class WorkerExecutor implements PredictorExecutor {
         } else {
           this.#onMessage(message);
         }
-      });
+      };
+      worker.on('message', receive);
       worker.on('error', (error) => {
         if (!loaded) reject(error);
         else this.#died(worker, 'crashed', crashMessage(error, maxHeapMb));
@@ -103,6 +113,8 @@ export class WorkerExecutor implements PredictorExecutor {
   #died(worker: Worker, reason: WorkerDeath, message: string): void {
     if (worker !== this.#worker || this.#closing) return;
     this.#worker = undefined as unknown as Worker;
+    // Meant for the dead worker: its predictions are settled below, and none may reach the next one.
+    this.#queued = [];
     for (const [id, pending] of this.#pending) {
       pending.resolve(pending.token.canceled ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} });
       this.#pending.delete(id);
@@ -121,7 +133,26 @@ export class WorkerExecutor implements PredictorExecutor {
   }
 
   #post(message: ToWorker): void {
+    if (this.#queued.length > 0) this.#flush();
     this.#worker?.postMessage(message);
+  }
+
+  /** Posts `message` with the others of this event loop turn (see `#queued`). */
+  #postSoon(message: ToWorker): void {
+    this.#queued.push(message);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    this.#queued = [];
+    this.#worker?.postMessage(queued.length === 1 ? queued[0] : ({ type: 'many', messages: queued } satisfies ToWorker));
   }
 
   #ack(id: number, pending: Pending, count: number): void {
@@ -198,7 +229,7 @@ export class WorkerExecutor implements PredictorExecutor {
     const id = job.token.id;
     return new Promise((resolve) => {
       this.#pending.set(id, { token: job.token, sink, chain: Promise.resolve(), resolve, unacked: 0 });
-      this.#post({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
+      this.#postSoon({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
     });
   }
 

@@ -23,7 +23,9 @@ export type ToWorker =
   | { type: 'predict-batch'; items: { id: number; input: unknown; context: Record<string, string> }[] }
   | { type: 'cancel'; id: number }
   | { type: 'ack'; id: number; count: number }
-  | { type: 'healthcheck'; seq: number };
+  | { type: 'healthcheck'; seq: number }
+  /** Messages of one event loop turn, in order, as one postMessage (host.ts `#postSoon`). */
+  | { type: 'many'; messages: ToWorker[] };
 
 export type FromWorker =
   | { type: 'loaded'; info: PredictorInfo }
@@ -37,6 +39,8 @@ export type FromWorker =
   /** A non-streamed predictor's one value travels here only (never in 'outputs'). */
   | { type: 'done'; id: number; result: ExecutionResult }
   | { type: 'healthcheck-result'; seq: number; healthy: boolean; error?: string }
+  /** Messages of one event loop turn, in order, as one postMessage (thread.ts `postSoon`). */
+  | { type: 'many'; messages: FromWorker[] }
   /** An error that belongs to no prediction escaped: the host replaces this worker. */
   | { type: 'crashed'; error: string; stack: string };
 

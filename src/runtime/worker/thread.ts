@@ -24,7 +24,49 @@ import { fromPortable, portableSchema, toPortable } from './portable.js';
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
 const options = workerData as WorkerOptions;
-const post = (message: FromWorker) => port.postMessage(message);
+/**
+ * 'done' messages not posted yet: the predictions that end in one turn of the event loop answer
+ * in one message (a postMessage and the host's wake-up cost more than the rest of an echo
+ * prediction's trip). Every other message, and the next message in, posts them first, so order
+ * is kept and none waits past this turn.
+ */
+let queued: FromWorker[] = [];
+let flushScheduled = false;
+function flushQueued(): void {
+  if (queued.length === 0) return;
+  const messages = queued;
+  queued = [];
+  try {
+    port.postMessage(messages.length === 1 ? messages[0] : ({ type: 'many', messages } satisfies FromWorker));
+  } catch {
+    // An output structured clone refuses (a Promise, a WeakMap inside it) fails its own prediction only.
+    for (const message of messages) postDone(message);
+  }
+}
+
+/** Posts a 'done' alone; one whose output cannot be cloned fails its prediction instead. */
+function postDone(message: FromWorker): void {
+  try {
+    port.postMessage(message);
+  } catch (error) {
+    if (message.type !== 'done') throw error;
+    port.postMessage({ type: 'done', id: message.id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
+  }
+}
+const post = (message: FromWorker) => {
+  if (queued.length > 0) flushQueued();
+  port.postMessage(message);
+};
+/** Posts `message` with the others of this event loop turn (see `queued`). */
+function postSoon(message: FromWorker): void {
+  queued.push(message);
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(() => {
+    flushScheduled = false;
+    flushQueued();
+  });
+}
 // Before the predictor loads: `this.instance` holds from its constructor on.
 if (options.instance !== undefined) setCurrentInstance(options.instance);
 
@@ -84,9 +126,8 @@ function done(state: Running, execution: Promise<ExecutionResult>): void {
   void execution
     .then((result: ExecutionResult) => {
       flush(state);
-      post({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
+      postSoon({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
     })
-    // A value structured clone refuses (a Promise, a WeakMap inside the output) fails here.
     .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
     .finally(() => running.delete(id));
 }
@@ -137,8 +178,11 @@ async function main(): Promise<void> {
     return;
   }
 
-  port.on('message', (message: ToWorker) => {
+  const receive = (message: ToWorker): void => {
     switch (message.type) {
+      case 'many':
+        for (const one of message.messages) receive(one);
+        break;
       case 'setup':
         predictor
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
@@ -221,6 +265,11 @@ async function main(): Promise<void> {
         );
         break;
     }
+  };
+  port.on('message', (message: ToWorker) => {
+    // What ended before this message came goes first: none waits behind a predictor's busy turn.
+    flushQueued();
+    receive(message);
   });
 }
 
