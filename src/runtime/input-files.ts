@@ -160,6 +160,11 @@ export class InputFiles {
   }
 }
 
+/** Whether any input is a `Path`/`File` (or a list of them): the others need no `InputFiles`. */
+export function hasFileInputs(inputs: InputsDeclaration): boolean {
+  return Object.values(inputs).some(isFileInput);
+}
+
 function isFileInput(schema: TSchema): boolean {
   const kind = cogKind(schema) ?? cogKind((schema as unknown as { items?: unknown }).items);
   return kind === 'path' || kind === 'file';

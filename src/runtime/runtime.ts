@@ -30,7 +30,7 @@ import {
   type ExecutionSink,
   type PredictorExecutor,
 } from './executor.js';
-import { InputFiles } from './input-files.js';
+import { InputFiles, hasFileInputs } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
@@ -50,6 +50,9 @@ import { InstancePool } from './worker/pool.js';
  * stops within a few ms, even in a worker thread (a message each way).
  */
 const ABANDON_AFTER_MS = 100;
+
+/** Awaited where a step may be async: one microtask, no allocation. */
+const SETTLED = Promise.resolve();
 
 export type SetupStatus = 'starting' | 'succeeded' | 'failed';
 
@@ -196,6 +199,8 @@ interface RunningBatch {
 /** What loading a predictor gives the runtime, all at once. */
 interface Loaded {
   info: PredictorInfo;
+  /** Whether an input is a file (`#run` then fetches and cleans up input files). */
+  fileInputs: boolean;
   declaration: CheckedDeclaration;
   validator: InputValidator;
   executor: PredictorExecutor;
@@ -331,7 +336,8 @@ export class PredictorRuntime {
   #load(info: PredictorInfo, executor: PredictorExecutor): void {
     // Fails here, at load, when the schema cannot be expressed.
     const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
-    this.#loaded = { info, declaration, validator: new InputValidator(declaration[this.kind]!.inputs), executor };
+    const validator = new InputValidator(declaration[this.kind]!.inputs);
+    this.#loaded = { info, fileInputs: hasFileInputs(info.inputs), declaration, validator, executor };
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
     if (capacity !== this.#admission.capacity) this.#admission = new PredictionAdmission(capacity, this.#options.queueMax ?? 0);
@@ -728,7 +734,8 @@ export class PredictorRuntime {
    */
   async #run(entry: InFlight, input: Record<string, unknown>, options: StartOptions, execute?: Execute): Promise<void> {
     const { prediction } = entry;
-    const files = new InputFiles();
+    // Without a file input there is nothing to fetch or clean up (two async calls a prediction).
+    const files = this.#whenLoaded().fileInputs ? new InputFiles() : undefined;
     const encodeFile = options.encodeFile;
     // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
     const plain = (value: unknown) =>
@@ -743,7 +750,13 @@ export class PredictorRuntime {
         // The signal only when a file is fetched: making it for every prediction cost ~25 µs of CPU
         // per echo request under wrk, most of it in GC (input-files.ts).
         const from = performance.now();
-        resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
+        if (files !== undefined) resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
+        else {
+          // Still a turn later, as with files: a cancel in the caller's own turn finds it unstarted.
+          await SETTLED;
+          // A copy, as `resolve` makes: code that changes its input must not change the prediction's `input`.
+          resolved = { ...input };
+        }
         this.#phase(prediction, 'prepare_input', from);
       } catch (error) {
         ending = prediction.canceled
@@ -799,7 +812,7 @@ export class PredictorRuntime {
       ending = { status: 'failed', error: errorMessage(error), metrics: {} };
     }
     // Input files go before the prediction ends: a caller may exit as soon as it has.
-    await files.cleanup().catch(() => undefined);
+    if (files !== undefined) await files.cleanup().catch(() => undefined);
     if (execution === undefined) this.#workEnded(entry);
     prediction.finish(ending!);
     await execution?.catch(() => undefined);
