@@ -1,0 +1,109 @@
+// Builds side by side: `node benches/http/ab.mjs ROUNDS SECONDS DIR...` runs the echo predictor's
+// server (DIR/benches/http/serve-node.mjs, DIR's own dist/) of each DIR ('bare': bare.mjs), round
+// by round interleaved, under wrk at c=1 and c=16, and prints per-round figures and medians:
+// req/s, p99, and CPU per request of the main thread, the busiest other thread (the predictor's
+// worker) and the rest (GC helpers, I/O), from /proc/<pid>/task. EXTRA_ENV='{"COG_QUEUE_MAX":"1000"}'
+// adds settings. A baseline DIR: a copy of dist/, package.json, index.js and the addon of that build.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+const [rounds, seconds, ...dirs] = process.argv.slice(2);
+const TICKS = 100;
+const here = import.meta.dirname;
+const lua = `${here}/post.lua`;
+function threads(pid) {
+  const per = {};
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+      per[t] = (Number(f[11]) + Number(f[12])) / TICKS;
+    } catch {}
+  }
+  return per;
+}
+function split(pid, a, b) {
+  let main = 0,
+    worker = 0,
+    others = 0;
+  const ds = [];
+  for (const t of Object.keys(b)) {
+    const d = b[t] - (a[t] ?? 0);
+    if (t === String(pid)) main = d;
+    else ds.push(d);
+  }
+  ds.sort((x, y) => y - x);
+  worker = ds[0] ?? 0;
+  others = ds.slice(1).reduce((x, y) => x + y, 0);
+  return { main, worker, others };
+}
+function wrk(port, c, secs) {
+  const out = execFileSync(
+    'wrk',
+    ['-t1', `-c${c}`, `-d${secs}s`, '--timeout', '30s', '--latency', '-s', lua, `http://127.0.0.1:${port}/predictions`],
+    { encoding: 'utf8' },
+  );
+  const toMs = (s) => (s.endsWith('us') ? parseFloat(s) / 1000 : s.endsWith('ms') ? parseFloat(s) : parseFloat(s) * 1000);
+  const req = Number(/(\d+) requests in/.exec(out)[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const el = /requests in ([\d.]+)(m?s)/.exec(out);
+  const elapsed = el[2] === 'ms' ? Number(el[1]) / 1000 : Number(el[1]);
+  return {
+    req,
+    rps: (req - non2xx) / elapsed,
+    non2xx,
+    p50: toMs(/^\s*50%\s+(\S+)/m.exec(out)[1]),
+    p99: toMs(/^\s*99%\s+(\S+)/m.exec(out)[1]),
+  };
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let port = 19100;
+const results = {};
+for (let r = 0; r < Number(rounds); r++) {
+  for (const dir of dirs) {
+    port++;
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      COG_MAX_CONCURRENCY: '64',
+      ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}),
+    };
+    const child =
+      dir === 'bare'
+        ? spawn(process.execPath, [`${here}/bare.mjs`], { env, stdio: 'ignore' })
+        : spawn(process.execPath, [`${dir}/benches/http/serve-node.mjs`], { env, stdio: 'ignore', cwd: dir });
+    for (let i = 0; i < 600; i++) {
+      try {
+        const b = await (await fetch(`http://127.0.0.1:${port}/health-check`)).json();
+        if (dir === 'bare' || b.status === 'READY') break;
+      } catch {}
+      await sleep(20);
+    }
+    wrk(port, 16, 2);
+    const row = {};
+    for (const c of [1, 16]) {
+      const before = threads(child.pid);
+      const w = wrk(port, c, Number(seconds));
+      const d = split(child.pid, before, threads(child.pid));
+      row[`c${c}`] = { ...w, mainUs: (d.main * 1e6) / w.req, workerUs: (d.worker * 1e6) / w.req, otherUs: (d.others * 1e6) / w.req };
+    }
+    child.kill('SIGKILL');
+    (results[dir] ??= []).push(row);
+    const c1 = row.c1,
+      c16 = row.c16;
+    console.log(
+      `round ${r} ${dir.padEnd(20)} c1 ${c1.rps.toFixed(0)} rps p99 ${c1.p99.toFixed(2)} | c16 ${c16.rps.toFixed(0)} rps p50 ${c16.p50.toFixed(2)} p99 ${c16.p99.toFixed(2)} cpu main ${c16.mainUs.toFixed(1)} worker ${c16.workerUs.toFixed(1)} other ${c16.otherUs.toFixed(1)} µs non2xx ${c16.non2xx} | load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    );
+    await sleep(300);
+  }
+}
+const med = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+console.log('\nmedians:');
+for (const dir of dirs) {
+  const rs = results[dir];
+  const m = (k, f) => med(rs.map((x) => x[k][f]));
+  console.log(
+    `${dir.padEnd(22)} c1 ${m('c1', 'rps').toFixed(0)} p99 ${m('c1', 'p99').toFixed(2)} | c16 ${m('c16', 'rps').toFixed(0)} p99 ${m('c16', 'p99').toFixed(2)} | cpu/req c16 main ${m('c16', 'mainUs').toFixed(1)} worker ${m('c16', 'workerUs').toFixed(1)} other ${m('c16', 'otherUs').toFixed(1)} total ${(m('c16', 'mainUs') + m('c16', 'workerUs') + m('c16', 'otherUs')).toFixed(1)}`,
+  );
+}
