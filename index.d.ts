@@ -131,6 +131,15 @@ export declare class OutputConsumer {
 export declare class PredictionAdmission {
   /** `capacity` slots (at least 1) and at most `max_waiting` predictions in the line. */
   constructor(capacity: number, maxWaiting: number)
+  /**
+   * A slot now, as a number for `releaseHandle`, when one is free and nobody waits; null
+   * otherwise (then `admit` answers, with the line). `admit` and `release` of a
+   * `PredictionSlot` object took 5–10 µs a prediction in a loop, most of it making the object
+   * and collecting it (its finalizer): ~4% of the server thread per echo request.
+   */
+  admitNow(): number | null
+  /** Frees the slot `admitNow` gave as `handle`; false when it holds none (freed already). */
+  releaseHandle(handle: number): boolean
   admit(id: string): PredictionSlot | WaitingTicket | AdmissionFull
   /**
    * Takes the prediction out of the line (its ticket's `wait()` resolves null). False when it

@@ -26,6 +26,29 @@ describe('PredictionAdmission', () => {
     expect([admission.inUse, admission.waiting]).toEqual([0, 0]);
   });
 
+  it('admitNow gives a free slot as a number only while nobody waits; releaseHandle frees it once', async () => {
+    const admission = new PredictionAdmission(2, 4);
+    const first = admission.admitNow();
+    const second = admission.admitNow();
+    expect(typeof first).toBe('number');
+    expect(second).not.toBe(first);
+    expect([admission.inUse, admission.full]).toEqual([2, true]);
+    // Full: null, and nothing joins the line (admit does that).
+    expect(admission.admitNow()).toBeNull();
+    expect(admission.waiting).toBe(0);
+    const waiter = admission.admit('w') as WaitingTicket;
+    expect(admission.releaseHandle(first!)).toBe(true);
+    expect(admission.releaseHandle(first!)).toBe(false);
+    // The freed slot goes to the waiter, first in line, not to a newcomer.
+    expect(admission.admitNow()).toBeNull();
+    const slot = await waiter.wait();
+    expect(slot).toBeInstanceOf(PredictionSlot);
+    slot!.release();
+    expect(admission.releaseHandle(second!)).toBe(true);
+    expect([admission.inUse, admission.waiting]).toEqual([0, 0]);
+    expect(typeof admission.admitNow()).toBe('number');
+  });
+
   it('a cancelled or departed waiter resolves null and its turn passes on', async () => {
     const admission = new PredictionAdmission(1, 4);
     const held = admission.admit('a') as PredictionSlot;

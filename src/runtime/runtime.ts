@@ -582,8 +582,11 @@ export class PredictorRuntime {
     const input = this.validator.validate(rawInput ?? {}, options.validate);
     const validateTo = performance.now();
     const id = options.id ?? generatePredictionId();
-    // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`).
-    const admitted = this.#batches !== undefined ? this.#admitToBatch() : this.#admission.admit(id);
+    // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`). Else the
+    // usual case first: a slot free and nobody waiting, as a number rather than a native object.
+    const admission = this.#admission;
+    const handle = this.#batches === undefined ? admission.admitNow() : null;
+    const admitted = handle !== null ? undefined : this.#batches !== undefined ? this.#admitToBatch() : admission.admit(id);
     if (admitted !== undefined && !(admitted instanceof PredictionSlot) && !(admitted instanceof WaitingTicket)) {
       // With no line (queue.max 0) this is Cog's 409; with a full one, 429 and when to come back.
       if (admitted.max === 0) throw new AtCapacityError();
@@ -603,7 +606,12 @@ export class PredictorRuntime {
     });
     const entry: InFlight = {
       prediction,
-      slot: admitted instanceof PredictionSlot ? admitted : undefined,
+      slot:
+        handle !== null
+          ? { release: () => void admission.releaseHandle(handle) }
+          : admitted instanceof PredictionSlot
+            ? admitted
+            : undefined,
       ticket: admitted instanceof WaitingTicket ? admitted : undefined,
       ranFromMs: undefined,
       deadline: undefined,

@@ -175,6 +175,16 @@ impl Admission {
         })
     }
 
+    /// A slot now when one is free and nobody waits (as [`Admission::admit`] would answer
+    /// [`Admitted::Now`]); `None` otherwise, with nothing changed: then `admit` says the rest.
+    pub fn admit_now(&self) -> Option<SlotPermit> {
+        let state = self.line.lock();
+        if !state.waiting.is_empty() {
+            return None;
+        }
+        self.line.slots.try_acquire()
+    }
+
     /// Takes the prediction `id` out of the line: its ticket resolves to `Err(Canceled)` (and is
     /// woken), and a slot already handed to it but not yet taken passes on. Returns whether a
     /// ticket with that id was still waiting for its slot.
@@ -423,6 +433,20 @@ mod tests {
             Admitted::Waiting(ticket) => ticket,
             other => panic!("expected a ticket, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn admit_now_takes_a_free_slot_only_while_nobody_waits() {
+        let admission = Admission::new(Slots::new(1), 2);
+        let held = admission.admit_now().expect("a free slot");
+        assert!(admission.admit_now().is_none());
+        let waiter = ticket(admission.admit("w"));
+        drop(held);
+        // The freed slot is handed to the waiter: a newcomer does not jump the line.
+        assert!(admission.admit_now().is_none());
+        assert_eq!(admission.slots().in_use(), 1);
+        drop(waiter);
+        assert!(admission.admit_now().is_some());
     }
 
     /// A ticket polled once (so it has a waker), with the waker that counts its wake-ups.

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cog_node_core::{Admission, Admitted, BatchFormer, BatchKey, MeanRunTime, Slots, Ticket};
+use cog_node_core::{
+    Admission, Admitted, BatchFormer, BatchKey, MeanRunTime, SlotPermit, Slots, Ticket,
+};
 use napi::bindgen_prelude::Either3;
 use napi_derive::napi;
 
@@ -31,6 +33,9 @@ pub struct AdmissionFull {
 pub struct PredictionAdmission {
     admission: Admission,
     mean: MeanRunTime,
+    /// Slots taken by `admitNow`, by handle, until `releaseHandle`.
+    held: HashMap<u32, SlotPermit>,
+    last_handle: u32,
 }
 
 #[napi]
@@ -42,7 +47,33 @@ impl PredictionAdmission {
         Self {
             admission: Admission::new(slots, max_waiting as usize),
             mean: MeanRunTime::new(),
+            held: HashMap::new(),
+            last_handle: 0,
         }
+    }
+
+    /// A slot now, as a number for `releaseHandle`, when one is free and nobody waits; null
+    /// otherwise (then `admit` answers, with the line). `admit` and `release` of a
+    /// `PredictionSlot` object took 5–10 µs a prediction in a loop, most of it making the object
+    /// and collecting it (its finalizer): ~4% of the server thread per echo request.
+    #[napi]
+    pub fn admit_now(&mut self) -> Option<u32> {
+        let permit = self.admission.admit_now()?;
+        // A handle still held (after 2^32 admissions) is skipped, never reused.
+        loop {
+            self.last_handle = self.last_handle.wrapping_add(1);
+            if !self.held.contains_key(&self.last_handle) {
+                break;
+            }
+        }
+        self.held.insert(self.last_handle, permit);
+        Some(self.last_handle)
+    }
+
+    /// Frees the slot `admitNow` gave as `handle`; false when it holds none (freed already).
+    #[napi]
+    pub fn release_handle(&mut self, handle: u32) -> bool {
+        self.held.remove(&handle).is_some()
     }
 
     #[napi]
