@@ -8,6 +8,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 const [rounds, seconds, ...dirs] = process.argv.slice(2);
 const TICKS = 100;
+/** `CONCURRENCY=1,16` (default): wrk's connections, one point each. */
+const CONCURRENCY = (process.env.CONCURRENCY ?? '1,16').split(',').map(Number);
 const here = import.meta.dirname;
 const lua = `${here}/post.lua`;
 function threads(pid) {
@@ -79,7 +81,7 @@ for (let r = 0; r < Number(rounds); r++) {
     }
     wrk(port, 16, 2);
     const row = {};
-    for (const c of [1, 16]) {
+    for (const c of CONCURRENCY) {
       const before = threads(child.pid);
       const w = wrk(port, c, Number(seconds));
       const d = split(child.pid, before, threads(child.pid));
@@ -87,11 +89,12 @@ for (let r = 0; r < Number(rounds); r++) {
     }
     child.kill('SIGKILL');
     (results[dir] ??= []).push(row);
-    const c1 = row.c1,
-      c16 = row.c16;
-    console.log(
-      `round ${r} ${dir.padEnd(20)} c1 ${c1.rps.toFixed(0)} rps p99 ${c1.p99.toFixed(2)} | c16 ${c16.rps.toFixed(0)} rps p50 ${c16.p50.toFixed(2)} p99 ${c16.p99.toFixed(2)} cpu main ${c16.mainUs.toFixed(1)} worker ${c16.workerUs.toFixed(1)} other ${c16.otherUs.toFixed(1)} µs non2xx ${c16.non2xx} | load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
-    );
+    const point = (c) => {
+      const x = row[`c${c}`];
+      return `c${c} ${x.rps.toFixed(0)} rps p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} cpu main ${x.mainUs.toFixed(1)} worker ${x.workerUs.toFixed(1)} other ${x.otherUs.toFixed(1)} µs non2xx ${x.non2xx}`;
+    };
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`round ${r} ${dir.padEnd(20)} ${CONCURRENCY.map(point).join(' | ')} | load ${load}`);
     await sleep(300);
   }
 }
@@ -103,7 +106,10 @@ console.log('\nmedians:');
 for (const dir of dirs) {
   const rs = results[dir];
   const m = (k, f) => med(rs.map((x) => x[k][f]));
-  console.log(
-    `${dir.padEnd(22)} c1 ${m('c1', 'rps').toFixed(0)} p99 ${m('c1', 'p99').toFixed(2)} | c16 ${m('c16', 'rps').toFixed(0)} p99 ${m('c16', 'p99').toFixed(2)} | cpu/req c16 main ${m('c16', 'mainUs').toFixed(1)} worker ${m('c16', 'workerUs').toFixed(1)} other ${m('c16', 'otherUs').toFixed(1)} total ${(m('c16', 'mainUs') + m('c16', 'workerUs') + m('c16', 'otherUs')).toFixed(1)}`,
-  );
+  const point = (c) => {
+    const k = `c${c}`;
+    const total = m(k, 'mainUs') + m(k, 'workerUs') + m(k, 'otherUs');
+    return `c${c} ${m(k, 'rps').toFixed(0)} rps p99 ${m(k, 'p99').toFixed(2)} cpu/req main ${m(k, 'mainUs').toFixed(1)} worker ${m(k, 'workerUs').toFixed(1)} other ${m(k, 'otherUs').toFixed(1)} total ${total.toFixed(1)}`;
+  };
+  console.log(`${dir.padEnd(22)} ${CONCURRENCY.map(point).join(' | ')}`);
 }
