@@ -16,6 +16,12 @@ export interface ExecutionSink {
    * (backpressure). A non-streamed predictor's one value never comes here: the result carries it.
    */
   output(item: unknown): void | Promise<void>;
+  /**
+   * Several streamed items in order, as one call (a batch from the worker thread: one send into
+   * the channel instead of one per item); when absent, `output` is called for each in turn. An
+   * item that fails does not keep the items after it from being taken.
+   */
+  outputs?(items: readonly unknown[]): void | Promise<void>;
   log(text: string, source: LogSource): void;
   metric(event: MetricEvent, metrics: MetricsObject): void;
 }
@@ -173,7 +179,10 @@ export class InProcessExecutor implements PredictorExecutor {
             const step = await iterator.next();
             if (step.done) break;
             this.#outputs.item(step.value, index);
-            await outside(() => events.output(step.value));
+            // Awaited only when the sink waits (backpressure): the worker's sink returns nothing
+            // while its window has room, which saves a promise and a turn per item.
+            const taken = outside(() => events.output(step.value));
+            if (taken !== undefined) await taken;
           }
           // The items went to the sink one by one; whoever keeps the output array keeps it there.
           value = undefined;

@@ -757,6 +757,16 @@ export class PredictorRuntime {
             const encoded = encode(item);
             await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
           },
+          outputs: (items) => {
+            if (prediction.terminal) return;
+            // Nothing to encode (tokens): the whole batch at once, without a promise per item.
+            if (encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
+            return (async () => {
+              // One by one, as `output` would be called: an item that fails (its upload) does
+              // not keep the items after it from being taken.
+              for (const item of items) await Promise.resolve(sink.output(item)).catch(() => undefined);
+            })();
+          },
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
           metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
         };

@@ -122,6 +122,16 @@ function addOutput(state: Running, item: unknown): void {
   }
 }
 
+/** Resolves once a batch fits in the window again (resuming for one item at a time would post one each). */
+async function windowRoom(state: Running): Promise<void> {
+  while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.token.canceled) {
+    await new Promise<void>((resolve) => {
+      state.wakeSender = resolve;
+    });
+  }
+  state.resumedAt = performance.now();
+}
+
 async function main(): Promise<void> {
   let predictor: InProcessExecutor;
   try {
@@ -153,18 +163,13 @@ async function main(): Promise<void> {
         const execution = predictor.execute(
           { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
           {
-            output: async (item) => {
+            output: (item) => {
               addOutput(state, item);
-              // Backpressure: past the window, the generator's next step waits for the host,
-              // until a batch fits again (resuming for one item at a time would post one each).
-              if (state.unacked >= OUTPUT_WINDOW) {
-                while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.token.canceled) {
-                  await new Promise<void>((resolve) => {
-                    state.wakeSender = resolve;
-                  });
-                }
-              }
+              // Backpressure: past the window, the generator's next step waits for the host.
+              if (state.unacked >= OUTPUT_WINDOW) return windowRoom(state);
+              // Nothing to wait for: no promise (the executor awaits only a returned one).
               state.resumedAt = performance.now();
+              return undefined;
             },
             log: (text, source) => {
               flush(state);
