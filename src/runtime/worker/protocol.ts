@@ -41,10 +41,10 @@ export type FromWorker =
   | { type: 'crashed'; error: string; stack: string };
 
 /** Output items a worker may send before the host has taken them (backpressure window). */
-export const OUTPUT_WINDOW = 64;
+export const OUTPUT_WINDOW = 512;
 
 /** Most output items in one message: a quarter of the window, so batches overlap with the host's work. */
-export const OUTPUT_BATCH = 16;
+export const OUTPUT_BATCH = 128;
 
 /**
  * An item the generator took less than this many milliseconds to yield is quick; a slow one is
