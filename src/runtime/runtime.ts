@@ -752,10 +752,11 @@ export class PredictorRuntime {
         const invokedFrom = performance.now();
         const job = { input: resolved, context: prediction.context, token: prediction.token };
         const sink: ExecutionSink = {
-          output: async (item) => {
-            if (prediction.terminal) return;
+          // Not async: a plain item (a token) is added without a promise of this function's own.
+          output: (item) => {
+            if (prediction.terminal) return undefined;
             const encoded = encode(item);
-            await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
+            return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
           },
           outputs: (items) => {
             if (prediction.terminal) return;
@@ -764,7 +765,13 @@ export class PredictorRuntime {
             return (async () => {
               // One by one, as `output` would be called: an item that fails (its upload) does
               // not keep the items after it from being taken.
-              for (const item of items) await Promise.resolve(sink.output(item)).catch(() => undefined);
+              for (const item of items) {
+                try {
+                  await sink.output(item);
+                } catch {
+                  // The host would have dropped it too (see WorkerExecutor's 'outputs').
+                }
+              }
             })();
           },
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
