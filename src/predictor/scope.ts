@@ -78,6 +78,7 @@ export class PredictionScope implements Scope {
   readonly context: Readonly<Record<string, string>>;
   readonly cancelToken: CancelToken;
   #abort: AbortController | undefined;
+  #cancelRequested = false;
   readonly #onMetric: ((event: MetricEvent) => void) | undefined;
 
   constructor(options: { context?: Record<string, string>; cancelToken: CancelToken; onMetric?: (event: MetricEvent) => void }) {
@@ -105,6 +106,14 @@ export class PredictionScope implements Scope {
     return this.cancelToken.canceled;
   }
 
+  /**
+   * True once `cancel()` was called on this thread: a plain JS read, where `canceled` (which also
+   * sees a cancel from another thread) is an N-API call.
+   */
+  get cancelRequested(): boolean {
+    return this.#cancelRequested;
+  }
+
   get items(): readonly Scope[] {
     return [this];
   }
@@ -118,6 +127,7 @@ export class PredictionScope implements Scope {
    * thread that runs the predictor.
    */
   cancel(): void {
+    this.#cancelRequested = true;
     this.cancelToken.cancel();
     if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
   }
