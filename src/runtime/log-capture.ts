@@ -64,7 +64,7 @@ export function stopCapturing(): void {
   captures.disable();
 }
 
-/** Runs `fn` with no capture: what it writes goes to the real streams. */
+/** Runs `fn` with no capture: what it writes goes to the real streams (no store: see outsideScope). */
 export function outsideCapture<T>(fn: () => T): T {
-  return captures.exit(fn);
+  return captures.run(undefined as unknown as Capture, fn);
 }
