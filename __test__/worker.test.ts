@@ -126,6 +126,21 @@ describe('a predictor in a worker thread', () => {
     expect((await runtime.start({ tag: 'next', ms: 30 }).done).output).toBe('next done (anonymous)');
   });
 
+  it('a prediction cancelled after it was handed to the worker, before the worker ran it, is never run and frees its slot', async () => {
+    const runtime = launch('Concurrent');
+    await runtime.ready;
+    // Its input is ready and its 'predict' on its way (it goes at the end of this turn): the
+    // cancel overtakes neither, so the worker finds its token cancelled when the message comes.
+    const prediction = runtime.start({ tag: 'late', ms: 60_000 });
+    setImmediate(() => prediction.cancel());
+    const response = await prediction.done;
+    expect(response.status).toBe('canceled');
+    // It never ran: deaf to its signal, it would have logged and held the slot for a minute.
+    expect(response.logs).toBe('');
+    await until(() => runtime.slots.inUse === 0, 'its slot to be free');
+    expect((await runtime.start({ tag: 'next', ms: 30 }).done).output).toBe('next done (anonymous)');
+  });
+
   it('predictions started in one turn reach the worker together, each with its own output and logs; a cancel right behind them reaches its own', async () => {
     const runtime = launch('Obedient', { concurrency: 8 });
     await runtime.ready;

@@ -210,6 +210,13 @@ async function main(): Promise<void> {
       case 'predict': {
         const { id } = message;
         const state = runningState(id);
+        // Cancelled on its way here (a client that hung up at once): never run, as one cancelled
+        // while its input was prepared. Run, its signal would be born aborted, and code that only
+        // listens for 'abort' would hold the slot (a CI failure under load).
+        if (state.token.canceled) {
+          done(state, Promise.resolve({ status: 'canceled', metrics: {} }));
+          break;
+        }
         const execution = predictor.execute(
           { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
           {
