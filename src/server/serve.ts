@@ -2,7 +2,7 @@
 // errors escaping user code) or as a Hono app to mount. What may be served is source.ts's.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer } from '../vendor/hono.js';
 import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
 import { frontQueue } from '../fleet/gateway.js';
