@@ -27,4 +27,6 @@ export type PredictionSlot = Addon.PredictionSlot;
 export type { AdmissionFull } from '../../index.js';
 // The safetensors reader and the cancel-token table that the torch addon calls through.
 export const { cancelTokenAbi, readSafetensors } = addon;
+// glibc's malloc_trim, once a server is ready (crates/node/src/memory.rs).
+export const { trimNativeHeap } = addon;
 export type { SafetensorsView, SafetensorsViews } from '../../index.js';
