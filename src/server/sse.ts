@@ -2,7 +2,7 @@
 // channel with backpressure, replayed to a client reconnecting by PUT; cancelled if its creator
 // goes away before the end.
 import type { Context } from 'hono';
-import { stream } from 'hono/streaming';
+import { stream } from '../vendor/hono.js';
 import { decodeEvent } from '../runtime/events.js';
 import type { Prediction } from '../runtime/prediction.js';
 
