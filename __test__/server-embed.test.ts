@@ -2,6 +2,7 @@
 import { serve as listen } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import * as built from '../dist/index.js';
@@ -74,5 +75,33 @@ describe('serve', () => {
     }
     await server.closed;
     await expect(fetch(`${server.url}/health-check`)).rejects.toThrow();
+  });
+});
+
+describe('an embedded predictor beside a service whose predictor runs in a worker thread', () => {
+  it("keeps the embedded prediction's logs in its own logs after the service's setup", async () => {
+    // The built package: a worker thread cannot load the sources that vitest runs here.
+    class Slow extends built.BasePredictor {
+      static output = built.Type.String();
+      async predict(): Promise<string> {
+        console.log('before');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        console.log('after');
+        return 'done';
+      }
+    }
+    const embedded = await built.loadPredictor(Slow);
+    const prediction = embedded.start({});
+    // The service's predictor is a folder's cog.yaml, so it runs in a worker thread; once its setup
+    // is over the server's thread stops capturing logs, unless a predictor runs in it (this one).
+    const cog = built.createApp(fileURLToPath(new URL('./fixtures/server/echo/', import.meta.url)));
+    try {
+      await cog.ready;
+      expect(cog.service.isReady).toBe(true);
+      const response = await prediction.done;
+      expect(response).toMatchObject({ status: 'succeeded', output: 'done', logs: 'before\nafter\n' });
+    } finally {
+      await cog.shutdown();
+    }
   });
 });

@@ -3,7 +3,7 @@
 // and batches of predictions in one `predictBatch` call (executeBatch).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
-import { captureLogs, outsideCapture, type LogSource } from './log-capture.js';
+import { captureLogs, outsideCapture, predictorInThisThread, type LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
 import { BatchScope, PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
@@ -99,7 +99,11 @@ export class InProcessExecutor implements PredictorExecutor {
     this.target = target;
     this.#echoLogs = options.echoLogs ?? false;
     this.#outputs = new OutputChecker(target.output);
+    this.#releaseCapture = predictorInThisThread();
   }
+
+  /** Keeps this thread's log capture on while this predictor may run here (`stopCapturing`). */
+  readonly #releaseCapture: () => void;
 
   /**
    * Fails the prediction running in `scope` with `error` (an uncaught exception or unhandled
@@ -125,7 +129,9 @@ export class InProcessExecutor implements PredictorExecutor {
     return Boolean(await instance.healthcheck());
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#releaseCapture();
+  }
 
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
   cancel(token: CancelToken): void {

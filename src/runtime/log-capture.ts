@@ -61,7 +61,22 @@ export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
  * echo request (promiseInitHook, _propagate; benches/README.md "HTTP server").
  */
 export function stopCapturing(): void {
+  // A prediction run in this thread may still be awaiting: disabling would send its lines out.
+  if (inThisThread > 0) return;
   captures.disable();
+}
+
+/** Predictors that run in this thread (embedded, `--in-process`): while any does, capture stays on. */
+let inThisThread = 0;
+
+/** Says that a predictor runs in this thread from now on (until the returned function is called). */
+export function predictorInThisThread(): () => void {
+  inThisThread += 1;
+  let released = false;
+  return () => {
+    if (!released) inThisThread -= 1;
+    released = true;
+  };
 }
 
 /** Runs `fn` with no capture: what it writes goes to the real streams (no store: see outsideScope). */
