@@ -14,6 +14,18 @@ try {
   throw missingAddonError(error, { name: 'cog-node', packagePrefix: 'cog-node', buildCommand: 'npm run build:native' });
 }
 
+// A local build older than this JavaScript (the prebuilt packages always match it) fails here,
+// naming what it lacks, rather than at the first prediction.
+const lacking = [
+  typeof addon.trimNativeHeap === 'function' ? undefined : 'trimNativeHeap',
+  typeof addon.PredictionAdmission?.prototype.admitNow === 'function' ? undefined : 'PredictionAdmission.admitNow',
+].filter((name) => name !== undefined);
+if (lacking.length > 0) {
+  throw new Error(
+    `The cog-node native addon is older than its JavaScript (it lacks ${lacking.join(', ')}): rebuild it with \`npm run build:native\``,
+  );
+}
+
 export const { CancelToken, OutputChannel, registeredCancelTokens } = addon;
 export type CancelToken = Addon.CancelToken;
 export type OutputChannel = Addon.OutputChannel;
@@ -27,7 +39,6 @@ export type PredictionSlot = Addon.PredictionSlot;
 export type { AdmissionFull } from '../../index.js';
 // The safetensors reader and the cancel-token table that the torch addon calls through.
 export const { cancelTokenAbi, readSafetensors } = addon;
-// glibc's malloc_trim, once a server is ready (crates/node/src/memory.rs). An addon built before
-// it (a stale local build) lacks it: trimming only saves memory, so that addon still serves.
-export const trimNativeHeap: () => boolean = (addon.trimNativeHeap as (() => boolean) | undefined) ?? (() => false);
+// glibc's malloc_trim, once a server is ready (crates/node/src/memory.rs).
+export const { trimNativeHeap } = addon;
 export type { SafetensorsView, SafetensorsViews } from '../../index.js';

@@ -51,12 +51,6 @@ import { InstancePool } from './worker/pool.js';
  */
 const ABANDON_AFTER_MS = 100;
 
-/**
- * Whether the addon has `admitNow` (an addon built before it still serves, through `admit`: a
- * stale local build must not fail every prediction with a TypeError).
- */
-const ADMIT_NOW = typeof (PredictionAdmission.prototype as Partial<PredictionAdmission>).admitNow === 'function';
-
 /** Awaited where a step may be async: one microtask, no allocation. */
 const SETTLED = Promise.resolve();
 
@@ -591,7 +585,7 @@ export class PredictorRuntime {
     // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`). Else the
     // usual case first: a slot free and nobody waiting, as a number rather than a native object.
     const admission = this.#admission;
-    const handle = this.#batches === undefined && ADMIT_NOW ? admission.admitNow() : null;
+    const handle = this.#batches === undefined ? admission.admitNow() : null;
     const admitted = handle !== null ? undefined : this.#batches !== undefined ? this.#admitToBatch() : admission.admit(id);
     if (admitted !== undefined && !(admitted instanceof PredictionSlot) && !(admitted instanceof WaitingTicket)) {
       // With no line (queue.max 0) this is Cog's 409; with a full one, 429 and when to come back.
