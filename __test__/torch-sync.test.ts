@@ -55,7 +55,7 @@ const worker = new Worker(\`
   const { parentPort } = await import('node:worker_threads');
   const t = await import(process.env.TORCH_URL);
   const { CancelToken } = await import(process.env.ADDON_URL);
-  const { PredictionScope, runInScope } = await import(process.env.SCOPE_URL);
+  const { BatchScope, PredictionScope, runInScope } = await import(process.env.SCOPE_URL);
   const multi = await t.loadTorchScript(process.env.MULTI);
   const x = t.Tensor.fromTypedArray(new Float32Array(256).fill(0.5), [1, 256]);
   // Settled when it returned: a value raced against an already resolved promise wins only then.
@@ -65,6 +65,10 @@ const worker = new Worker(\`
   report.forwardSettledOnReturn = await settledOnReturn(multi.forward(x, x));
   report.gradEnabled = await multi.call('grad_enabled');
   report.withOwnToken = await settledOnReturn(multi.withCancel({ cancelToken: new CancelToken() }).call('steps'));
+  // A batch's token is cancelled by this thread when its last item's cancel arrives: not blocking.
+  const item = new PredictionScope({ cancelToken: new CancelToken() });
+  report.inBatch = await settledOnReturn(runInScope(new BatchScope([item], new CancelToken()), () => multi.call('steps')));
+  report.inPrediction = await settledOnReturn(runInScope(item, () => multi.call('steps')));
   parentPort.on('message', ({ tokenId }) => {
     const scope = new PredictionScope({ cancelToken: CancelToken.fromId(tokenId) });
     parentPort.postMessage({ started: true });
@@ -110,6 +114,8 @@ describe('calls in a worker thread', () => {
       gradEnabled: false,
       // A token of the caller's own may be cancelled by this thread: that call is not blocking.
       withOwnToken: false,
+      inBatch: false,
+      inPrediction: true,
       loopSettledOnReturn: true,
       loopError: 'CancelationError',
     });
