@@ -263,3 +263,9 @@ export interface SubscribeOptions {
    */
   replay?: boolean
 }
+
+/**
+ * Returns the C allocator's free memory to the system (glibc's `malloc_trim(0)`, every arena);
+ * true if some was released. Elsewhere (musl, macOS, Windows) it does nothing and returns false.
+ */
+export declare function trimNativeHeap(): boolean

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
@@ -784,4 +784,5 @@ export { WaitingTicket }
 export { cancelTokenAbi }
 export { readSafetensors }
 export { registeredCancelTokens }
+export { trimNativeHeap }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -428,6 +428,31 @@ describe('cancellation through an AbortSignal', () => {
 
 // A stream that never ends would otherwise hold each test for the default 30 s.
 describe('stream()', { timeout: 3000 }, () => {
+  it('a fast generator whose Rust token alone is cancelled (as from another thread) takes at most 33 more steps', async () => {
+    let afterCancel = -1;
+    class Endless extends BasePredictor {
+      static output = Type.Iterator(Type.Integer());
+      async *predict(): AsyncGenerator<number> {
+        for (let i = 0; ; i++) {
+          if (afterCancel >= 0) afterCancel += 1;
+          yield i;
+        }
+      }
+    }
+    const prediction = (await loadPredictor(Endless)).start({});
+    prediction.on('output', (_item, index) => {
+      // The token only, not the prediction: the executor's own cancel is not told.
+      if (index === 1000) {
+        prediction.token.cancel();
+        afterCancel = 0;
+      }
+    });
+    expect((await prediction.done).status).toBe('canceled');
+    // The token is read after each slow step and at least every 32 quick ones.
+    expect(afterCancel).toBeGreaterThanOrEqual(0);
+    expect(afterCancel).toBeLessThanOrEqual(33);
+  });
+
   it('yields the items of a sync generator in order', async () => {
     class Count extends BasePredictor {
       static inputs = { n: Type.Integer() };

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import * as built from '../dist/index.js';
 import { BasePredictor, Input, Type, createApp, serve, type Inputs } from '../src/index.js';
 import { json, post, waitForHealth } from './fixtures/server/harness.js';
 
@@ -16,9 +17,23 @@ class Shout extends BasePredictor {
   }
 }
 
+/** The same predictor written against the built package, whose Hono is bundled inside it. */
+class BuiltShout extends built.BasePredictor {
+  static inputs = { text: built.Input(built.Type.String()) };
+  static output = built.Type.String();
+  async predict({ text }: { text: string }): Promise<string> {
+    console.log(`shouting ${text}`);
+    return text.toUpperCase();
+  }
+}
+
 describe('createApp', () => {
-  it("mounts Cog's API beside the app's own routes", async () => {
-    const cog = createApp(Shout);
+  // dist/ bundles Hono (dist/vendor/hono.js): its app must mount in the user's own Hono as well.
+  it.each([
+    ['the sources', () => createApp(Shout)],
+    ['the built package', () => built.createApp(BuiltShout)],
+  ])("mounts Cog's API beside the app's own routes (%s)", async (_, make) => {
+    const cog = make();
     const app = new Hono();
     app.get('/livez', (c) => c.text('alive'));
     app.route('/', cog.app);

@@ -3,7 +3,7 @@
 // one, a 422 that is no prediction), the gauges while one runs and one waits, queue_time in each
 // prediction's metrics, the origin guard, and one registry per app. Real server processes.
 import { afterEach, describe, expect, it } from 'vitest';
-import { BasePredictor, Input, Type, createApp } from 'cog-node';
+import { BasePredictor, CogMetrics, Input, Type, createApp } from 'cog-node';
 import { json, post, put, startServer, waitFor, waitForHealth, type ServerProcess } from './fixtures/server/harness.js';
 
 const servers: ServerProcess[] = [];
@@ -153,4 +153,78 @@ describe('one registry per app', () => {
     expect(samples(await one.metrics.text()).get('cog_predictions_total{status="succeeded"}')).toBe(2);
     await Promise.all([one.shutdown(), two.shutdown()]);
   });
+});
+
+/** Spins until this process has used `ms` more of CPU (a CPU amount, not a time: load cannot shorten it). */
+function burnCpu(ms: number): void {
+  const start = process.cpuUsage();
+  for (;;) {
+    const used = process.cpuUsage(start);
+    if ((used.user + used.system) / 1000 >= ms) return;
+  }
+}
+
+describe('before the first scrape (prom-client loads then)', () => {
+  it('counts what happened before it, past the pending list, as an eager registry would', async () => {
+    const metrics = new CogMetrics();
+    const ended = 2000; // more than CogMetrics keeps pending before it loads the registry anyway
+    for (let i = 0; i < ended; i++)
+      metrics.predictionEnded(i % 4 === 0 ? 'failed' : 'succeeded', { predict_time: 0.002, queue_time: 0.001 }, true);
+    metrics.predictionEnded('canceled', { queue_time: 0.5 }, false);
+    metrics.batchRan(3);
+    metrics.workerRestarted();
+    metrics.setupEnded({ status: 'succeeded', started_at: '2026-12-01T10:00:00.000Z', completed_at: '2026-12-01T10:00:02.000Z', logs: '' });
+    const first = samples(await metrics.text());
+    expect(first.get('cog_predictions_total{status="succeeded"}')).toBe(1500);
+    expect(first.get('cog_predictions_total{status="failed"}')).toBe(500);
+    expect(first.get('cog_predictions_total{status="canceled"}')).toBe(1);
+    expect(first.get('cog_prediction_queue_seconds_count')).toBe(2001);
+    expect(first.get('cog_prediction_run_seconds_count')).toBe(2000);
+    expect(first.get('cog_prediction_run_seconds_bucket{le="0.001"}')).toBe(0);
+    expect(first.get('cog_prediction_run_seconds_bucket{le="0.005"}')).toBe(2000);
+    expect(first.get('cog_batch_size_sum')).toBe(3);
+    expect(first.get('cog_worker_restarts_total')).toBe(1);
+    expect(first.get('cog_setup_seconds_sum{status="succeeded"}')).toBe(2);
+    // Counted after the registry exists, too.
+    metrics.predictionEnded('succeeded', { predict_time: 0.002, queue_time: 0.001 }, true);
+    expect(samples(await metrics.text()).get('cog_predictions_total{status="succeeded"}')).toBe(1501);
+  });
+
+  it("the process metrics' first figures cover the time since the registry was made, not since its first scrape", async () => {
+    const metrics = new CogMetrics();
+    // The delay monitor measures from its first tick on: let it tick once, then block the loop.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    burnCpu(150);
+    // The event loop was blocked by that loop: its delay histogram saw it once the loop turned.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const first = samples(await metrics.text());
+    expect(first.get('process_cpu_seconds_total')).toBeGreaterThanOrEqual(0.15);
+    expect(first.get('process_cpu_user_seconds_total')! + first.get('process_cpu_system_seconds_total')!).toBeCloseTo(
+      first.get('process_cpu_seconds_total')!,
+      6,
+    );
+    const max = first.get('nodejs_eventloop_lag_max_seconds')!;
+    const min = first.get('nodejs_eventloop_lag_min_seconds')!;
+    expect(max).toBeGreaterThanOrEqual(0.1);
+    // An empty histogram would say min 9.2e9 s; this one has samples.
+    expect(min).toBeLessThanOrEqual(max);
+    expect(first.get('nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
+    // Later scrapes are prom-client's own collectors, as before.
+    const second = samples(await metrics.text());
+    expect(second.get('process_cpu_seconds_total')).toBeGreaterThanOrEqual(first.get('process_cpu_seconds_total')!);
+    expect(Number.isFinite(second.get('nodejs_eventloop_lag_seconds'))).toBe(true);
+  });
+
+  it('a real server counts the predictions of before its first scrape', async () => {
+    const server = await startServer('observe', { env: { SETUP_MS: '' } });
+    servers.push(server);
+    await waitForHealth(server.url, ['READY']);
+    expect((await post(`${server.url}/predictions`, { input: { name: 'a' } })).body.status).toBe('succeeded');
+    expect((await post(`${server.url}/predictions`, { input: { name: 'b', fail: true } })).body.status).toBe('failed');
+    const first = await scrape(server.url);
+    expect(first.get('cog_predictions_total{status="succeeded"}')).toBe(1);
+    expect(first.get('cog_predictions_total{status="failed"}')).toBe(1);
+    expect(first.get('cog_setup_seconds_count{status="succeeded"}')).toBe(1);
+    expect(first.get('cog_prediction_run_seconds_count')).toBe(2);
+  }, 30_000);
 });

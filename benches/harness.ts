@@ -108,15 +108,18 @@ export async function startServer(name: string, port: number, child: ChildProces
   return server;
 }
 
-/** `cog-node serve` (dist/, as installed) in `dir`, which holds cog.yaml. */
+/**
+ * `cog-node serve` (dist/, as installed) in `dir`, which holds cog.yaml; `root`: another checkout's
+ * (a build of an earlier commit, to compare before/after in one run).
+ */
 export async function startCogNode(
   dir: string,
-  options: { env?: Record<string, string>; args?: string[]; name?: string } = {},
+  options: { env?: Record<string, string>; args?: string[]; name?: string; root?: string } = {},
 ): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [join(root, 'bin', 'cog-node.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])],
+    [join(options.root ?? root, 'bin', 'cog-node.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), ...(options.args ?? [])],
     {
       cwd: dir,
       env: { ...process.env, ...options.env },

@@ -70,15 +70,14 @@ export class LoadedPredictor {
    */
   async *stream(input: Record<string, unknown> = {}, options: PredictOptions = {}): AsyncGenerator<unknown, void, undefined> {
     const prediction = this.start(input, options);
-    const consumer = prediction.events.subscribe({ lossless: true, replay: true });
+    const consumer = prediction.events.reader({ lossless: true, replay: true });
     const items = prediction.outputItems;
     try {
       // Lossless from the first event, so the nth `output` event is item n: no JSON to parse.
       let index = 0;
       for (;;) {
         // Take what is there without an await; wait only when the channel is empty.
-        const ready = consumer.tryNext(1024);
-        const batch = ready === '' ? await consumer.next(1024) : ready;
+        const batch = await consumer.read(1024);
         if (batch === null) break;
         for (const line of batch.split('\n')) {
           if (line.startsWith('output ')) yield items[index++];

@@ -10,6 +10,8 @@
 // (for cog-node: the server; the rest is the worker thread, GC and I/O threads).
 //
 // Run: node --import tsx benches/stream/run.ts   (BENCH_TOKENS, BENCH_COG_TOKENS, BENCH_ROUNDS)
+// BENCH_BEFORE=<checkout>: also `cog-node serve` (worker thread) of that checkout (built, with
+// its own benches/stream/tokens-node), in the same rounds: a before/after row pair.
 import http from 'node:http';
 import { join } from 'node:path';
 import { loadPredictor } from 'cog-node';
@@ -21,6 +23,7 @@ import {
   fmt,
   loadAverage,
   median,
+  rssBytes,
   saveResults,
   startCogNode,
   startCoglet,
@@ -35,6 +38,7 @@ const TOKENS = Number(process.env.BENCH_TOKENS ?? 200_000);
 const COG_TOKENS = Number(process.env.BENCH_COG_TOKENS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const TARGET = 200_000;
+const BEFORE = process.env.BENCH_BEFORE;
 
 interface Run {
   tokens: number;
@@ -50,6 +54,8 @@ interface Contender {
   tokens: number;
   run(n: number): Promise<Run>;
   close?(): void | Promise<void>;
+  /** An SSE contender's server (for the slow-client check). */
+  server?: Server;
 }
 
 /** What a consumer does with each token: enough that it cannot be optimised away. */
@@ -124,11 +130,68 @@ function sseRun(server: Server, n: number): Promise<Run> {
   });
 }
 
+/** Tokens a slow client's prediction asks for: far more than it reads, so only backpressure bounds memory. */
+const SLOW_TOKENS = 5_000_000;
+
+/**
+ * A slow SSE client (it reads 1 KiB a second): the server's RSS before, and after each of
+ * `seconds` seconds. Memory must stay flat: the generator is held back by the channel and the
+ * window, not free to produce its 5M tokens into memory. Then the client hangs up (the
+ * prediction is cancelled) and this waits for the server to be READY again.
+ */
+async function slowClient(server: Server, seconds = 4): Promise<{ rssMiB: number[]; read: number }> {
+  const pid = server.child.pid!;
+  const rssMiB = [rssBytes(pid) / 2 ** 20];
+  const { request, response } = await new Promise<{ request: http.ClientRequest; response: http.IncomingMessage }>((resolve, reject) => {
+    const request = http.request(
+      `${server.url}/predictions`,
+      { method: 'POST', headers: { accept: 'text/event-stream', 'content-type': 'application/json' } },
+      (response) => resolve({ request, response }),
+    );
+    request.on('error', reject);
+    request.end(JSON.stringify({ input: { n: SLOW_TOKENS } }));
+  });
+  response.pause();
+  let read = 0;
+  for (let second = 0; second < seconds; second++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    read += (response.read(1024) as Buffer | null)?.length ?? 0;
+    rssMiB.push(rssBytes(pid) / 2 ** 20);
+  }
+  request.destroy();
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const status = await fetch(`${server.url}/health-check`).then(
+      async (answer) => ((await answer.json()) as { status?: string }).status,
+      () => undefined,
+    );
+    if (status === 'READY') break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { rssMiB, read };
+}
+
 async function contenders(): Promise<Contender[]> {
   const embedded = await loadPredictor(Predictor);
   const worker = await startCogNode(join(here, 'tokens-node'), { name: 'cog-node serve' });
   const inProcess = await startCogNode(join(here, 'tokens-node'), { name: 'cog-node serve --in-process', args: ['--in-process'] });
   const coglet = await startCoglet(join(here, 'tokens-python'));
+  const before =
+    BEFORE === undefined
+      ? undefined
+      : await startCogNode(join(BEFORE, 'benches', 'stream', 'tokens-node'), { name: 'cog-node serve, before', root: BEFORE });
+  const beforeRow: Contender[] =
+    before === undefined
+      ? []
+      : [
+          {
+            name: `cog-node serve (worker thread), before (${BEFORE})`,
+            consumer: 'SSE',
+            tokens: TOKENS,
+            run: (n) => sseRun(before, n),
+            close: before.stop,
+            server: before,
+          },
+        ];
   return [
     { name: 'JS async iterator (for await)', consumer: 'in-process', tokens: TOKENS, run: plainIterator },
     {
@@ -146,8 +209,22 @@ async function contenders(): Promise<Contender[]> {
       },
       close: () => embedded.runtime.close(),
     },
-    { name: 'cog-node serve (worker thread)', consumer: 'SSE', tokens: TOKENS, run: (n) => sseRun(worker, n), close: worker.stop },
-    { name: 'cog-node serve --in-process', consumer: 'SSE', tokens: TOKENS, run: (n) => sseRun(inProcess, n), close: inProcess.stop },
+    {
+      name: 'cog-node serve (worker thread)',
+      consumer: 'SSE',
+      tokens: TOKENS,
+      run: (n) => sseRun(worker, n),
+      close: worker.stop,
+      server: worker,
+    },
+    {
+      name: 'cog-node serve --in-process',
+      consumer: 'SSE',
+      tokens: TOKENS,
+      run: (n) => sseRun(inProcess, n),
+      close: inProcess.stop,
+      server: inProcess,
+    },
     {
       name: `coglet ${COG_VERSION} (@cog.streaming)`,
       consumer: 'SSE',
@@ -155,6 +232,7 @@ async function contenders(): Promise<Contender[]> {
       run: (n) => sseRun(coglet, n),
       close: coglet.stop,
     },
+    ...beforeRow,
   ];
 }
 
@@ -173,6 +251,7 @@ buildDist();
 const loadBefore = loadAverage();
 const list = await contenders();
 const runs = list.map((): Run[] => []);
+const slowClients: { name: string; rssMiB: number[]; read: number }[] = [];
 try {
   for (const contender of list) {
     // Warm-up (JIT, connections); also checks every token arrives.
@@ -187,6 +266,12 @@ try {
       runs[index]!.push(run);
       console.error(`round ${round + 1} ${contender.name}: ${fmt(run.tokens / run.seconds)} tokens/s`);
     }
+  }
+  for (const contender of list) {
+    if (contender.server === undefined) continue;
+    const slow = await slowClient(contender.server);
+    slowClients.push({ name: contender.name, ...slow });
+    console.error(`slow client ${contender.name}: RSS ${slow.rssMiB.map((mib) => mib.toFixed(0)).join(' → ')} MiB`);
   }
 } finally {
   for (const contender of list) await contender.close?.();
@@ -208,7 +293,7 @@ const results: Result[] = list.map((contender, index) => {
   };
 });
 
-const [plain, embedded, worker, inProcess, coglet] = results as [Result, Result, Result, Result, Result];
+const [plain, embedded, worker, inProcess, coglet, before] = results as [Result, Result, Result, Result, Result, Result?];
 const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}×`;
 const lines = [
   `Tokens/s, median of ${ROUNDS} interleaved runs (node ${process.version}, ${TOKENS.toLocaleString('en-US')} tokens; coglet ${COG_TOKENS.toLocaleString('en-US')}); load average ${loadBefore} before, ${loadAverage()} after`,
@@ -221,8 +306,20 @@ const lines = [
   ),
   '',
   `cog-node SSE (worker) ÷ embedded: ${ratio(worker.tokensPerSecond, embedded.tokensPerSecond)}; worker ÷ --in-process: ${ratio(worker.tokensPerSecond, inProcess.tokensPerSecond)}.`,
+  ...(before === undefined ? [] : [`cog-node SSE (worker) ÷ before: ${ratio(worker.tokensPerSecond, before.tokensPerSecond)}.`]),
   `Target ≥${fmt(TARGET)} tokens/s over SSE: ${worker.tokensPerSecond >= TARGET ? 'met' : 'not met'} (${fmt(worker.tokensPerSecond)}).`,
 ];
+lines.push(
+  '',
+  `A slow SSE client (reads 1 KiB a second) of a ${SLOW_TOKENS.toLocaleString('en-US')}-token prediction: server RSS before, then each second (MiB)`,
+  '',
+  '| server | RSS before → each second | growth |',
+  '| --- | --- | ---: |',
+  ...slowClients.map(
+    (slow) =>
+      `| ${slow.name} | ${slow.rssMiB.map((mib) => mib.toFixed(0)).join(' → ')} | ${(slow.rssMiB.at(-1)! - slow.rssMiB[0]!).toFixed(1)} MiB |`,
+  ),
+);
 console.log(lines.join('\n'));
 if (sink === 0) console.log('(nothing consumed)');
 saveResults(here, {
@@ -230,4 +327,5 @@ saveResults(here, {
   tokens: TOKENS,
   cogTokens: COG_TOKENS,
   results,
+  slowClients,
 });

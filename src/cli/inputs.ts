@@ -17,7 +17,7 @@ function isFileInput(schema: TSchema | undefined): boolean {
  * `@file` means "this file": a local path for Path/File inputs (no need to copy it), a data URI
  * (as Cog's CLI sends) for any other input.
  */
-function fileValue(reference: string, schema: TSchema | undefined, cwd: string): string {
+async function fileValue(reference: string, schema: TSchema | undefined, cwd: string): Promise<string> {
   const path = resolve(cwd, reference);
   if (isFileInput(schema)) return path;
   let bytes: Buffer;
@@ -26,11 +26,11 @@ function fileValue(reference: string, schema: TSchema | undefined, cwd: string):
   } catch (error) {
     throw new UsageError(`cannot read ${reference}: ${(error as Error).message}`);
   }
-  return `data:${mimeFor(path)};base64,${bytes.toString('base64')}`;
+  return `data:${await mimeFor(path)};base64,${bytes.toString('base64')}`;
 }
 
 /** `-i name=value` flags → an input object. Repeating a name builds a list. */
-export function inputsFromFlags(flags: string[], declared: InputsDeclaration, cwd: string): Record<string, unknown> {
+export async function inputsFromFlags(flags: string[], declared: InputsDeclaration, cwd: string): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
   for (const flag of flags) {
     const eq = flag.indexOf('=');
@@ -38,7 +38,7 @@ export function inputsFromFlags(flags: string[], declared: InputsDeclaration, cw
     const name = flag.slice(0, eq);
     const raw = flag.slice(eq + 1);
     const schema = declared[name];
-    const value = raw.startsWith('@') ? fileValue(raw.slice(1), schema, cwd) : raw;
+    const value = raw.startsWith('@') ? await fileValue(raw.slice(1), schema, cwd) : raw;
     const previous = input[name];
     if (previous === undefined) {
       input[name] = (schema as { type?: unknown } | undefined)?.type === 'array' ? [value] : value;
@@ -50,7 +50,7 @@ export function inputsFromFlags(flags: string[], declared: InputsDeclaration, cw
 }
 
 /** `--json '{...}'`, `--json @file.json` or `--json @-` (stdin). `"@path"` strings are files. */
-export function inputsFromJson(argument: string, declared: InputsDeclaration, cwd: string): Record<string, unknown> {
+export async function inputsFromJson(argument: string, declared: InputsDeclaration, cwd: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text =
@@ -73,8 +73,8 @@ export function inputsFromJson(argument: string, declared: InputsDeclaration, cw
   const input: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const schema = declared[name];
-    const file = (item: unknown) => (typeof item === 'string' && item.startsWith('@') ? fileValue(item.slice(1), schema, cwd) : item);
-    input[name] = Array.isArray(value) ? value.map(file) : file(value);
+    const file = async (item: unknown) => (typeof item === 'string' && item.startsWith('@') ? fileValue(item.slice(1), schema, cwd) : item);
+    input[name] = Array.isArray(value) ? await Promise.all(value.map(file)) : await file(value);
   }
   return input;
 }

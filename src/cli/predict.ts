@@ -85,8 +85,9 @@ export async function predictCommand(args: string[], verb: 'predict' | 'train'):
     () => loadTarget(ref, cwd, verb === 'train' ? 'train' : 'predict'),
     true,
   );
-  const input =
-    values.json !== undefined ? inputsFromJson(values.json, target.inputs, cwd) : inputsFromFlags(values.input ?? [], target.inputs, cwd);
+  const input = await (values.json !== undefined
+    ? inputsFromJson(values.json, target.inputs, cwd)
+    : inputsFromFlags(values.input ?? [], target.inputs, cwd));
 
   const runtime = new PredictorRuntime(target, verb === 'train' ? 'train' : 'predict', { ...plan.runtime, echoLogs: true });
   // The CLI's user is the operator: `-i image=@photo.png` is a local file, as Cog's CLI means it.

@@ -27,4 +27,7 @@ export type PredictionSlot = Addon.PredictionSlot;
 export type { AdmissionFull } from '../../index.js';
 // The safetensors reader and the cancel-token table that the torch addon calls through.
 export const { cancelTokenAbi, readSafetensors } = addon;
+// glibc's malloc_trim, once a server is ready (crates/node/src/memory.rs). An addon built before
+// it (a stale local build) lacks it: trimming only saves memory, so that addon still serves.
+export const trimNativeHeap: () => boolean = (addon.trimNativeHeap as (() => boolean) | undefined) ?? (() => false);
 export type { SafetensorsView, SafetensorsViews } from '../../index.js';

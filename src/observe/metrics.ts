@@ -2,8 +2,22 @@
 // embedding apps can run several), the cog_* metrics in it, and the `GET /metrics` handler that
 // `serve`, the gateway and the queue worker's `--port` all mount. It listens to runtimes
 // (`RuntimeObserver`); the counts it reads at scrape time come from their owners, not from here.
+// prom-client is loaded at the first scrape (or the first read of `registry`), not at start:
+// importing it (and the @opentelemetry/api it requires) cost 35-50 ms of CPU and ~8.5 MiB resident
+// on the server's thread, a third of what cog-node added to a start. Until then what happened is
+// kept (`#pending`) and replayed into the registry when it is made, so the first scrape reports
+// what an eager registry would have.
+import { createRequire } from 'node:module';
+import {
+  PerformanceObserver,
+  constants as perfConstants,
+  monitorEventLoopDelay,
+  type IntervalHistogram,
+  type PerformanceEntry,
+} from 'node:perf_hooks';
 import type { Context } from 'hono';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Prediction } from '../runtime/prediction.js';
 import type { PredictorRuntime, RuntimeObserver, SetupState } from '../runtime/runtime.js';
 
@@ -26,62 +40,131 @@ export interface CogMetricsOptions {
 }
 
 /**
+ * Observations kept before the registry exists. Past this many, the registry is made at once (a
+ * server this busy is long past its start; the list stays small).
+ */
+const PENDING_MAX = 1024;
+
+/** prom-client's GC kinds (its lib/metrics/gc.js), for GCs seen before it was loaded. */
+const GC_KINDS: Record<number, string> = {
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/** The registry and the cog_* metrics in it, once prom-client is loaded. */
+interface Loaded {
+  registry: Registry;
+  predictions: Counter<'status'>;
+  queueSeconds: Histogram;
+  runSeconds: Histogram;
+  batchSize: Histogram;
+  setupSeconds: Histogram<'status'>;
+  restarts: Counter;
+}
+
+/**
+ * What the default process metrics would have seen since this object was made: the CPU used, the
+ * GCs, the event loop's delay. prom-client's own collectors start when it loads; these fill in
+ * the time before, so the first scrape's figures cover the same span as an eager registry's.
+ */
+interface EarlyProcess {
+  cpu: NodeJS.CpuUsage;
+  gc: PerformanceObserver;
+  loopDelay: IntervalHistogram;
+}
+
+/**
  * The cog_* metrics of one server. A runtime is watched with `watch(runtime)`; code that runs
  * predictions elsewhere (a queue worker's jobs, a gateway) can call `predictionEnded`,
  * `batchRan`, `setupEnded` and `workerRestarted` itself, and add a `LoadSource`.
  */
 export class CogMetrics implements RuntimeObserver {
-  readonly registry = new Registry();
   readonly #sources = new Set<LoadSource>();
-  readonly #predictions: Counter<'status'>;
-  readonly #queueSeconds: Histogram;
-  readonly #runSeconds: Histogram;
-  readonly #batchSize: Histogram;
-  readonly #setupSeconds: Histogram<'status'>;
-  readonly #restarts: Counter;
+  readonly #processMetrics: boolean;
+  #loaded: Loaded | undefined;
+  /** What happened before the registry was made, in order. */
+  #pending: ((loaded: Loaded) => void)[] = [];
+  #early: EarlyProcess | undefined;
 
   constructor(options: CogMetricsOptions = {}) {
-    const registers = [this.registry];
-    this.#predictions = new Counter({
+    this.#processMetrics = options.processMetrics ?? true;
+    if (this.#processMetrics) {
+      const gc = new PerformanceObserver((list) => this.#gcSeen(list.getEntries()));
+      gc.observe({ entryTypes: ['gc'] });
+      const loopDelay = monitorEventLoopDelay();
+      loopDelay.enable();
+      this.#early = { cpu: process.cpuUsage(), gc, loopDelay };
+    }
+  }
+
+  /** This server's Prometheus registry (made, and prom-client loaded, on first read). */
+  get registry(): Registry {
+    return this.#load().registry;
+  }
+
+  #record(op: (loaded: Loaded) => void): void {
+    if (this.#loaded !== undefined) return op(this.#loaded);
+    this.#pending.push(op);
+    if (this.#pending.length >= PENDING_MAX) this.#load();
+  }
+
+  #gcSeen(entries: readonly PerformanceEntry[]): void {
+    for (const entry of entries) {
+      const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1];
+      const seconds = entry.duration / 1000;
+      this.#record((loaded) =>
+        (loaded.registry.getSingleMetric('nodejs_gc_duration_seconds') as Histogram<'kind'> | undefined)?.observe({ kind }, seconds),
+      );
+    }
+  }
+
+  #load(): Loaded {
+    if (this.#loaded !== undefined) return this.#loaded;
+    const prom = createRequire(import.meta.url)('prom-client') as typeof PromClient;
+    const registry = new prom.Registry();
+    const registers = [registry];
+    const predictions = new prom.Counter({
       name: 'cog_predictions_total',
       help: 'Predictions ended, by terminal status (succeeded, failed, canceled)',
       labelNames: ['status'],
       registers,
     });
-    for (const status of ['succeeded', 'failed', 'canceled']) this.#predictions.inc({ status }, 0);
-    this.#queueSeconds = new Histogram({
+    for (const status of ['succeeded', 'failed', 'canceled']) predictions.inc({ status }, 0);
+    const queueSeconds = new prom.Histogram({
       name: 'cog_prediction_queue_seconds',
       help: 'Seconds an ended prediction waited from creation until it began to run (its whole life if it never ran)',
       buckets: SECOND_BUCKETS,
       registers,
     });
-    this.#runSeconds = new Histogram({
+    const runSeconds = new prom.Histogram({
       name: 'cog_prediction_run_seconds',
       help: 'Seconds an ended prediction ran (its predict_time), for those that began to run',
       buckets: SECOND_BUCKETS,
       registers,
     });
-    this.#batchSize = new Histogram({
+    const batchSize = new prom.Histogram({
       name: 'cog_batch_size',
       help: 'Predictions run together in one call of the predictor (1 without batching)',
       buckets: BATCH_BUCKETS,
       registers,
     });
-    this.#setupSeconds = new Histogram({
+    const setupSeconds = new prom.Histogram({
       name: 'cog_setup_seconds',
       help: 'Seconds each setup() took (a replaced worker sets up again), by outcome',
       labelNames: ['status'],
       buckets: SETUP_BUCKETS,
       registers,
     });
-    this.#restarts = new Counter({
+    const restarts = new prom.Counter({
       name: 'cog_worker_restarts_total',
       help: 'Predictor workers replaced (crashed, or stopped past the cancel grace period)',
       registers,
     });
     const sources = this.#sources;
     const sum = (read: (source: LoadSource) => number) => [...sources].reduce((total, source) => total + read(source), 0);
-    new Gauge({
+    new prom.Gauge({
       name: 'cog_predictions_running',
       help: 'Predictions whose code runs now',
       registers,
@@ -89,7 +172,7 @@ export class CogMetrics implements RuntimeObserver {
         this.set(sum((source) => source.running()));
       },
     });
-    new Gauge({
+    new prom.Gauge({
       name: 'cog_predictions_waiting',
       help: 'Predictions waiting for a slot now',
       registers,
@@ -97,7 +180,51 @@ export class CogMetrics implements RuntimeObserver {
         this.set(sum((source) => source.waiting()));
       },
     });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    const early = this.#early;
+    if (this.#processMetrics) {
+      const cpu = process.cpuUsage(early?.cpu);
+      prom.collectDefaultMetrics({ register: registry });
+      if (early !== undefined) this.#takeOverEarly(registry, early, cpu);
+    }
+    const loaded: Loaded = { registry, predictions, queueSeconds, runSeconds, batchSize, setupSeconds, restarts };
+    this.#loaded = loaded;
+    for (const op of this.#pending) op(loaded);
+    this.#pending = [];
+    return loaded;
+  }
+
+  /** prom-client's collectors run from now on; what ours saw before is added to their figures. */
+  #takeOverEarly(registry: Registry, early: EarlyProcess, cpu: NodeJS.CpuUsage): void {
+    this.#gcSeen(early.gc.takeRecords());
+    early.gc.disconnect();
+    this.#early = undefined;
+    const counter = (name: string) => registry.getSingleMetric(name) as Counter | undefined;
+    counter('process_cpu_user_seconds_total')?.inc(cpu.user / 1e6);
+    counter('process_cpu_system_seconds_total')?.inc(cpu.system / 1e6);
+    counter('process_cpu_seconds_total')?.inc((cpu.user + cpu.system) / 1e6);
+    // The event loop's delay gauges describe the time since the last scrape: for the first, the
+    // time since this object was made, which only our histogram saw (prom-client's is empty yet).
+    const lag = registry.getSingleMetric('nodejs_eventloop_lag_seconds') as (Gauge & { collect?: () => unknown }) | undefined;
+    const ownCollect = lag?.collect;
+    if (lag === undefined || ownCollect === undefined) {
+      early.loopDelay.disable();
+      return;
+    }
+    const gauge = (name: string) => registry.getSingleMetric(name) as Gauge | undefined;
+    lag.collect = function (this: Gauge) {
+      lag.collect = ownCollect;
+      const start = process.hrtime.bigint();
+      setImmediate(() => this.set(Number(process.hrtime.bigint() - start) / 1e9));
+      const histogram = early.loopDelay;
+      gauge('nodejs_eventloop_lag_min_seconds')?.set(histogram.min / 1e9);
+      gauge('nodejs_eventloop_lag_max_seconds')?.set(histogram.max / 1e9);
+      gauge('nodejs_eventloop_lag_mean_seconds')?.set(histogram.mean / 1e9);
+      gauge('nodejs_eventloop_lag_stddev_seconds')?.set(histogram.stddev / 1e9);
+      gauge('nodejs_eventloop_lag_p50_seconds')?.set(histogram.percentile(50) / 1e9);
+      gauge('nodejs_eventloop_lag_p90_seconds')?.set(histogram.percentile(90) / 1e9);
+      gauge('nodejs_eventloop_lag_p99_seconds')?.set(histogram.percentile(99) / 1e9);
+      histogram.disable();
+    };
   }
 
   /** Watches a runtime: its predictions, setups and restarts, and its load at scrape time. Returns what stops it. */
@@ -129,25 +256,30 @@ export class CogMetrics implements RuntimeObserver {
 
   /** A prediction ended: counted by status, its wait and (if it ran) its run time observed. */
   predictionEnded(status: string, metrics: { predict_time?: unknown; queue_time?: unknown }, ran: boolean): void {
-    this.#predictions.inc({ status });
-    if (typeof metrics.queue_time === 'number') this.#queueSeconds.observe(metrics.queue_time);
-    if (ran && typeof metrics.predict_time === 'number') this.#runSeconds.observe(metrics.predict_time);
+    const queueTime = metrics.queue_time;
+    const predictTime = metrics.predict_time;
+    this.#record((loaded) => {
+      loaded.predictions.inc({ status });
+      if (typeof queueTime === 'number') loaded.queueSeconds.observe(queueTime);
+      if (ran && typeof predictTime === 'number') loaded.runSeconds.observe(predictTime);
+    });
   }
 
   /** RuntimeObserver: `size` predictions ran in one call of the predictor (1 without batching). */
   batchRan(size: number): void {
-    this.#batchSize.observe(size);
+    this.#record((loaded) => loaded.batchSize.observe(size));
   }
 
   /** RuntimeObserver: a setup ended (succeeded or failed). */
   setupEnded(state: Readonly<SetupState>): void {
     const seconds = (Date.parse(state.completed_at ?? state.started_at) - Date.parse(state.started_at)) / 1000;
-    this.#setupSeconds.observe({ status: state.status }, Math.max(0, seconds));
+    const status = state.status;
+    this.#record((loaded) => loaded.setupSeconds.observe({ status }, Math.max(0, seconds)));
   }
 
   /** RuntimeObserver: a worker was replaced. */
   workerRestarted(): void {
-    this.#restarts.inc();
+    this.#record((loaded) => loaded.restarts.inc());
   }
 
   /** The Prometheus text exposition. */

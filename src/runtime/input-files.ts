@@ -83,7 +83,7 @@ export class InputFiles {
     await mkdir(slot);
     if (value.startsWith('data:')) {
       const { bytes, mime } = await decodeDataUri(value);
-      const file = join(slot, `file${extensionFor(mime)}`);
+      const file = join(slot, `file${await extensionFor(mime)}`);
       await writeFile(file, bytes);
       return new Path(file);
     }

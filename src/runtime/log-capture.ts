@@ -54,7 +54,7 @@ export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
   return captures.run({ sink, echo }, fn);
 }
 
-/** Runs `fn` with no capture: what it writes goes to the real streams. */
+/** Runs `fn` with no capture: what it writes goes to the real streams (no store: see outsideScope). */
 export function outsideCapture<T>(fn: () => T): T {
-  return captures.exit(fn);
+  return captures.run(undefined as unknown as Capture, fn);
 }

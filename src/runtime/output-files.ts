@@ -10,7 +10,7 @@ export type FileEncoder = (file: Path) => Promise<string>;
 
 /** Cog's default: a base64 data URI with the MIME type guessed from the file name. */
 export const dataUriEncoder: FileEncoder = async (file) =>
-  `data:${mimeFor(file.path)};base64,${(await readFile(file.path)).toString('base64')}`;
+  `data:${await mimeFor(file.path)};base64,${(await readFile(file.path)).toString('base64')}`;
 
 /**
  * Makes an output JSON-ready: files (anywhere: in lists, objects, iterator items) become strings

@@ -752,10 +752,27 @@ export class PredictorRuntime {
         const invokedFrom = performance.now();
         const job = { input: resolved, context: prediction.context, token: prediction.token };
         const sink: ExecutionSink = {
-          output: async (item) => {
-            if (prediction.terminal) return;
+          // Not async: a plain item (a token) is added without a promise of this function's own.
+          output: (item) => {
+            if (prediction.terminal) return undefined;
             const encoded = encode(item);
-            await prediction.addOutput(encoded instanceof Promise ? await encoded : encoded);
+            return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
+          },
+          outputs: (items) => {
+            if (prediction.terminal) return;
+            // Nothing to encode (tokens): the whole batch at once, without a promise per item.
+            if (encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
+            return (async () => {
+              // One by one, as `output` would be called: an item that fails (its upload) does
+              // not keep the items after it from being taken.
+              for (const item of items) {
+                try {
+                  await sink.output(item);
+                } catch {
+                  // The host would have dropped it too (see WorkerExecutor's 'outputs').
+                }
+              }
+            })();
           },
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
           metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),

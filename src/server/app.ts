@@ -1,7 +1,7 @@
 // Cog's HTTP routes as a Hono app: `GET /`, `/health-check`, `/openapi.json`, `POST /shutdown`,
 // the playground and the prediction and training routes (runs.ts), plus `/metrics` and the
 // `/health/live` and `/health/ready` probes (src/observe/), all behind the cross-origin check.
-import { Hono } from 'hono';
+import { Hono } from '../vendor/hono.js';
 import { currentSettings, type Settings } from '../load/settings.js';
 import { COG_API_VERSION } from '../version.js';
 import { CogMetrics, metricsHandler } from '../observe/metrics.js';

@@ -1,7 +1,7 @@
 // Who may call the server from a browser: a page of another origin is refused (403) unless
 // `COG_CORS_ORIGINS` allows it; allowed ones get CORS headers (hono/cors) and their preflights.
 import type { Context, MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
+import { cors } from '../vendor/hono.js';
 
 /** The request headers a Cog client sends beyond the CORS-safelisted ones. */
 const ALLOWED_HEADERS = ['Content-Type', 'Prefer', 'Authorization', 'traceparent', 'tracestate'];

@@ -2,7 +2,7 @@
 // channel with backpressure, replayed to a client reconnecting by PUT; cancelled if its creator
 // goes away before the end.
 import type { Context } from 'hono';
-import { stream } from 'hono/streaming';
+import { stream } from '../vendor/hono.js';
 import { decodeEvent } from '../runtime/events.js';
 import type { Prediction } from '../runtime/prediction.js';
 
@@ -42,7 +42,7 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
   if (events.consumers >= MAX_SUBSCRIBERS) return c.json({ error: 'Too many stream subscribers' }, 429);
   // The creator replays from the first event (it subscribes after the prediction started);
   // a reconnecting client replays what history holds, if history is kept.
-  const consumer = events.subscribe({ lossless: options.createdHere, replay: options.createdHere || events.replayable });
+  const consumer = events.reader({ lossless: options.createdHere, replay: options.createdHere || events.replayable });
   eventStreamHeaders(c);
   return stream(c, async (out) => {
     let gone = false;
@@ -61,12 +61,8 @@ export function streamPrediction(c: Context, prediction: Prediction, options: { 
       }
       let completed = false;
       let missed = 0;
-      // What is there already is taken synchronously; only an empty channel costs an async read.
-      const read = (): string | null | Promise<string | null> => {
-        const ready = consumer.tryNext(512);
-        return ready === '' ? consumer.next(512) : ready;
-      };
-      for (let batch = await read(); batch !== null && !gone; batch = await read()) {
+      // What is there already is taken synchronously; only an empty channel waits.
+      for (let batch = await consumer.read(512); batch !== null && !gone; batch = await consumer.read(512)) {
         if (consumer.missed > missed) {
           await out.write(
             frame('error', JSON.stringify({ error: 'SSE stream lagged; events were dropped', skipped: consumer.missed - missed })),

@@ -105,18 +105,18 @@ export function uploadUrlEncoder(base: string, context: UploadContext): FileEnco
   const folder = base.endsWith('/') ? base : `${base}/`;
   return once(async (file) => {
     const { size } = await stat(file.path);
-    const body: Body = { open: () => createReadStream(file.path), length: size, contentType: mimeFor(file.name) };
+    const body: Body = { open: () => createReadStream(file.path), length: size, contentType: await mimeFor(file.name) };
     const response = await put(new URL(encodeURIComponent(file.name), folder), body, context, file.name);
     return withoutQuery(locationOf(response) ?? response.url);
   });
 }
 
 /** `multipart/form-data` with one field `file`, streamed: the file's bytes between two headers. */
-function multipart(file: Path, size: number): Body {
+async function multipart(file: Path, size: number): Promise<Body> {
   const boundary = `----cog-node-${randomBytes(12).toString('hex')}`;
   const filename = file.name.replace(/["\r\n]/g, (c) => encodeURIComponent(c));
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${mimeFor(file.name)}\r\n\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${await mimeFor(file.name)}\r\n\r\n`,
   );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return {
@@ -141,7 +141,7 @@ export function outputFilePrefixEncoder(prefix: string, context: UploadContext):
   return once(async (file) => {
     const { size } = await stat(file.path);
     const url = new URL(`${prefix}${encodeURIComponent(file.name)}`);
-    await put(url, multipart(file, size), context, file.name);
+    await put(url, await multipart(file, size), context, file.name);
     return url.href;
   });
 }

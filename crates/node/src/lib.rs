@@ -7,5 +7,6 @@ mod abi;
 mod admission;
 mod cancel;
 mod channel;
+mod memory;
 mod safetensors;
 mod slots;

@@ -151,11 +151,17 @@ export class WorkerExecutor implements PredictorExecutor {
         // worker is acked for the whole batch once all of it is taken.
         pending.chain = pending.chain
           .then(async () => {
+            const { sink } = pending;
+            // The sink's failure is the prediction's business, not the worker's.
+            if (sink.outputs !== undefined) {
+              await Promise.resolve(sink.outputs(items.map((item) => fromPortable(item)))).catch(() => undefined);
+              return;
+            }
             for (const item of items) {
               try {
-                await pending.sink.output(fromPortable(item));
+                await sink.output(fromPortable(item));
               } catch {
-                // The sink's failure is the prediction's business, not the worker's.
+                // As above.
               }
             }
           })

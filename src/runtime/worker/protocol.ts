@@ -41,10 +41,23 @@ export type FromWorker =
   | { type: 'crashed'; error: string; stack: string };
 
 /** Output items a worker may send before the host has taken them (backpressure window). */
-export const OUTPUT_WINDOW = 64;
+export const OUTPUT_WINDOW = 512;
 
-/** Most output items in one message: a quarter of the window, so batches overlap with the host's work. */
-export const OUTPUT_BATCH = 16;
+/**
+ * Most output items in one message: a quarter of the window, so batches overlap with the host's
+ * work. Each message costs a postMessage and a wake-up in both threads and one SSE write; 16 a
+ * message left ~15% of each thread in postMessage (benches/README.md, 2026-12-01).
+ */
+export const OUTPUT_BATCH = 128;
+
+/**
+ * Most items in one message until the stream has been fast for OUTPUT_BATCH_LONG_STREAK items:
+ * a burst that then computes synchronously holds at most this many minus one until its next item.
+ */
+export const OUTPUT_BATCH_FIRST = 16;
+
+/** Quick items in a row after which a stream is long and steady: its batches grow to OUTPUT_BATCH. */
+export const OUTPUT_BATCH_LONG_STREAK = 256;
 
 /**
  * An item the generator took less than this many milliseconds to yield is quick; a slow one is
