@@ -51,11 +51,21 @@ export declare class TorchModule {
   /** Calls `method` (e.g. `forward`) with `inputs`; resolves to its output. */
   run(method: string, inputs: unknown[], cancelTokenId?: number | undefined | null): Promise<unknown>
   /**
+   * `run` on the calling thread, which it blocks until the call is done: no hop to the
+   * inference thread and back (22-30 µs of a 1-element call's 25, benches/torch/overhead.ts).
+   */
+  runSync(method: string, inputs: unknown[], cancelTokenId?: number | undefined | null): unknown
+  /**
    * Calls `method` `steps` times, each step's output (a tuple spread) being the next step's
    * inputs, with the step index appended as a last `int` argument when `withStepIndex`.
    * The token is checked between steps, so a cancelled prediction stops within one step.
    */
   runSteps(method: string, steps: number, inputs: unknown[], withStepIndex: boolean, cancelTokenId?: number | undefined | null): Promise<unknown>
+  /**
+   * `runSteps` on the calling thread, which it blocks until the loop ends or is cancelled
+   * (the token is cancelled from another thread: the runtime's, on the main thread).
+   */
+  runStepsSync(method: string, steps: number, inputs: unknown[], withStepIndex: boolean, cancelTokenId?: number | undefined | null): unknown
 }
 
 export declare function cudaDeviceCount(): number

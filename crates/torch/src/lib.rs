@@ -1,6 +1,7 @@
 //! `cog-node/torch`: the libtorch backend, its own addon so that users who don't need libtorch
-//! never load it. TorchScript modules run on one dedicated inference thread (not libuv's pool),
-//! under no-grad; libtorch errors become JS errors carrying libtorch's message, never panics.
+//! never load it. TorchScript modules run one call at a time, under no-grad, on the calling thread
+//! or on one dedicated inference thread (not libuv's pool; see worker.rs); libtorch errors become
+//! JS errors carrying libtorch's message, never panics.
 
 // napi-derive registers the exported functions only outside `cfg(test)`; unit tests see them unused.
 #![cfg_attr(test, allow(dead_code))]

@@ -1,6 +1,7 @@
-//! TorchScript modules: loaded and called on the inference thread. A call made for a prediction
-//! carries its cancel token: checked before the call starts (it may have waited in the queue),
-//! after it ends, and between the steps of `runSteps`, the multi-step loop that runs in Rust.
+//! TorchScript modules: loaded on the inference thread, called there (`run`, `runSteps`: a
+//! promise) or on the calling thread (`runSync`, `runStepsSync`). A call made for a prediction
+//! carries its cancel token: checked before the call starts (it may have waited its turn), after
+//! it ends, and between the steps of `runSteps`, the multi-step loop that runs in Rust.
 
 use std::sync::{Arc, Mutex};
 
@@ -82,19 +83,25 @@ impl TorchModule {
         inputs: Vec<Input>,
         cancel_token_id: Option<u32>,
     ) -> Result<Object<'env>> {
-        let token = token(cancel_token_id)?;
-        let module = Arc::clone(&self.module);
-        worker::run(
-            env,
-            move || {
-                let inputs = to_ivalues(inputs);
-                check(token.as_ref())?;
-                let output = call(&module, &method, &inputs)?;
-                check(token.as_ref())?;
-                Output::from_ivalue(output)
-            },
-            |_env, output| Ok(output),
-        )
+        let job = call_job(&self.module, method, inputs, token(cancel_token_id)?);
+        worker::run(env, job, |_env, output| Ok(output))
+    }
+
+    /// `run` on the calling thread, which it blocks until the call is done: no hop to the
+    /// inference thread and back (22-30 µs of a 1-element call's 25, benches/torch/overhead.ts).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "method: string, inputs: unknown[], cancelTokenId?: number | undefined | null",
+        ts_return_type = "unknown"
+    )]
+    pub fn run_sync(
+        &self,
+        method: String,
+        inputs: Vec<Input>,
+        cancel_token_id: Option<u32>,
+    ) -> Result<Output> {
+        let job = call_job(&self.module, method, inputs, token(cancel_token_id)?);
+        Ok(worker::run_sync(job)?)
     }
 
     /// Calls `method` `steps` times, each step's output (a tuple spread) being the next step's
@@ -114,29 +121,75 @@ impl TorchModule {
         cancel_token_id: Option<u32>,
     ) -> Result<Object<'env>> {
         let token = token(cancel_token_id)?;
-        let module = Arc::clone(&self.module);
-        worker::run(
-            env,
-            move || {
-                let mut state = to_ivalues(inputs);
-                for step in 0..steps {
-                    check(token.as_ref())?;
-                    let mut args: Vec<&IValue> = state.iter().collect();
-                    let index = IValue::Int(i64::from(step));
-                    if with_step_index {
-                        args.push(&index);
-                    }
-                    state = Output::into_ivalues(call(&module, &method, &args)?);
-                }
-                check(token.as_ref())?;
-                let output = match state.len() {
-                    1 => state.pop().unwrap_or(IValue::None),
-                    _ => IValue::Tuple(state),
-                };
-                Output::from_ivalue(output)
-            },
-            |_env, output| Ok(output),
-        )
+        let job = steps_job(&self.module, method, steps, inputs, with_step_index, token);
+        worker::run(env, job, |_env, output| Ok(output))
+    }
+
+    /// `runSteps` on the calling thread, which it blocks until the loop ends or is cancelled
+    /// (the token is cancelled from another thread: the runtime's, on the main thread).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "method: string, steps: number, inputs: unknown[], withStepIndex: boolean, cancelTokenId?: number | undefined | null",
+        ts_return_type = "unknown"
+    )]
+    pub fn run_steps_sync(
+        &self,
+        method: String,
+        steps: u32,
+        inputs: Vec<Input>,
+        with_step_index: bool,
+        cancel_token_id: Option<u32>,
+    ) -> Result<Output> {
+        let token = token(cancel_token_id)?;
+        let job = steps_job(&self.module, method, steps, inputs, with_step_index, token);
+        Ok(worker::run_sync(job)?)
+    }
+}
+
+/// One call of `method`, between two checks of the token.
+fn call_job(
+    module: &Arc<Mutex<CModule>>,
+    method: String,
+    inputs: Vec<Input>,
+    token: Option<TokenHandle>,
+) -> impl FnOnce() -> TorchResult<Output> + Send + 'static {
+    let module = Arc::clone(module);
+    move || {
+        let inputs = to_ivalues(inputs);
+        check(token.as_ref())?;
+        let output = call(&module, &method, &inputs)?;
+        check(token.as_ref())?;
+        Output::from_ivalue(output)
+    }
+}
+
+/// The multi-step loop of `runSteps`, checking the token before each step and after the last.
+fn steps_job(
+    module: &Arc<Mutex<CModule>>,
+    method: String,
+    steps: u32,
+    inputs: Vec<Input>,
+    with_step_index: bool,
+    token: Option<TokenHandle>,
+) -> impl FnOnce() -> TorchResult<Output> + Send + 'static {
+    let module = Arc::clone(module);
+    move || {
+        let mut state = to_ivalues(inputs);
+        for step in 0..steps {
+            check(token.as_ref())?;
+            let mut args: Vec<&IValue> = state.iter().collect();
+            let index = IValue::Int(i64::from(step));
+            if with_step_index {
+                args.push(&index);
+            }
+            state = Output::into_ivalues(call(&module, &method, &args)?);
+        }
+        check(token.as_ref())?;
+        let output = match state.len() {
+            1 => state.pop().unwrap_or(IValue::None),
+            _ => IValue::Tuple(state),
+        };
+        Output::from_ivalue(output)
     }
 }
 

@@ -1,10 +1,13 @@
-//! The inference thread: one dedicated OS thread that runs every module call, in order, with
-//! gradients off. Not libuv's pool, whose four threads file system and DNS work share; and one
-//! thread, because libtorch parallelises each op itself (intra-op threads).
+//! Where module calls run, one at a time in the process, with gradients off: on the inference
+//! thread (one dedicated OS thread, for calls that return a promise; not libuv's pool, whose four
+//! threads file system and DNS work share), or on the calling thread (`run_sync`: a predictor's
+//! worker thread, which is off the main event loop already). One at a time, because libtorch
+//! parallelises each op itself (intra-op threads); the inference lock keeps that true for both.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use napi::bindgen_prelude::{Object, ToNapiValue};
 use napi::Env;
@@ -19,6 +22,27 @@ static SENDER: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
 static THREADS: AtomicI32 = AtomicI32::new(0);
 /// libtorch's own intra-op count on the inference thread, recorded when the thread starts.
 static DEFAULT_THREADS: AtomicI32 = AtomicI32::new(0);
+/// Held while a job runs, on the inference thread or a caller's: calls never overlap.
+static INFERENCE: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// The intra-op count last applied on this thread (OpenMP's count is per thread).
+    static APPLIED: Cell<i32> = const { Cell::new(0) };
+}
+
+fn inference_turn() -> MutexGuard<'static, ()> {
+    // The lock guards no data: a panic while it was held (caught by `guarded`) broke nothing.
+    INFERENCE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Applies the wanted intra-op count on this thread if it changed since this thread last did.
+fn apply_threads() {
+    let wanted = THREADS.load(Ordering::Acquire);
+    if wanted > 0 && APPLIED.get() != wanted {
+        tch::set_num_threads(wanted);
+        APPLIED.set(wanted);
+    }
+}
 
 fn sender() -> TorchResult<Sender<Job>> {
     let sender = SENDER.get_or_init(|| {
@@ -28,13 +52,9 @@ fn sender() -> TorchResult<Sender<Job>> {
             .spawn(move || {
                 let _no_grad = tch::no_grad_guard();
                 DEFAULT_THREADS.store(tch::get_num_threads().max(1), Ordering::Release);
-                let mut applied = 0;
                 for job in rx {
-                    let wanted = THREADS.load(Ordering::Acquire);
-                    if wanted > 0 && wanted != applied {
-                        tch::set_num_threads(wanted);
-                        applied = wanted;
-                    }
+                    let _turn = inference_turn();
+                    apply_threads();
                     job();
                 }
             });
@@ -61,6 +81,15 @@ where
     R: ToNapiValue + 'static,
 {
     run_on(env, sender()?, work, to_js)
+}
+
+/// Runs `work` on the calling thread, blocking it until the call is done (after the calls
+/// running or queued before it on other threads that hold the inference lock first).
+pub fn run_sync<T>(work: impl FnOnce() -> TorchResult<T>) -> TorchResult<T> {
+    let _turn = inference_turn();
+    apply_threads();
+    let _no_grad = tch::no_grad_guard();
+    guarded(work)
 }
 
 /// Runs `work` on a fresh thread (for file loading, which must not hold up inference).
