@@ -1,5 +1,6 @@
 // Builds side by side: `node benches/http/ab.mjs ROUNDS SECONDS DIR...` runs the echo predictor's
-// server (DIR/benches/http/serve-node.mjs, DIR's own dist/) of each DIR ('bare': bare.mjs), round
+// server (DIR/benches/http/serve-node.mjs, DIR's own dist/) of each DIR ('bare': bare.mjs;
+// 'bare-worker': bare-worker.mjs, the same with a worker thread round trip per request), round
 // by round interleaved, under wrk at c=1 and c=16, and prints per-round figures and medians:
 // req/s, p99, and CPU per request of the main thread, the busiest other thread (the predictor's
 // worker) and the rest (GC helpers, I/O), from /proc/<pid>/task. EXTRA_ENV='{"COG_QUEUE_MAX":"1000"}'
@@ -68,14 +69,18 @@ for (let r = 0; r < Number(rounds); r++) {
       COG_MAX_CONCURRENCY: '64',
       ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}),
     };
-    const child =
-      dir === 'bare'
-        ? spawn(process.execPath, [`${here}/bare.mjs`], { env, stdio: 'ignore' })
-        : spawn(process.execPath, [`${dir}/benches/http/serve-node.mjs`], { env, stdio: 'ignore', cwd: dir });
+    // 'bare' and 'bare-worker' are the floors (bare.mjs, bare-worker.mjs); any other DIR is a build,
+    // DIR:in-process that build's server with the predictor in its own thread.
+    const floor = dir === 'bare' || dir === 'bare-worker';
+    const [root, mode] = dir.split(':');
+    if (mode === 'in-process') env.BENCH_IN_PROCESS = '1';
+    const child = floor
+      ? spawn(process.execPath, [`${here}/${dir}.mjs`], { env, stdio: 'ignore' })
+      : spawn(process.execPath, [`${root}/benches/http/serve-node.mjs`], { env, stdio: 'ignore', cwd: root });
     for (let i = 0; i < 600; i++) {
       try {
         const b = await (await fetch(`http://127.0.0.1:${port}/health-check`)).json();
-        if (dir === 'bare' || b.status === 'READY') break;
+        if (floor || b.status === 'READY') break;
       } catch {}
       await sleep(20);
     }
