@@ -22,19 +22,13 @@
 // prediction state of their own beyond what they measure.
 import { checkDeclaration, type CheckedDeclaration } from '../schema/declaration.js';
 import { AtCapacityError, NotReadyError, QueueFullError } from '../errors.js';
-import {
-  InProcessExecutor,
-  errorMessage,
-  type ExecutionJob,
-  type ExecutionResult,
-  type ExecutionSink,
-  type PredictorExecutor,
-} from './executor.js';
+import { InProcessExecutor, errorMessage, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from './executor.js';
 import { InputFiles, hasFileInputs } from './input-files.js';
 import type { LoadedTarget, PredictorInfo } from '../load/load-module.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
-import { PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, type AdmissionFull } from '../native/addon.js';
+import { PredictionAdmission, PredictionSlot, WaitingTicket } from '../native/addon.js';
+import { BatchFormer, type BatchHost, type BatchPlace, type Execute } from './batching.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction, generatePredictionId } from './prediction.js';
 import { RetentionStore } from './retention.js';
@@ -140,7 +134,7 @@ interface InFlight {
   ranFromMs: number | undefined;
   /** `predict_timeout`'s timer, from creation (waiting and running). */
   deadline: NodeJS.Timeout | undefined;
-  /** A batching predictor's prediction: its place in the batch former, then in its batch. */
+  /** A batching predictor's prediction: its key in the batch former (batching.ts). */
   readonly batch: BatchPlace | undefined;
   /**
    * The slot is free once the prediction has ended and so has its code (`workEnded`): a
@@ -157,43 +151,6 @@ interface InFlight {
   /** The caller's signal (`StartOptions.signal`), listened to until the prediction ends. */
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
-}
-
-/**
- * Where a batching predictor's prediction is: waiting in the batch former (`running` undefined,
- * its `key` the former's), then one item of a running batch. `run` starts its `#run` once its
- * batch is taken.
- */
-interface BatchPlace {
-  readonly key: number;
-  readonly run: (execute: Execute) => Promise<void>;
-  running: RunningBatch | undefined;
-}
-
-/** How `#run` hands a prediction's job to its executor: alone, or into its batch. */
-type Execute = (job: ExecutionJob, sink: ExecutionSink) => Promise<ExecutionResult>;
-
-/**
- * A batch taken from the former: one slot for all its items, released when every item has let
- * go of its share (ended, and the batch's code ended). Each item's `#run` hands in its job (after
- * its input files are fetched) or ends without one; once all have, `predictBatch` is called once.
- */
-interface RunningBatch {
-  readonly items: InFlight[];
-  readonly jobs: Map<
-    InFlight,
-    { job: ExecutionJob; sink: ExecutionSink; resolve: (result: ExecutionResult | Promise<ExecutionResult>) => void }
-  >;
-  /** Items whose `#run` ended without handing in a job (an input file failed, a cancel). */
-  readonly gone: Set<InFlight>;
-  /** The items `executeBatch` was called with (the executor knows their tokens). */
-  called: InFlight[];
-  /** Items still holding their share of the slot. */
-  shares: number;
-  /** The batch's code has ended (or was let go): no grace timer is needed any more. */
-  workEnded: boolean;
-  /** The grace period, started once every item is cancelled while the code runs. */
-  timer: NodeJS.Timeout | undefined;
 }
 
 /** What loading a predictor gives the runtime, all at once. */
@@ -233,12 +190,8 @@ export class PredictorRuntime {
   readonly #observers = new Set<RuntimeObserver>();
   /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
   readonly #retained: RetentionStore;
-  /** A batching predictor's batch former (`static batch`); undefined for any other. */
-  #batches: PredictionBatches | undefined;
-  /** The predictions waiting in the batch former, by their key there (entries of `#inFlight`). */
-  readonly #batchWaiting = new Map<number, InFlight>();
-  /** The one timer that looks again when the oldest waiting prediction's batch is due. */
-  #batchTimer: NodeJS.Timeout | undefined;
+  /** A batching predictor's batch former (`static batch`, batching.ts); undefined for any other. */
+  #batches: BatchFormer<InFlight> | undefined;
 
   /**
    * Runs a predictor already loaded in this thread (`options.executor` may say where its code
@@ -341,7 +294,19 @@ export class PredictorRuntime {
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
     if (capacity !== this.#admission.capacity) this.#admission = new PredictionAdmission(capacity, this.#options.queueMax ?? 0);
-    if (info.batch !== undefined) this.#batches = new PredictionBatches(info.batch.maxSize, info.batch.maxDelayMs);
+    if (info.batch !== undefined) this.#batches = new BatchFormer(info.batch, this.#batchHost());
+  }
+
+  /** What the batch former (batching.ts) asks of this runtime. */
+  #batchHost(): BatchHost<InFlight> {
+    return {
+      admission: () => this.#admission,
+      isReady: () => this.isReady,
+      executor: () => this.executor,
+      cancelGraceMs: this.#cancelGraceMs,
+      batchRan: (size) => this.#tell('batchRan', size),
+      workEnded: (entry) => this.#workEnded(entry),
+    };
   }
 
   /** Whether the predictor's code runs in worker threads (not in this one); false until loaded. */
@@ -489,7 +454,7 @@ export class PredictorRuntime {
       this.#afterSetup = [];
       for (const run of waiting) run();
       // Predictions that waited in the batch former for a replaced worker's setup are batched now.
-      this.#pumpBatches();
+      this.#batches?.pump();
     } catch (error) {
       this.#failSetup(error);
       throw error;
@@ -528,7 +493,7 @@ export class PredictorRuntime {
 
   /** Stops the predictor's worker (if any). In-flight predictions should be finished or cancelled first. */
   async close(): Promise<void> {
-    clearTimeout(this.#batchTimer);
+    this.#batches?.close();
     await this.#loaded?.executor.close();
   }
 
@@ -582,11 +547,11 @@ export class PredictorRuntime {
     const input = this.validator.validate(rawInput ?? {}, options.validate);
     const validateTo = performance.now();
     const id = options.id ?? generatePredictionId();
-    // A batching predictor's prediction takes its slot with its batch (`#pumpBatches`). Else the
+    // A batching predictor's prediction takes its slot with its batch (batching.ts). Else the
     // usual case first: a slot free and nobody waiting, as a number rather than a native object.
     const admission = this.#admission;
     const handle = this.#batches === undefined ? admission.admitNow() : null;
-    const admitted = handle !== null ? undefined : this.#batches !== undefined ? this.#admitToBatch() : admission.admit(id);
+    const admitted = handle !== null ? undefined : this.#batches !== undefined ? this.#batches.admit() : admission.admit(id);
     if (admitted !== undefined && !(admitted instanceof PredictionSlot) && !(admitted instanceof WaitingTicket)) {
       // With no line (queue.max 0) this is Cog's 409; with a full one, 429 and when to come back.
       if (admitted.max === 0) throw new AtCapacityError();
@@ -624,7 +589,6 @@ export class PredictorRuntime {
                 entry.ranFromMs = performance.now();
                 return this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry));
               },
-              running: undefined,
             },
       ended: false,
       workEnded: false,
@@ -651,7 +615,7 @@ export class PredictorRuntime {
       entry.ranFromMs = performance.now();
       void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
     };
-    if (entry.batch !== undefined) this.#joinBatch(entry, entry.batch);
+    if (this.#batches !== undefined) this.#batches.join(entry);
     else if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, run);
     else if (!prediction.terminal) run();
     return prediction;
@@ -682,7 +646,7 @@ export class PredictorRuntime {
       this.#endUnstarted(entry, { status: 'canceled', metrics: {} });
       return;
     }
-    if (entry.batch !== undefined) return this.#batchItemCanceled(entry, entry.batch);
+    if (this.#batches !== undefined) return this.#batches.itemCanceled(entry);
     this.executor.cancel(entry.prediction.token);
     if (entry.workEnded) return;
     const graceMs = this.#cancelGraceMs;
@@ -731,7 +695,7 @@ export class PredictorRuntime {
       entry.ticket = undefined;
     }
     // Ended while it waited for its batch (cancelled, timed out, DEFUNCT): it leaves the former.
-    if (entry.batch !== undefined && entry.batch.running === undefined) this.#leaveBatchFormer(entry, entry.batch);
+    this.#batches?.leave(entry);
     if (entry.workEnded) entry.slot?.release();
   }
 
@@ -804,7 +768,7 @@ export class PredictorRuntime {
           log: (text, source) => prediction.terminal || prediction.addLog(text, source),
           metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
         };
-        // A prediction run on its own is a batch of one (a batch's call is told in `#callBatch`).
+        // A prediction run on its own is a batch of one (a batch's call is told by batching.ts).
         if (execute === undefined) this.#tell('batchRan', 1);
         execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
         // Registered first, so it runs before whatever awaits the execution below.
@@ -846,174 +810,6 @@ export class PredictorRuntime {
   /** A phase of `prediction` that began at `fromMs` has ended now (observers only). */
   #phase(prediction: Prediction, phase: PredictionPhase, fromMs: number): void {
     if (this.#observers.size > 0) this.#tell('phase', prediction, phase, fromMs, performance.now());
-  }
-
-  // ---- Dynamic batching (`static batch`): the batch former in front of the slots ----
-  // A batching predictor's predictions wait in the native former (status `starting`) until their
-  // batch is due (full, or its oldest waited `maxDelayMs`) and a slot is free; the batch then
-  // runs in that one slot, each item through its own `#run` (statuses, files, events, output),
-  // with its job handed into one `executeBatch` call.
-
-  /**
-   * Admission for a batching predictor: a prediction joins the former while what waits there
-   * fits into the free slots' batches (`maxSize` each), or fewer than `queue.max` wait beyond
-   * that; else the admission line's own refusal (Cog's 409 with `queue.max` 0, else 429 with its
-   * Retry-After). Undefined: admitted, its slot comes with its batch.
-   */
-  #admitToBatch(): AdmissionFull | undefined {
-    const batches = this.#batches!;
-    const admission = this.#admission;
-    const fits = (admission.capacity - admission.inUse) * batches.maxSize;
-    if (batches.length < fits + admission.maxWaiting) return undefined;
-    return { waiting: Math.max(0, batches.length - fits), max: admission.maxWaiting, retryAfter: admission.retryAfter };
-  }
-
-  /** The prediction waits in the former for its batch. */
-  #joinBatch(entry: InFlight, place: BatchPlace): void {
-    // Cancelled before it could wait (its caller's signal was aborted already).
-    if (entry.prediction.terminal) return;
-    this.#batches!.push(place.key);
-    this.#batchWaiting.set(place.key, entry);
-    this.#pumpBatches();
-  }
-
-  /** It ended before its batch was taken: out of the former. */
-  #leaveBatchFormer(entry: InFlight, place: BatchPlace): void {
-    if (this.#batchWaiting.get(place.key) !== entry) return;
-    this.#batchWaiting.delete(place.key);
-    this.#batches?.remove(place.key);
-    // The oldest may have gone: the next deadline moves.
-    this.#pumpBatches();
-  }
-
-  /**
-   * Takes every due batch there is a free slot for; else sets the one timer for the next
-   * deadline. Called when a prediction joins or leaves, when a batch's slot is freed, and when
-   * setup has finished.
-   */
-  #pumpBatches(): void {
-    const batches = this.#batches;
-    if (batches === undefined) return;
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
-    while (batches.length > 0 && this.isReady) {
-      // With every slot busy there is no timer: the slot that frees looks again.
-      const slot = this.#admission.tryAcquire();
-      if (slot === null) return;
-      const keys = batches.takeReady();
-      if (keys === null) {
-        slot.release();
-        this.#batchTimer = setTimeout(() => this.#pumpBatches(), batches.msUntilDeadline() ?? 0);
-        return;
-      }
-      this.#startBatch(keys, slot);
-    }
-  }
-
-  /** Runs a batch taken from the former in one slot: each item starts its `#run` now. */
-  #startBatch(keys: number[], slot: PredictionSlot): void {
-    const items: InFlight[] = [];
-    for (const key of keys) {
-      const entry = this.#batchWaiting.get(key);
-      this.#batchWaiting.delete(key);
-      if (entry !== undefined && !entry.prediction.terminal) items.push(entry);
-    }
-    if (items.length === 0) {
-      slot.release();
-      return;
-    }
-    const batch: RunningBatch = {
-      items,
-      jobs: new Map(),
-      gone: new Set(),
-      called: [],
-      shares: items.length,
-      workEnded: false,
-      timer: undefined,
-    };
-    for (const entry of items) {
-      const place = entry.batch!;
-      place.running = batch;
-      // The item's share of the slot: the slot is free once every item has let go of its own.
-      let held = true;
-      entry.slot = {
-        release: () => {
-          if (!held) return;
-          held = false;
-          batch.shares -= 1;
-          if (batch.shares > 0) return;
-          slot.release();
-          this.#pumpBatches();
-        },
-      };
-      const handIn: Execute = (job, sink) =>
-        new Promise<ExecutionResult>((resolve) => {
-          batch.jobs.set(entry, { job, sink, resolve });
-          this.#callBatch(batch);
-        });
-      void place.run(handIn).then(() => {
-        // It ended without handing in a job (an input file failed, a cancel while fetching).
-        if (batch.jobs.has(entry)) return;
-        batch.gone.add(entry);
-        this.#callBatch(batch);
-      });
-    }
-  }
-
-  /** Once every item has handed in its job or gone: one `executeBatch` for the jobs. */
-  #callBatch(batch: RunningBatch): void {
-    if (batch.jobs.size + batch.gone.size < batch.items.length) return;
-    // Items cancelled while the others fetched their files need no place in the call.
-    const handed = [...batch.jobs];
-    const live = handed.filter(([, { job }]) => !job.token.canceled).map(([entry, handedIn]) => ({ entry, ...handedIn }));
-    for (const [, { job, resolve }] of handed) if (job.token.canceled) resolve({ status: 'canceled', metrics: {} });
-    batch.called = live.map(({ entry }) => entry);
-    if (live.length === 0) {
-      batch.workEnded = true;
-      return;
-    }
-    this.#tell('batchRan', live.length);
-    const results = this.executor.executeBatch(
-      live.map(({ job }) => job),
-      live.map(({ sink }) => sink),
-    );
-    live.forEach(({ resolve }, index) => resolve(results[index]!));
-    void Promise.allSettled(results).then(() => {
-      batch.workEnded = true;
-      clearTimeout(batch.timer);
-    });
-  }
-
-  /**
-   * A batching predictor's prediction was cancelled inside a running batch: it ends `canceled`
-   * at once (its scope's signal aborts, its result is dropped) and the batch runs on. Once every
-   * item is cancelled the batch's signal aborts, and code that runs on past the grace period is
-   * stopped as a single prediction's is.
-   */
-  #batchItemCanceled(entry: InFlight, place: BatchPlace): void {
-    // One that waits never ran: `#canceled` ends it (`#endUnstarted`) before it comes here.
-    const batch = place.running;
-    if (batch === undefined) return;
-    this.executor.cancel(entry.prediction.token);
-    entry.abandon();
-    // Before the call (others still fetch their files) a cancelled item simply stays out of it.
-    if (batch.workEnded || batch.timer !== undefined || batch.called.length === 0) return;
-    if (!batch.called.every((item) => item.prediction.canceled)) return;
-    batch.timer = setTimeout(() => this.#batchGraceOver(batch), this.#cancelGraceMs);
-    batch.timer.unref();
-  }
-
-  /** Every item of the batch was cancelled and its code still runs after the grace period. */
-  #batchGraceOver(batch: RunningBatch): void {
-    batch.timer = undefined;
-    // A worker is replaced: the batch's executions then settle `canceled`.
-    if (this.executor.stop(batch.called[0]!.prediction.token)) return;
-    // Code in this thread is left to finish alone; its items and slot are let go now.
-    batch.workEnded = true;
-    for (const item of batch.items) {
-      item.prediction.finish({ status: 'canceled', metrics: {} });
-      this.#workEnded(item);
-    }
   }
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */
