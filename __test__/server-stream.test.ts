@@ -218,7 +218,7 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
   it('replaces a predictor that ignores cancellation, and keeps serving', async () => {
     const hung = await startServer('sse', { env: { COG_CANCEL_GRACE_PERIOD: '0.5' } });
     try {
-      await waitForHealth(hung.url, ['READY']);
+      const first = await waitForHealth(hung.url, ['READY']);
       await post(
         `${hung.url}/predictions`,
         { id: 'stubborn', input: { mode: 'spin', seconds: 120, poll: false } },
@@ -226,9 +226,13 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
       );
       await waitForHealth(hung.url, ['BUSY']);
       expect((await post(`${hung.url}/predictions/stubborn/cancel`)).status).toBe(200);
-      const health = await waitForHealth(hung.url, ['STARTING']);
-      expect(health.setup.status).toBe('starting');
-      await waitForHealth(hung.url, ['READY']);
+      // Replaced: READY again after a second setup, which completed after the cancel. (Waiting to
+      // see the short STARTING in between missed it on a loaded CI machine.)
+      const replaced = await waitFor(async () => {
+        const { body } = await json(`${hung.url}/health-check`).catch(() => ({ body: undefined }));
+        return body?.status === 'READY' && body.setup.completed_at !== first.setup.completed_at ? body : undefined;
+      }, 'READY after a second setup');
+      expect(Date.parse(replaced.setup.completed_at)).toBeGreaterThan(Date.parse(first.setup.completed_at));
       const next = await post(`${hung.url}/predictions`, { input: { mode: 'single' } });
       expect(next.body).toMatchObject({ status: 'succeeded', output: 'just one' });
     } finally {
