@@ -7,7 +7,7 @@ import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSi
 import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import type { CancelToken } from '../../native/addon.js';
-import type { FromWorker, ToWorker, WorkerOptions } from './protocol.js';
+import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, toPortable } from './portable.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
@@ -53,13 +53,10 @@ export class WorkerExecutor implements PredictorExecutor {
   #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
   #seq = 0;
   #closing = false;
-  /**
-   * 'predict' messages not posted yet: those made in one turn of the event loop go as one message
-   * (a postMessage and the worker's wake-up cost more than the rest of an echo prediction's trip,
-   * benches/README.md "HTTP server"). Any other message posts them first, so order is kept.
-   */
-  #queued: ToWorker[] = [];
-  #flushScheduled = false;
+  /** 'predict' messages not posted yet: those of one event-loop turn go as one (`TurnBatch`). */
+  readonly #predicts = new TurnBatch<ToWorker>((messages) =>
+    this.#worker?.postMessage(messages.length === 1 ? messages[0] : ({ type: 'many', messages } satisfies ToWorker)),
+  );
   /** Called when the worker died on its own or was stopped because it hung. */
   onDeath: ((reason: WorkerDeath, message: string) => void) | undefined;
 
@@ -117,7 +114,7 @@ export class WorkerExecutor implements PredictorExecutor {
     if (worker !== this.#worker || this.#closing) return;
     this.#worker = undefined as unknown as Worker;
     // Meant for the dead worker: its predictions are settled below, and none may reach the next one.
-    this.#queued = [];
+    this.#predicts.clear();
     for (const [id, pending] of this.#pending) {
       pending.resolve(pending.token.canceled ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} });
       this.#pending.delete(id);
@@ -136,26 +133,8 @@ export class WorkerExecutor implements PredictorExecutor {
   }
 
   #post(message: ToWorker): void {
-    if (this.#queued.length > 0) this.#flush();
+    this.#predicts.flush();
     this.#worker?.postMessage(message);
-  }
-
-  /** Posts `message` with the others of this event loop turn (see `#queued`). */
-  #postSoon(message: ToWorker): void {
-    this.#queued.push(message);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
-  }
-
-  #flush(): void {
-    const queued = this.#queued;
-    if (queued.length === 0) return;
-    this.#queued = [];
-    this.#worker?.postMessage(queued.length === 1 ? queued[0] : ({ type: 'many', messages: queued } satisfies ToWorker));
   }
 
   #ack(id: number, pending: Pending, count: number): void {
@@ -239,7 +218,7 @@ export class WorkerExecutor implements PredictorExecutor {
     const id = job.token.id;
     return new Promise((resolve) => {
       this.#pending.set(id, { token: job.token, sink, chain: NO_OUTPUTS, resolve, unacked: 0 });
-      this.#postSoon({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
+      this.#predicts.add({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
     });
   }
 

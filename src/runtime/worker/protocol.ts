@@ -75,3 +75,43 @@ export const OUTPUT_BATCH_GAP_MS = 0.05;
  * for the next step's synchronous computation.
  */
 export const OUTPUT_BATCH_STREAK = 8;
+
+/**
+ * Messages that go together with the others of one event-loop turn: a postMessage and the other
+ * thread's wake-up cost more than the rest of an echo prediction's trip (benches/README.md "HTTP
+ * server"), so what one turn queues travels as one `many` message (`send` gets them in order).
+ * Any other message must `flush()` first, so order is kept; none waits past this turn.
+ */
+export class TurnBatch<M> {
+  #queued: M[] = [];
+  #scheduled = false;
+  readonly #send: (messages: M[]) => void;
+
+  constructor(send: (messages: M[]) => void) {
+    this.#send = send;
+  }
+
+  /** Queues `message` to go with the others of this turn. */
+  add(message: M): void {
+    this.#queued.push(message);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Sends what is queued now (before any message that must come after it). */
+  flush(): void {
+    if (this.#queued.length === 0) return;
+    const messages = this.#queued;
+    this.#queued = [];
+    this.#send(messages);
+  }
+
+  /** Drops what is queued (it was meant for a worker that died). */
+  clear(): void {
+    this.#queued = [];
+  }
+}

@@ -17,6 +17,7 @@ import {
   OUTPUT_BATCH_LONG_STREAK,
   OUTPUT_BATCH_STREAK,
   OUTPUT_WINDOW,
+  TurnBatch,
   type FromWorker,
   type ToWorker,
   type WorkerOptions,
@@ -28,23 +29,16 @@ const port = parentPort;
 const options = workerData as WorkerOptions;
 /**
  * 'done' messages not posted yet: the predictions that end in one turn of the event loop answer
- * in one message (a postMessage and the host's wake-up cost more than the rest of an echo
- * prediction's trip). Every other message, and the next message in, posts them first, so order
- * is kept and none waits past this turn.
+ * in one message (`TurnBatch`). Every other message, and the next message in, posts them first.
  */
-let queued: FromWorker[] = [];
-let flushScheduled = false;
-function flushQueued(): void {
-  if (queued.length === 0) return;
-  const messages = queued;
-  queued = [];
+const dones = new TurnBatch<FromWorker>((messages) => {
   try {
     port.postMessage(messages.length === 1 ? messages[0] : ({ type: 'many', messages } satisfies FromWorker));
   } catch {
     // An output structured clone refuses (a Promise, a WeakMap inside it) fails its own prediction only.
     for (const message of messages) postDone(message);
   }
-}
+});
 
 /** Posts a 'done' alone; one whose output cannot be cloned fails its prediction instead. */
 function postDone(message: FromWorker): void {
@@ -56,19 +50,9 @@ function postDone(message: FromWorker): void {
   }
 }
 const post = (message: FromWorker) => {
-  if (queued.length > 0) flushQueued();
+  dones.flush();
   port.postMessage(message);
 };
-/** Posts `message` with the others of this event loop turn (see `queued`). */
-function postSoon(message: FromWorker): void {
-  queued.push(message);
-  if (flushScheduled) return;
-  flushScheduled = true;
-  setImmediate(() => {
-    flushScheduled = false;
-    flushQueued();
-  });
-}
 // Before the predictor loads: `this.instance` holds from its constructor on.
 if (options.instance !== undefined) setCurrentInstance(options.instance);
 
@@ -128,7 +112,7 @@ function done(state: Running, execution: Promise<ExecutionResult>): void {
   void execution
     .then((result: ExecutionResult) => {
       flush(state);
-      postSoon({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
+      dones.add({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
     })
     .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
     .finally(() => running.delete(id));
@@ -286,7 +270,7 @@ async function main(): Promise<void> {
   };
   port.on('message', (message: ToWorker) => {
     // What ended before this message came goes first: none waits behind a predictor's busy turn.
-    flushQueued();
+    dones.flush();
     receive(message);
   });
 }
