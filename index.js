@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, cancelTokenCancel, cancelTokenCanceled, cancelTokenNew, cancelTokenRelease, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
@@ -782,6 +782,10 @@ export { PredictionBatches }
 export { PredictionSlot }
 export { WaitingTicket }
 export { cancelTokenAbi }
+export { cancelTokenCancel }
+export { cancelTokenCanceled }
+export { cancelTokenNew }
+export { cancelTokenRelease }
 export { readSafetensors }
 export { registeredCancelTokens }
 export { trimNativeHeap }

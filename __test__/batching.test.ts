@@ -45,7 +45,7 @@ function runBatch(executor: PredictorExecutor, inputs: Record<string, unknown>[]
   const tokens = inputs.map(() => new CancelToken());
   const received = inputs.map(receiver);
   const results: Promise<ExecutionResult>[] = executor.executeBatch(
-    inputs.map((input, index) => ({ input: { ms: 0, ...input }, context: contexts[index], token: tokens[index]! })),
+    inputs.map((input, index) => ({ input: { ms: 0, ...input }, context: contexts[index], tokenId: tokens[index]!.id })),
     received.map(({ sink }) => sink),
   );
   return { tokens, received, results };
@@ -133,7 +133,7 @@ describe.each(executors)('executeBatch %s', (_where, makeExecutor) => {
       { text: 'goes', ms: 400 },
     ]);
     one.tokens[1]!.cancel();
-    executor.cancel(one.tokens[1]!);
+    executor.cancel(one.tokens[1]!.id);
     const [stays, goes] = await Promise.all(one.results);
     expect(stays).toMatchObject({ status: 'succeeded', output: [5, 0] });
     expect(goes!.status).toBe('canceled');
@@ -146,7 +146,7 @@ describe.each(executors)('executeBatch %s', (_where, makeExecutor) => {
     ]);
     for (const token of all.tokens) {
       token.cancel();
-      executor.cancel(token);
+      executor.cancel(token.id);
     }
     expect((await Promise.all(all.results)).map((result) => result.status)).toEqual(['canceled', 'canceled']);
     expect(all.received[0]!.logs).toContain('batch signal aborted: true');

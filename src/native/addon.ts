@@ -19,6 +19,7 @@ try {
 const lacking = [
   typeof addon.trimNativeHeap === 'function' ? undefined : 'trimNativeHeap',
   typeof addon.PredictionAdmission?.prototype.admitNow === 'function' ? undefined : 'PredictionAdmission.admitNow',
+  typeof addon.cancelTokenNew === 'function' ? undefined : 'cancelTokenNew',
 ].filter((name) => name !== undefined);
 if (lacking.length > 0) {
   throw new Error(
@@ -27,6 +28,24 @@ if (lacking.length > 0) {
 }
 
 export const { CancelToken, OutputChannel, registeredCancelTokens } = addon;
+// A prediction's token by id alone (crates/node/src/cancel.rs): a plain N-API call each (~40 ns),
+// where a `CancelToken` object cost ~1.8 µs to make and ~340 ns per getter.
+export const { cancelTokenNew, cancelTokenCancel, cancelTokenCanceled, cancelTokenRelease } = addon;
+
+/**
+ * The `CancelToken` object of the registered token `id` (it reads and sets the same flag). Once
+ * the id has been released, a token of its own, cancelled when `canceled` says so.
+ */
+export function cancelTokenOf(id: number, canceled: boolean): CancelToken {
+  try {
+    return CancelToken.fromId(id);
+  } catch {
+    const token = new CancelToken();
+    if (canceled) token.cancel();
+    token.release();
+    return token;
+  }
+}
 export type CancelToken = Addon.CancelToken;
 export type OutputChannel = Addon.OutputChannel;
 export type { OutputConsumer } from '../../index.js';

@@ -251,7 +251,7 @@ export class CogMetrics implements RuntimeObserver {
 
   /** RuntimeObserver: a prediction was admitted; it is counted when it ends. */
   admitted(prediction: Prediction): void {
-    void prediction.done.then((response) => this.predictionEnded(response.status, response.metrics, prediction.startedAt !== undefined));
+    void prediction.done.then((response) => this.predictionEnded(response.status, response.metrics, response.started_at !== undefined));
   }
 
   /** A prediction ended: counted by status, its wait and (if it ran) its run time observed. */

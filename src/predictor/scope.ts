@@ -3,7 +3,7 @@
 // with one scope per item; outside any prediction, a scope that does nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { processSingleton } from './brand.js';
-import type { CancelToken } from '../native/addon.js';
+import { cancelTokenCancel, cancelTokenCanceled, cancelTokenOf, type CancelToken } from '../native/addon.js';
 import { CancelationError } from '../errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
 
@@ -76,14 +76,26 @@ export class PredictionScope implements Scope {
   readonly metricsStore = new MetricsStore();
   readonly metrics: MetricRecorder;
   readonly context: Readonly<Record<string, string>>;
-  readonly cancelToken: CancelToken;
+  /** The prediction's token by id (prediction.ts `tokenId`): its object is made only if asked for. */
+  readonly #tokenId: number;
+  #cancelToken: CancelToken | undefined;
   #abort: AbortController | undefined;
   #cancelRequested = false;
   readonly #onMetric: ((event: MetricEvent) => void) | undefined;
 
-  constructor(options: { context?: Record<string, string>; cancelToken: CancelToken; onMetric?: (event: MetricEvent) => void }) {
+  constructor(options: {
+    context?: Record<string, string>;
+    /** The token, or its id in the process-wide table (what a prediction's job carries). */
+    cancelToken: CancelToken | number;
+    onMetric?: (event: MetricEvent) => void;
+  }) {
     this.context = Object.freeze({ ...(options.context ?? {}) });
-    this.cancelToken = options.cancelToken;
+    const token = options.cancelToken;
+    if (typeof token === 'number') this.#tokenId = token;
+    else {
+      this.#tokenId = token.id;
+      this.#cancelToken = token;
+    }
     this.#onMetric = options.onMetric;
     this.metrics = recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode));
   }
@@ -97,13 +109,22 @@ export class PredictionScope implements Scope {
     // Made on demand (most predictors never look); born aborted when the token already is.
     if (this.#abort === undefined) {
       this.#abort = new AbortController();
-      if (this.cancelToken.canceled) this.#abort.abort(new CancelationError());
+      if (this.canceled) this.#abort.abort(new CancelationError());
     }
     return this.#abort.signal;
   }
 
+  /** The native token Rust work obeys (made on first use: most predictors never hand it on). */
+  get cancelToken(): CancelToken {
+    return (this.#cancelToken ??= cancelTokenOf(this.#tokenId, this.#cancelRequested));
+  }
+
   get canceled(): boolean {
-    return this.cancelToken.canceled;
+    if (this.#cancelRequested) return true;
+    // By id while no object was asked for: ~40 ns against the object's getter's ~340. (A released
+    // id reads false: the prediction has ended, and a cancel before that set `#cancelRequested`.)
+    const token = this.#cancelToken;
+    return token !== undefined ? token.canceled : cancelTokenCanceled(this.#tokenId);
   }
 
   /**
@@ -128,7 +149,8 @@ export class PredictionScope implements Scope {
    */
   cancel(): void {
     this.#cancelRequested = true;
-    this.cancelToken.cancel();
+    if (this.#cancelToken !== undefined) this.#cancelToken.cancel();
+    else cancelTokenCancel(this.#tokenId);
     if (this.#abort !== undefined && !this.#abort.signal.aborted) this.#abort.abort(new CancelationError());
   }
 }

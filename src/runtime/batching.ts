@@ -2,7 +2,7 @@
 // predictor's predictions wait in the native former (status `starting`) until their batch is due
 // (full, or its oldest waited `maxDelayMs`) and a slot is free; the batch then runs in that one
 // slot, each item through the runtime's own `#run`, with its job handed into one `executeBatch`.
-import { PredictionBatches, type AdmissionFull, type PredictionAdmission } from '../native/addon.js';
+import { PredictionBatches, cancelTokenCanceled, type AdmissionFull, type PredictionAdmission } from '../native/addon.js';
 import type { ExecutionJob, ExecutionResult, ExecutionSink, PredictorExecutor } from './executor.js';
 import type { Prediction } from './prediction.js';
 
@@ -196,8 +196,10 @@ export class BatchFormer<I extends BatchItem> {
     if (batch.jobs.size + batch.gone.size < batch.items.length) return;
     // Items cancelled while the others fetched their files need no place in the call.
     const handed = [...batch.jobs];
-    const live = handed.filter(([, { job }]) => !job.token.canceled).map(([item, handedIn]) => ({ item, ...handedIn }));
-    for (const [, { job, resolve }] of handed) if (job.token.canceled) resolve({ status: 'canceled', metrics: {} });
+    // The prediction's own flag, else the token's (cancelled directly: as from another thread).
+    const canceled = (item: I, job: ExecutionJob) => item.prediction.canceled || cancelTokenCanceled(job.tokenId);
+    const live = handed.filter(([item, { job }]) => !canceled(item, job)).map(([item, handedIn]) => ({ item, ...handedIn }));
+    for (const [item, { job, resolve }] of handed) if (canceled(item, job)) resolve({ status: 'canceled', metrics: {} });
     batch.called = live.map(({ item }) => item);
     if (live.length === 0) {
       batch.workEnded = true;
@@ -225,7 +227,7 @@ export class BatchFormer<I extends BatchItem> {
     // One that waits never ran: the runtime ends it before it comes here.
     const batch = this.#running.get(item);
     if (batch === undefined) return;
-    this.#host.executor().cancel(item.prediction.token);
+    this.#host.executor().cancel(item.prediction.tokenId);
     item.abandon();
     // Before the call (others still fetch their files) a cancelled item simply stays out of it.
     if (batch.workEnded || batch.timer !== undefined || batch.called.length === 0) return;
@@ -238,7 +240,7 @@ export class BatchFormer<I extends BatchItem> {
   #graceOver(batch: RunningBatch<I>): void {
     batch.timer = undefined;
     // A worker is replaced: the batch's executions then settle `canceled`.
-    if (this.#host.executor().stop(batch.called[0]!.prediction.token)) return;
+    if (this.#host.executor().stop(batch.called[0]!.prediction.tokenId)) return;
     // Code in this thread is left to finish alone; its items and slot are let go now.
     batch.workEnded = true;
     for (const item of batch.items) {

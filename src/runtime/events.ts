@@ -57,7 +57,8 @@ export class EventStream {
   /** Whether a reconnecting subscriber may replay history (capacity 0 disables it). */
   readonly replayable: boolean;
   readonly #capacity: number;
-  readonly #token: CancelToken;
+  /** The token cancelling which stops sends (a prediction's is made only when a channel opens). */
+  readonly #token: CancelToken | (() => CancelToken);
   #channel: OutputChannel | undefined;
   #held: Held[] = [];
   /** Events that fell out of history before the channel was opened. */
@@ -69,7 +70,7 @@ export class EventStream {
   #waiting: (() => void)[] = [];
   #waking = false;
 
-  constructor(token: CancelToken, capacity = currentSettings().streamHistoryCapacity) {
+  constructor(token: CancelToken | (() => CancelToken), capacity = currentSettings().streamHistoryCapacity) {
     this.#token = token;
     this.replayable = capacity > 0;
     this.#capacity = Math.max(1, capacity);
@@ -78,7 +79,8 @@ export class EventStream {
   /** The channel, opened on first use with the history held so far. */
   get channel(): OutputChannel {
     if (this.#channel === undefined) {
-      const channel = new OutputChannel({ capacity: this.#capacity }, this.#token);
+      const token = this.#token;
+      const channel = new OutputChannel({ capacity: this.#capacity }, typeof token === 'function' ? token() : token);
       if (this.#held.length > 0) channel.trySend(this.#held.map((event) => encodeEvent(event.name, event.data)).join('\n'));
       this.#held = [];
       if (this.#final !== undefined) {

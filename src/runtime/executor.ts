@@ -29,7 +29,8 @@ export interface ExecutionSink {
 export interface ExecutionJob {
   input: Record<string, unknown>;
   context?: Record<string, string>;
-  token: CancelToken;
+  /** Its prediction's cancel token's id (prediction.ts `tokenId`): the key executors know it by. */
+  tokenId: number;
 }
 
 export type ExecutionResult = { metrics: MetricsObject } & (
@@ -70,12 +71,12 @@ export interface PredictorExecutor {
    */
   executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[];
   /** This prediction's token was cancelled: abort its scope's signal, on the predictor's thread. */
-  cancel(token: CancelToken): void;
+  cancel(tokenId: number): void;
   /**
    * The grace period after a cancel is over and the prediction's code still runs: stop it by
    * force if this executor can (true: its execution then settles `canceled`); false if it cannot.
    */
-  stop(token: CancelToken): boolean;
+  stop(tokenId: number): boolean;
   healthcheck(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -134,13 +135,13 @@ export class InProcessExecutor implements PredictorExecutor {
   }
 
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
-  cancel(token: CancelToken): void {
-    this.#running.get(token.id)?.cancel();
-    this.#batches.get(token.id)?.itemCanceled();
+  cancel(tokenId: number): void {
+    this.#running.get(tokenId)?.cancel();
+    this.#batches.get(tokenId)?.itemCanceled();
   }
 
   /** Code in this thread cannot be stopped from outside: it is left to finish alone. */
-  stop(_token: CancelToken): boolean {
+  stop(_tokenId: number): boolean {
     return false;
   }
 
@@ -158,10 +159,10 @@ export class InProcessExecutor implements PredictorExecutor {
     };
     const scope = new PredictionScope({
       context: job.context,
-      cancelToken: job.token,
+      cancelToken: job.tokenId,
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
-    this.#running.set(job.token.id, scope);
+    this.#running.set(job.tokenId, scope);
     const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
       captureLogs(
@@ -225,7 +226,7 @@ export class InProcessExecutor implements PredictorExecutor {
       return { status: 'failed', error: errorMessage(error), metrics: metrics() };
     } finally {
       over = true;
-      this.#running.delete(job.token.id);
+      this.#running.delete(job.tokenId);
       this.#faults.delete(scope);
     }
   }
@@ -235,7 +236,7 @@ export class InProcessExecutor implements PredictorExecutor {
     const items = jobs.map((job, index) => {
       const scope: PredictionScope = new PredictionScope({
         context: job.context,
-        cancelToken: job.token,
+        cancelToken: job.tokenId,
         onMetric: (event) => over || sinks[index]!.metric(event, scope.metricsStore.toJSON()),
       });
       // Set, not recorded: it is in the item's metrics from the start, without an event of its own.
@@ -246,8 +247,8 @@ export class InProcessExecutor implements PredictorExecutor {
     const batchToken = new CancelToken();
     const batch = new BatchScope(items, batchToken);
     for (const [index, job] of jobs.entries()) {
-      this.#running.set(job.token.id, items[index]!);
-      this.#batches.set(job.token.id, batch);
+      this.#running.set(job.tokenId, items[index]!);
+      this.#batches.set(job.tokenId, batch);
     }
     if (batch.canceled) batch.itemCanceled();
     const faulted = new Promise<never>((_, reject) => this.#faults.set(batch, reject));
@@ -304,8 +305,8 @@ export class InProcessExecutor implements PredictorExecutor {
       } finally {
         over = true;
         for (const job of jobs) {
-          this.#running.delete(job.token.id);
-          this.#batches.delete(job.token.id);
+          this.#running.delete(job.tokenId);
+          this.#batches.delete(job.tokenId);
         }
         this.#faults.delete(batch);
         batchToken.release();

@@ -2,7 +2,7 @@
 // logs, metrics, times), its events and its cancel token. Its runtime (runtime.ts) moves it along.
 import { EventEmitter } from 'node:events';
 import { EventStream } from './events.js';
-import { CancelToken } from '../native/addon.js';
+import { cancelTokenCancel, cancelTokenNew, cancelTokenOf, cancelTokenRelease, type CancelToken } from '../native/addon.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { JsonText, outputWriters, type JsonWriter, type OutputWriters } from '../schema/output-json.js';
@@ -48,6 +48,12 @@ const LOW = 2 ** 24;
 /** The last id's nanoseconds as `high * 2^24 + low`. */
 let lastHigh = 0;
 let lastLow = 0;
+/**
+ * `high` in hex, kept while it stays the same (it moves every 16.8 ms): `toString(16)` of a
+ * number past 2^32 takes ~350 ns, of `low` (under 2^24) ~40.
+ */
+let highOf = -1;
+let highHex = '';
 
 /**
  * `pred_<hex of epoch nanoseconds>`, as coglet generates ids (with a counter against ties). The
@@ -72,10 +78,34 @@ export function generatePredictionId(prefix = 'pred'): string {
   }
   lastHigh = high;
   lastLow = low;
-  return `${prefix}_${high.toString(16)}${low.toString(16).padStart(6, '0')}`;
+  if (high !== highOf) {
+    highOf = high;
+    highHex = high.toString(16);
+  }
+  return `${prefix}_${highHex}${low.toString(16).padStart(6, '0')}`;
 }
 
-/** The input as responses show it: secrets masked (a copy only where there is a secret). */
+/** The second `isoPrefix` is of (epoch ms / 1000, floored), and its ISO text up to the milliseconds. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`, the text up to the second made once per second: a Date and its
+ * `toISOString` took ~570 ns, three per prediction (created, started, completed).
+ */
+export function isoTime(ms: number): string {
+  const whole = Math.floor(ms);
+  const second = Math.floor(whole / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    // Always `...:SS.000Z` (a year past 9999 is longer at the front, not here).
+    isoPrefix = iso.slice(0, iso.length - 4);
+    isoSecond = second;
+  }
+  const milli = whole - second * 1000;
+  return `${isoPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 /**
  * An `output` event's data, `{chunk, index}`, written when a consumer reads it. A string (a
  * token) is written directly, the same text as JSON.stringify of the object, which was ~10% of
@@ -87,6 +117,7 @@ function outputEvent(chunk: unknown, index: number, writeChunk: JsonWriter | und
   return { chunk, index };
 }
 
+/** The input as responses show it: secrets masked (a copy only where there is a secret). */
 function publicInput<T>(value: T): T {
   if (value instanceof Secret) return Secret.mask as T;
   if (Array.isArray(value)) {
@@ -116,15 +147,33 @@ function publicInput<T>(value: T): T {
  */
 export class Prediction extends EventEmitter<PredictionEvents> {
   readonly id: string;
-  readonly token = new CancelToken();
+  /**
+   * Its cancel token's id in the process-wide table (crates/core registry.rs): the key both
+   * threads know it by, and the flag the worker reads. The token's JS object (`token`) is made
+   * only when asked for: making one cost ~1.8 µs, and most predictions never need it.
+   */
+  readonly tokenId = cancelTokenNew();
+  #token: CancelToken | undefined;
   /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
-  readonly events = new EventStream(this.token);
-  readonly createdAt: Date;
+  readonly events = new EventStream(() => this.token);
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
   status: PredictionStatus = 'starting';
-  startedAt: Date | undefined;
-  completedAt: Date | undefined;
+  /**
+   * Its times as epoch ms and as the ISO text responses show, each written once (see `isoTime`):
+   * Date objects and three `toISOString` per `response()` were ~2.6% of the server's thread.
+   */
+  readonly #createdMs: number;
+  readonly #createdIso: string;
+  #startedMs: number | undefined;
+  #startedIso: string | undefined;
+  #completedMs: number | undefined;
+  #completedIso: string | undefined;
+  /**
+   * Whether `cancel()` was called: the token is only ever cancelled there, and reading it is an
+   * N-API call (~330 ns).
+   */
+  #canceled = false;
   /** Output items so far (a streamed output), or the final output once terminal. */
   output: unknown;
   error: string | undefined;
@@ -167,7 +216,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   }) {
     super();
     this.id = options.id ?? generatePredictionId();
-    this.createdAt = options.createdAt ?? new Date();
+    this.#createdMs = options.createdAt?.getTime() ?? Date.now();
+    this.#createdIso = isoTime(this.#createdMs);
     this.#runner = options.runner;
     this.#writers = outputWriters(options.output);
     this.input = publicInput(options.input);
@@ -187,7 +237,32 @@ export class Prediction extends EventEmitter<PredictionEvents> {
   }
 
   get canceled(): boolean {
-    return this.token.canceled;
+    return this.#canceled;
+  }
+
+  /** Its cancel token (for Rust work and output channels that obey it), made on first use. */
+  get token(): CancelToken {
+    return (this.#token ??= cancelTokenOf(this.tokenId, this.#canceled));
+  }
+
+  /** When it was created (a queued one: when it was submitted). */
+  get createdAt(): Date {
+    return new Date(this.#createdMs);
+  }
+
+  /** When it began to run; undefined while it waits. */
+  get startedAt(): Date | undefined {
+    return this.#startedMs === undefined ? undefined : new Date(this.#startedMs);
+  }
+
+  /** When it ended; undefined until then. */
+  get completedAt(): Date | undefined {
+    return this.#completedMs === undefined ? undefined : new Date(this.#completedMs);
+  }
+
+  /** `created_at` as responses show it. */
+  get createdIso(): string {
+    return this.#createdIso;
   }
 
   /** Resolves with the terminal response (it never rejects: failures are a status). */
@@ -201,7 +276,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    * deadline that passed: the prediction did not choose to stop).
    */
   cancel(failure?: string): void {
-    if (this.terminal || !this.token.cancel()) return;
+    if (this.terminal || !cancelTokenCancel(this.tokenId)) return;
+    this.#canceled = true;
     this.#cancelFailure = failure;
     this.#abort?.abort();
     this.#runner?.cancel();
@@ -238,7 +314,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
 
   markStarted(): void {
     this.status = 'processing';
-    this.startedAt = new Date();
+    this.#startedMs = Date.now();
+    this.#startedIso = isoTime(this.#startedMs);
     this.#startedAtMs = performance.now();
     void this.events.publish('start', { id: this.id, status: 'processing' });
     this.emit('start');
@@ -291,14 +368,15 @@ export class Prediction extends EventEmitter<PredictionEvents> {
       result = { status: 'failed', error: this.#cancelFailure, metrics: result.metrics };
     }
     const now = performance.now();
-    this.completedAt = new Date();
+    this.#completedMs = Date.now();
+    this.#completedIso = isoTime(this.#completedMs);
     this.status = result.status;
     if (result.status === 'succeeded') this.output = result.output;
     if (result.error !== undefined) this.error = result.error;
     const ran = this.#startedAtMs === undefined ? 0 : now - this.#startedAtMs;
     const waited = (this.#startedAtMs ?? now) - this.#createdAtMs;
     this.metrics = { ...result.metrics, predict_time: Math.round(ran * 1000) / 1e6, queue_time: Math.round(waited * 1000) / 1e6 };
-    this.token.release();
+    cancelTokenRelease(this.tokenId);
     const response = this.response();
     this.#final = { response, json: undefined };
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
@@ -316,12 +394,12 @@ export class Prediction extends EventEmitter<PredictionEvents> {
       input: this.input,
       logs: this.logs,
       metrics: this.metrics,
-      created_at: this.createdAt.toISOString(),
+      created_at: this.#createdIso,
     };
     if (this.output !== undefined) response.output = this.output;
     if (this.error !== undefined) response.error = this.error;
-    if (this.startedAt) response.started_at = this.startedAt.toISOString();
-    if (this.completedAt) response.completed_at = this.completedAt.toISOString();
+    if (this.#startedIso !== undefined) response.started_at = this.#startedIso;
+    if (this.#completedIso !== undefined) response.completed_at = this.#completedIso;
     return response;
   }
 }

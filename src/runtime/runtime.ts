@@ -584,7 +584,7 @@ export class PredictorRuntime {
         this.#batches === undefined
           ? undefined
           : {
-              key: prediction.token.id,
+              key: prediction.tokenId,
               run: (execute) => {
                 entry.ranFromMs = performance.now();
                 return this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry));
@@ -647,7 +647,7 @@ export class PredictorRuntime {
       return;
     }
     if (this.#batches !== undefined) return this.#batches.itemCanceled(entry);
-    this.executor.cancel(entry.prediction.token);
+    this.executor.cancel(entry.prediction.tokenId);
     if (entry.workEnded) return;
     const graceMs = this.#cancelGraceMs;
     const abandonAfter = Math.min(ABANDON_AFTER_MS, graceMs);
@@ -667,7 +667,7 @@ export class PredictorRuntime {
    */
   #graceOver(entry: InFlight): void {
     entry.timer = undefined;
-    if (this.executor.stop(entry.prediction.token)) return;
+    if (this.executor.stop(entry.prediction.tokenId)) return;
     entry.prediction.finish({ status: 'canceled', metrics: {} });
     this.#workEnded(entry);
   }
@@ -741,7 +741,7 @@ export class PredictorRuntime {
       else if (resolved !== undefined) {
         // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
         const invokedFrom = performance.now();
-        const job = { input: resolved, context: prediction.context, token: prediction.token };
+        const job = { input: resolved, context: prediction.context, tokenId: prediction.tokenId };
         const sink: ExecutionSink = {
           // Not async: a plain item (a token) is added without a promise of this function's own.
           output: (item) => {

@@ -157,10 +157,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
 
     if (stream) return streamPrediction(c, prediction, { createdHere: true });
     if (respondAsync) {
-      return c.json(
-        { id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdAt.toISOString() },
-        202,
-      );
+      return c.json({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdIso }, 202);
     }
     // A sync client that hangs up cancels its prediction (Cog 0.22).
     const running = prediction;

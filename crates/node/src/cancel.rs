@@ -76,6 +76,36 @@ impl Default for CancelToken {
     }
 }
 
+/// A new registered token, known by its id only: no JS object (making and collecting one, with
+/// its finalizer, cost ~1.8 µs a prediction; `CancelToken.fromId` makes one when asked).
+#[napi]
+pub fn cancel_token_new() -> u32 {
+    TokenRegistry::global().register(CoreToken::new())
+}
+
+/// Cancels the registered token `id`; true for the call that cancelled, false when it was
+/// cancelled already or is not registered (released).
+#[napi]
+pub fn cancel_token_cancel(id: u32) -> bool {
+    TokenRegistry::global()
+        .get(id)
+        .is_some_and(|token| token.cancel())
+}
+
+/// Whether the registered token `id` is cancelled; false when it is not registered (released).
+#[napi]
+pub fn cancel_token_canceled(id: u32) -> bool {
+    TokenRegistry::global()
+        .get(id)
+        .is_some_and(|token| token.is_canceled())
+}
+
+/// Forgets the id (as `CancelToken.release`); tokens made from it keep working.
+#[napi]
+pub fn cancel_token_release(id: u32) {
+    TokenRegistry::global().remove(id);
+}
+
 /// The number of tokens currently registered (a leak check for tests and health reports).
 #[napi]
 pub fn registered_cancel_tokens() -> u32 {

@@ -6,14 +6,14 @@ import { Worker } from 'node:worker_threads';
 import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
 import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
-import type { CancelToken } from '../../native/addon.js';
+import { cancelTokenCanceled } from '../../native/addon.js';
 import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, toPortable } from './portable.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
 
 interface Pending {
-  token: CancelToken;
+  tokenId: number;
   sink: ExecutionSink;
   /** Output items are handed to the sink in order; the worker is acked as each batch is taken. */
   chain: Promise<void>;
@@ -116,7 +116,9 @@ export class WorkerExecutor implements PredictorExecutor {
     // Meant for the dead worker: its predictions are settled below, and none may reach the next one.
     this.#predicts.clear();
     for (const [id, pending] of this.#pending) {
-      pending.resolve(pending.token.canceled ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} });
+      pending.resolve(
+        cancelTokenCanceled(pending.tokenId) ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} },
+      );
       this.#pending.delete(id);
     }
     this.#setup?.reject(new Error(message));
@@ -215,9 +217,9 @@ export class WorkerExecutor implements PredictorExecutor {
   }
 
   execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
-    const id = job.token.id;
+    const id = job.tokenId;
     return new Promise((resolve) => {
-      this.#pending.set(id, { token: job.token, sink, chain: NO_OUTPUTS, resolve, unacked: 0 });
+      this.#pending.set(id, { tokenId: id, sink, chain: NO_OUTPUTS, resolve, unacked: 0 });
       this.#predicts.add({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
     });
   }
@@ -226,23 +228,23 @@ export class WorkerExecutor implements PredictorExecutor {
     const results = jobs.map(
       (job, index) =>
         new Promise<ExecutionResult>((resolve) => {
-          this.#pending.set(job.token.id, { token: job.token, sink: sinks[index]!, chain: NO_OUTPUTS, resolve, unacked: 0 });
+          this.#pending.set(job.tokenId, { tokenId: job.tokenId, sink: sinks[index]!, chain: NO_OUTPUTS, resolve, unacked: 0 });
         }),
     );
-    const items = jobs.map((job) => ({ id: job.token.id, input: toPortable(job.input), context: job.context ?? {} }));
+    const items = jobs.map((job) => ({ id: job.tokenId, input: toPortable(job.input), context: job.context ?? {} }));
     this.#post({ type: 'predict-batch', items });
     return results;
   }
 
-  cancel(token: CancelToken): void {
-    if (this.#pending.has(token.id)) this.#post({ type: 'cancel', id: token.id });
+  cancel(tokenId: number): void {
+    if (this.#pending.has(tokenId)) this.#post({ type: 'cancel', id: tokenId });
   }
 
   /** It ignored cancellation: stop its worker (the only way to stop a busy JS loop). */
-  stop(token: CancelToken): boolean {
+  stop(tokenId: number): boolean {
     const worker = this.#worker;
     // Closing, the worker is going anyway and settles nothing: the runtime ends the prediction.
-    if (!this.#pending.has(token.id) || worker === undefined || this.#closing) return false;
+    if (!this.#pending.has(tokenId) || worker === undefined || this.#closing) return false;
     this.#died(worker, 'hung', 'Worker restarted: a canceled prediction did not stop within the grace period');
     void worker.terminate();
     return true;

@@ -4,7 +4,6 @@
 import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
 import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
-import type { CancelToken } from '../../native/addon.js';
 import { WorkerExecutor, type WorkerDeath, type WorkerExecutorOptions } from './host.js';
 
 /**
@@ -126,12 +125,12 @@ export class InstancePool implements PredictorExecutor {
       return { status: 'failed', error: 'No model instance is ready: every instance is being replaced', metrics: {} };
     }
     instance.running += 1;
-    this.#byToken.set(job.token.id, instance);
+    this.#byToken.set(job.tokenId, instance);
     try {
       return await instance.executor.execute(job, sink);
     } finally {
       instance.running -= 1;
-      this.#byToken.delete(job.token.id);
+      this.#byToken.delete(job.tokenId);
     }
   }
 
@@ -143,22 +142,22 @@ export class InstancePool implements PredictorExecutor {
       return jobs.map(() => Promise.resolve({ status: 'failed', error, metrics: {} }));
     }
     instance.running += 1;
-    for (const job of jobs) this.#byToken.set(job.token.id, instance);
+    for (const job of jobs) this.#byToken.set(job.tokenId, instance);
     const results = instance.executor.executeBatch(jobs, sinks);
     void Promise.allSettled(results).then(() => {
       instance.running -= 1;
-      for (const job of jobs) this.#byToken.delete(job.token.id);
+      for (const job of jobs) this.#byToken.delete(job.tokenId);
     });
     return results;
   }
 
-  cancel(token: CancelToken): void {
-    this.#byToken.get(token.id)?.executor.cancel(token);
+  cancel(tokenId: number): void {
+    this.#byToken.get(tokenId)?.executor.cancel(tokenId);
   }
 
   /** Stops the instance running it (replaced then, the others serving on). */
-  stop(token: CancelToken): boolean {
-    return this.#byToken.get(token.id)?.executor.stop(token) ?? false;
+  stop(tokenId: number): boolean {
+    return this.#byToken.get(tokenId)?.executor.stop(tokenId) ?? false;
   }
 
   /** Healthy when every ready instance's `healthcheck()` passes; the first failure is the answer. */

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../../load/load-module.js';
-import { CancelToken } from '../../native/addon.js';
+import { cancelTokenCanceled } from '../../native/addon.js';
 import { currentScope } from '../../predictor/scope.js';
 import { setCurrentInstance } from '../../predictor/instance.js';
 import {
@@ -59,7 +59,8 @@ if (options.instance !== undefined) setCurrentInstance(options.instance);
 interface Running {
   /** The prediction's cancel token's id: its key in the messages. */
   id: number;
-  token: CancelToken;
+  /** A 'cancel' came for it (the token's flag is read by id: `cancelTokenCanceled`). */
+  canceled: boolean;
   /** Items posted or batched that the host has not acknowledged yet (the window counts items). */
   unacked: number;
   wakeSender: (() => void) | undefined;
@@ -94,7 +95,7 @@ process.on('unhandledRejection', escaped);
 function runningState(id: number): Running {
   const state: Running = {
     id,
-    token: CancelToken.fromId(id),
+    canceled: false,
     unacked: 0,
     wakeSender: undefined,
     batch: [],
@@ -155,7 +156,7 @@ function addOutput(state: Running, item: unknown): void {
 
 /** Resolves once a batch fits in the window again (resuming for one item at a time would post one each). */
 async function windowRoom(state: Running): Promise<void> {
-  while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.token.canceled) {
+  while (state.unacked > OUTPUT_WINDOW - OUTPUT_BATCH && !state.canceled && !cancelTokenCanceled(state.id)) {
     await new Promise<void>((resolve) => {
       state.wakeSender = resolve;
     });
@@ -197,12 +198,12 @@ async function main(): Promise<void> {
         // Cancelled on its way here (a client that hung up at once): never run, as one cancelled
         // while its input was prepared. Run, its signal would be born aborted, and code that only
         // listens for 'abort' would hold the slot (a CI failure under load).
-        if (state.token.canceled) {
+        if (cancelTokenCanceled(id)) {
           done(state, Promise.resolve({ status: 'canceled', metrics: {} }));
           break;
         }
         const execution = predictor.execute(
-          { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, token: state.token },
+          { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, tokenId: id },
           {
             output: (item) => {
               addOutput(state, item);
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
           message.items.map((item, index) => ({
             input: fromPortable(item.input) as Record<string, unknown>,
             context: item.context,
-            token: states[index]!.token,
+            tokenId: states[index]!.id,
           })),
           states.map(({ id }) => ({
             output: () => undefined,
@@ -255,7 +256,8 @@ async function main(): Promise<void> {
       case 'cancel': {
         const state = running.get(message.id);
         if (state) {
-          predictor.cancel(state.token);
+          state.canceled = true;
+          predictor.cancel(state.id);
           state.wakeSender?.();
         }
         break;
