@@ -11,6 +11,7 @@ import { serverLog } from './server-log.js';
 import { crossOriginGuard } from './origin.js';
 import { registerPlayground } from './playground/page.js';
 import { registerRunRoutes, type RemoteRuns } from './runs.js';
+import { registerFastPath } from './fast-path.js';
 import type { CogService } from './service.js';
 
 export interface AppOptions {
@@ -65,6 +66,13 @@ function discovery(service: CogService): Record<string, string> {
   return doc;
 }
 
+/** An error no route answered: logged, and answered 500 with Cog's failed body. */
+function internalError(method: string, path: string, error: unknown): { status: 500; json: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  serverLog(`${method} ${path} failed: ${error instanceof Error ? (error.stack ?? String(error)) : String(error)}`);
+  return { status: 500, json: JSON.stringify({ error: `Internal server error: ${message}`, status: 'failed' }) };
+}
+
 /** Cog's HTTP API over a service, as a Hono app (mountable in another Hono or Node server). */
 export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   const app = new Hono();
@@ -96,7 +104,11 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
     return schema ? c.json(schema) : c.json({ error: 'OpenAPI schema not available' }, 503);
   });
   if (settings.playground) registerPlayground(app);
-  if (service.shape.predict) registerRunRoutes(app, service, 'predict', runOptions);
+  if (service.shape.predict) {
+    const create = registerRunRoutes(app, service, 'predict', runOptions);
+    // `serve()` answers the plain `POST /predictions` with this same `create` (fast-path.ts).
+    if (remote === undefined) registerFastPath(app, { create, failed: internalError });
+  }
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {
     // Answer first; the stop begins once this response is on its way.
@@ -106,8 +118,8 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   });
   app.notFound((c) => c.json({ detail: 'Not Found' }, 404));
   app.onError((error, c) => {
-    serverLog(`${c.req.method} ${c.req.path} failed: ${error.stack ?? String(error)}`);
-    return c.json({ error: `Internal server error: ${error.message}`, status: 'failed' }, 500);
+    const { status, json } = internalError(c.req.method, c.req.path, error);
+    return c.body(json, status, { 'Content-Type': 'application/json' });
   });
   return app;
 }

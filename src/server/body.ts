@@ -1,5 +1,6 @@
-// A request's body: read straight from Node's stream, at most 100 MiB (413) and only JSON (415);
-// a client hanging up before its answer; and the response that a refusal (errors.ts) gives.
+// A request as the prediction routes read it (`RouteRequest`: from Hono or straight from node:http),
+// its body read straight from Node's stream, at most 100 MiB (413) and only JSON (415); a client
+// hanging up before its answer; and the response that a refusal (errors.ts) gives.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { BodyTooLargeError, UnsupportedMediaTypeError, type CogNodeError } from '../errors.js';
@@ -8,15 +9,32 @@ import { BodyTooLargeError, UnsupportedMediaTypeError, type CogNodeError } from 
 export const MAX_BODY_BYTES = 100 * 1024 * 1024;
 
 /** The body's bytes, in one Buffer with an ArrayBuffer of its own (so it can be moved to another thread). */
-export type BodyResult = { ok: true; bytes: Buffer } | { ok: false; response: Response };
+export type BodyResult = { ok: true; bytes: Buffer } | { ok: false; error: CogNodeError };
+
+/**
+ * A request as the prediction routes read it: through Hono's Context (`honoRequest`), or straight
+ * from node:http (fast-path.ts), so both run the same route code.
+ */
+export interface RouteRequest {
+  /** A header's value (`name` in lower case); undefined when absent. */
+  header(name: string): string | undefined;
+  /** Node's request stream: under @hono/node-server, or node:http itself. */
+  readonly incoming: IncomingMessage | undefined;
+  /** Node's response, watched for a client that hangs up. */
+  readonly outgoing: ServerResponse | undefined;
+  /** The web Request, for an adapter without Node's streams; undefined on node:http. */
+  readonly raw: Request | undefined;
+}
 
 interface NodeBindings {
   incoming?: IncomingMessage;
   outgoing?: ServerResponse;
 }
 
-function bindings(c: Context): NodeBindings {
-  return (c.env ?? {}) as NodeBindings;
+/** A Hono Context's request as the routes read it. */
+export function honoRequest(c: Context): RouteRequest {
+  const { incoming, outgoing } = (c.env ?? {}) as NodeBindings;
+  return { header: (name) => c.req.header(name), incoming, outgoing, raw: c.req.raw };
 }
 
 /** The answer a refusal gives (errors.ts): its own status and body. */
@@ -24,8 +42,8 @@ export function errorResponse(c: Context, error: CogNodeError): Response {
   return c.json(error.body(), error.status, error.headers());
 }
 
-function tooLarge(c: Context): BodyResult {
-  return { ok: false, response: errorResponse(c, new BodyTooLargeError(String(MAX_BODY_BYTES))) };
+function tooLarge(): BodyResult {
+  return { ok: false, error: new BodyTooLargeError(String(MAX_BODY_BYTES)) };
 }
 
 /** `application/json` or a `+json` type (`application/merge-patch+json`), parameters aside. */
@@ -41,11 +59,19 @@ function isJsonType(contentType: string): boolean {
  * `Content-Type` is still read as JSON, as before. Refusing `text/plain` is what keeps a
  * browser's no-preflight cross-site POST from running a prediction even where CORS allows it.
  */
-function unsupportedType(c: Context): BodyResult | undefined {
-  const contentType = c.req.header('content-type');
+function unsupportedType(contentType: string | undefined): BodyResult | undefined {
   if (contentType === undefined || isJsonType(contentType)) return undefined;
   const type = contentType.split(';')[0]!.trim() || contentType;
-  return { ok: false, response: errorResponse(c, new UnsupportedMediaTypeError(type)) };
+  return { ok: false, error: new UnsupportedMediaTypeError(type) };
+}
+
+/**
+ * Whether `readBody` reads this request's body to its end whatever comes (a declared JSON body
+ * within the limit): then no refusal leaves part of it unread. The fast path takes only these.
+ */
+export function readsWhole(request: RouteRequest): boolean {
+  const declared = Number(request.header('content-length') ?? Number.NaN);
+  return Number.isSafeInteger(declared) && declared <= MAX_BODY_BYTES && unsupportedType(request.header('content-type')) === undefined;
 }
 
 /**
@@ -92,12 +118,12 @@ class BodyBytes {
  * `@hono/node-server` it is read straight from Node's request stream: building the web `Request`
  * and its `ReadableStream` cost more than everything else a small prediction does.
  */
-export async function readBody(c: Context): Promise<BodyResult> {
-  const refused = unsupportedType(c);
+export async function readBody(request: RouteRequest): Promise<BodyResult> {
+  const refused = unsupportedType(request.header('content-type'));
   if (refused !== undefined) return refused;
-  const declared = Number(c.req.header('content-length') ?? Number.NaN);
-  if (declared > MAX_BODY_BYTES) return tooLarge(c);
-  const { incoming } = bindings(c);
+  const declared = Number(request.header('content-length') ?? Number.NaN);
+  if (declared > MAX_BODY_BYTES) return tooLarge();
+  const { incoming, raw } = request;
   const body = new BodyBytes(declared);
   let size = 0;
   if (incoming !== undefined && typeof incoming.on === 'function' && !incoming.readableEnded) {
@@ -113,16 +139,16 @@ export async function readBody(c: Context): Promise<BodyResult> {
       incoming.once('end', () => resolve(true));
       incoming.once('error', reject);
     });
-    if (!complete) return tooLarge(c);
-  } else if (c.req.raw.body !== null) {
-    const reader = c.req.raw.body.getReader();
+    if (!complete) return tooLarge();
+  } else if (raw !== undefined && raw.body !== null) {
+    const reader = raw.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.length;
       if (size > MAX_BODY_BYTES) {
         await reader.cancel();
-        return tooLarge(c);
+        return tooLarge();
       }
       body.add(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     }
@@ -135,8 +161,8 @@ export async function readBody(c: Context): Promise<BodyResult> {
  * that stops watching. Uses Node's response `close` event when there is one (cheaper than the
  * request's `AbortSignal`, which the adapter builds on demand).
  */
-export function watchHangUp(c: Context, onHangUp: () => void): () => void {
-  const { outgoing } = bindings(c);
+export function watchHangUp(request: RouteRequest, onHangUp: () => void): () => void {
+  const { outgoing, raw } = request;
   if (outgoing !== undefined && typeof outgoing.once === 'function') {
     if (outgoing.destroyed) {
       onHangUp();
@@ -148,7 +174,8 @@ export function watchHangUp(c: Context, onHangUp: () => void): () => void {
     outgoing.once('close', onClose);
     return () => outgoing.off('close', onClose);
   }
-  const signal = c.req.raw.signal;
+  if (raw === undefined) return () => undefined;
+  const signal = raw.signal;
   if (signal.aborted) onHangUp();
   signal.addEventListener('abort', onHangUp, { once: true });
   return () => signal.removeEventListener('abort', onHangUp);

@@ -2,6 +2,7 @@
 // SSE, cancel, and polling (GET, cog-node's own), with Cog 0.22's status codes; picks how output
 // files go out and the webhooks.
 import type { Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   CogNodeError,
   InputValidationError,
@@ -12,7 +13,7 @@ import {
 } from '../errors.js';
 import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';
 import { generatePredictionId, type Prediction, type PredictionResponse } from '../runtime/prediction.js';
-import { errorResponse, readBody, watchHangUp } from './body.js';
+import { errorResponse, honoRequest, readBody, watchHangUp, type RouteRequest } from './body.js';
 import { parseBody } from './parse.js';
 import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
@@ -59,9 +60,31 @@ const NAMES = {
   train: { path: '/trainings', noun: 'training' },
 } as const;
 
+/**
+ * What `create` answers: JSON text with its status (and a refusal's headers), written by Hono or
+ * by the fast path (fast-path.ts) alike; or an answer only Hono's Context can give (SSE, the queue's).
+ */
+export type CreateAnswer =
+  | { status: ContentfulStatusCode; json: string; headers?: Record<string, string> }
+  | { respond: (c: Context) => Response | Promise<Response> };
+
+/** `POST /predictions` (or `PUT /predictions/{id}` with its id), answered. */
+export type CreatePrediction = (request: RouteRequest, pathId: string | undefined) => Promise<CreateAnswer>;
+
+/** A refusal's answer (errors.ts): its own status, body and headers. */
+function refused(error: CogNodeError): CreateAnswer {
+  return { status: error.status, json: JSON.stringify(error.body()), headers: error.headers() };
+}
+
 /** A prediction object on the wire, with Cog's floats where its output declares them. */
-function predictionJson(c: Context, prediction: Prediction, response: PredictionResponse, status: 200 | 202): Response {
-  return jsonText(c, prediction.json(response), status);
+function predictionJson(prediction: Prediction, response: PredictionResponse, status: 200 | 202): CreateAnswer {
+  return { status, json: prediction.json(response) };
+}
+
+/** `create`'s answer as Hono's Response. */
+function honoAnswer(c: Context, answer: CreateAnswer): Response | Promise<Response> {
+  if ('respond' in answer) return answer.respond(c);
+  return c.body(answer.json, answer.status, { ...answer.headers, 'Content-Type': 'application/json' });
 }
 
 /** JSON text written already (by `Prediction.json`) as the response body. */
@@ -69,10 +92,10 @@ function jsonText(c: Context, text: string, status: 200 | 202): Response {
   return c.body(text, status, { 'Content-Type': 'application/json' });
 }
 
-function traceHeaders(c: Context): TraceHeaders {
+function traceHeaders(request: RouteRequest): TraceHeaders {
   const trace: TraceHeaders = {};
-  const traceparent = c.req.header('traceparent');
-  const tracestate = c.req.header('tracestate');
+  const traceparent = request.header('traceparent');
+  const tracestate = request.header('tracestate');
   if (traceparent !== undefined) trace.traceparent = traceparent;
   if (tracestate !== undefined) trace.tracestate = tracestate;
   return trace;
@@ -83,7 +106,7 @@ function traceHeaders(c: Context): TraceHeaders {
  * /predictions/{id}` (and the same for `/trainings`), with Cog 0.22's status codes and the
  * superset response bodies.
  */
-export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): void {
+export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): CreatePrediction {
   const { path, noun } = NAMES[kind];
 
   function fileEncoder(request: PredictionRequest, sync: boolean, context: UploadContext): FileEncoder {
@@ -93,37 +116,40 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     return dataUriEncoder;
   }
 
-  async function create(c: Context, pathId: string | undefined): Promise<Response> {
-    const body = await readBody(c);
-    if (!body.ok) return body.response;
+  async function create(from: RouteRequest, pathId: string | undefined): Promise<CreateAnswer> {
+    const body = await readBody(from);
+    if (!body.ok) return refused(body.error);
     const { parsed, invalid } = await parseBody(body.bytes, service.runtime(kind));
-    if (!parsed.ok) return c.json(parsed.body, parsed.status);
+    if (!parsed.ok) return { status: parsed.status, json: JSON.stringify(parsed.body) };
     const request = parsed.request;
     if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
-      return errorResponse(
-        c,
+      return refused(
         new InputValidationError([{ loc: ['body', 'id'], msg: `${noun} ID must match the ID supplied in the URL`, type: 'value_error' }]),
       );
     }
-    const stream = wantsEventStream(c.req.header('accept'));
-    if (stream && kind === 'train') return errorResponse(c, new StreamingUnsupportedError());
+    const stream = wantsEventStream(from.header('accept'));
+    if (stream && kind === 'train') return refused(new StreamingUnsupportedError());
 
-    if (options.remote !== undefined) return createRemote(c, options.remote, request, pathId ?? request.id, stream);
+    const remote = options.remote;
+    if (remote !== undefined) {
+      const id = pathId ?? request.id;
+      return { respond: (c) => createRemote(c, remote, request, id, stream) };
+    }
     const runtime = service.runtime(kind);
     const id = pathId ?? request.id;
     // Idempotent: an id in flight answers with its current state and starts nothing.
     const existing = id !== undefined ? runtime?.get(id) : undefined;
     if (existing !== undefined) {
-      if (!stream) return predictionJson(c, existing, existing.response(), 202);
-      return streamPrediction(c, existing, { createdHere: false });
+      if (!stream) return predictionJson(existing, existing.response(), 202);
+      return { respond: (c) => streamPrediction(c, existing, { createdHere: false }) };
     }
-    if (service.shuttingDown) return errorResponse(c, new ShuttingDownError());
-    if (service.defunct !== undefined) return errorResponse(c, new PredictorDefunctError(service.defunct));
-    if (runtime === undefined || !service.isReady) return errorResponse(c, new NotReadyError());
+    if (service.shuttingDown) return refused(new ShuttingDownError());
+    if (service.defunct !== undefined) return refused(new PredictorDefunctError(service.defunct));
+    if (runtime === undefined || !service.isReady) return refused(new NotReadyError());
 
-    const respondAsync = !stream && c.req.header('prefer') === 'respond-async';
+    const respondAsync = !stream && from.header('prefer') === 'respond-async';
     const sync = !stream && !respondAsync;
-    const trace = traceHeaders(c);
+    const trace = traceHeaders(from);
     const predictionId = id ?? generatePredictionId();
     let prediction: Prediction | undefined;
     // No trace headers on uploads (Cog 0.23: signed upload URLs never get them).
@@ -134,12 +160,13 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
       prediction = runtime.start(request.input, {
         id: predictionId,
         context: request.context,
-        trace: traceCarrierFrom(c.req.raw.headers),
+        // Node's own header record where there is one: the web Request's Headers are built on demand.
+        trace: traceCarrierFrom(from.incoming?.headers ?? from.raw?.headers ?? {}),
         encodeFile: fileEncoder(request, sync, upload),
       });
     } catch (error) {
       // A 422, 409 or 503 answers as its error says; anything else is the app's internal error (logged).
-      if (error instanceof CogNodeError && error.answered) return errorResponse(c, error);
+      if (error instanceof CogNodeError && error.answered) return refused(error);
       throw error;
     }
     const webhook =
@@ -155,15 +182,21 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
           });
     service.track(prediction, webhook);
 
-    if (stream) return streamPrediction(c, prediction, { createdHere: true });
+    if (stream) {
+      const created = prediction;
+      return { respond: (c) => streamPrediction(c, created, { createdHere: true }) };
+    }
     if (respondAsync) {
-      return c.json({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdIso }, 202);
+      return {
+        status: 202,
+        json: JSON.stringify({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdIso }),
+      };
     }
     // A sync client that hangs up cancels its prediction (Cog 0.22).
     const running = prediction;
-    const unwatch = watchHangUp(c, () => running.cancel());
+    const unwatch = watchHangUp(from, () => running.cancel());
     try {
-      return predictionJson(c, running, await running.done, 200);
+      return predictionJson(running, await running.done, 200);
     } finally {
       unwatch();
     }
@@ -181,7 +214,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const predictionId = id ?? generatePredictionId();
     let made: { created: boolean; state: string };
     try {
-      made = await remote.create(request, { id: predictionId, trace: traceHeaders(c) });
+      made = await remote.create(request, { id: predictionId, trace: traceHeaders(honoRequest(c)) });
     } catch (error) {
       if (error instanceof CogNodeError && error.answered) return errorResponse(c, error);
       throw error;
@@ -195,7 +228,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     if (!made.created || c.req.header('prefer') === 'respond-async') return jsonText(c, made.state, 202);
     // A sync client that hangs up cancels its prediction, as in `serve`.
     const hungUp = new AbortController();
-    const unwatch = watchHangUp(c, () => {
+    const unwatch = watchHangUp(honoRequest(c), () => {
       hungUp.abort();
       void remote.cancel(predictionId);
     });
@@ -207,8 +240,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
   }
 
   const remote = options.remote;
-  app.post(path, (c) => create(c, undefined));
-  app.put(`${path}/:id`, (c) => create(c, c.req.param('id')));
+  app.post(path, async (c) => honoAnswer(c, await create(honoRequest(c), undefined)));
+  app.put(`${path}/:id`, async (c) => honoAnswer(c, await create(honoRequest(c), c.req.param('id'))));
   app.post(`${path}/:id/cancel`, async (c) => {
     const id = c.req.param('id');
     const canceled = remote !== undefined ? await remote.cancel(id) : service.runtime(kind)?.cancel(id);
@@ -220,4 +253,5 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const text = remote !== undefined ? await remote.poll(id) : service.runtime(kind)?.poll(id);
     return text === undefined ? c.json({}, 404) : jsonText(c, text, 200);
   });
+  return create;
 }

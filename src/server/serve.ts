@@ -10,6 +10,7 @@ import { frontQueue } from '../fleet/gateway.js';
 import { CogMetrics } from '../observe/metrics.js';
 import { startTracing } from '../observe/tracing.js';
 import { cogRoutes } from './app.js';
+import { useFastPath } from './fast-path.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
 import type { Settings } from '../load/settings.js';
@@ -128,6 +129,7 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
   });
   const { cog, settings } = buildApp(source, { ...options, onShutdown: () => void stop('POST /shutdown') });
   const server = createAdaptorServer({ fetch: cog.app.fetch }) as Server;
+  useFastPath(server, cog.app);
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
