@@ -1,9 +1,9 @@
-// How a predictor's Worker is made (its thread module, workerData, heap limit), and the workers
-// `cog-node serve` starts before the server's own modules load: parked, what they say kept, until
-// the runtime asks for a worker of the same options and adopts one.
+// How a predictor's Worker is made (its thread module, workerData, heap limit), and the one
+// `cog-node serve` starts before anything else loads: parked, told what to load as soon as cog.yaml
+// is read, what it says kept, until the runtime asks for a worker of those options and adopts it.
 import { Worker } from 'node:worker_threads';
-import { resolvePlan, type PlanOptions } from '../../load/plan.js';
-import type { WorkerOptions } from './protocol.js';
+import { readSettings } from '../../load/settings.js';
+import type { ToWorker, WorkerOptions } from './protocol.js';
 
 const threadUrl = (): { url: URL; execArgv: string[] } => {
   // Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
@@ -11,97 +11,94 @@ const threadUrl = (): { url: URL; execArgv: string[] } => {
   return { url: new URL('./thread.js', import.meta.url), execArgv: [] };
 };
 
-function construct(workerData: WorkerOptions, maxHeapMb: number): Worker {
+/** `workerData` undefined: the worker waits for a 'load' message (thread.ts). */
+function construct(workerData: WorkerOptions | undefined, maxHeapMb: number): Worker {
   const { url, execArgv } = threadUrl();
   const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
   return new Worker(url, { workerData, execArgv, resourceLimits });
 }
 
-/** The events the host listens to; a parked worker's are recorded in order and replayed to it. */
+/** The events the host listens to; the parked worker's are recorded in order and replayed to it. */
 const EVENTS = ['message', 'error', 'exit'] as const;
 
 interface Parked {
   worker: Worker;
+  /** Its heap limit, fixed when it was made: a runtime that wants another makes its own worker. */
+  maxHeapMb: number;
+  /** The options it was told to load (`key`), if it was. */
+  told: string | undefined;
   said: [(typeof EVENTS)[number], unknown[]][];
   listeners: ((...args: unknown[]) => void)[];
 }
 
-/** Parked workers by their options (`key`). */
-const parked = new Map<string, Parked>();
+let parked: Parked | undefined;
 
-const key = (workerData: WorkerOptions, maxHeapMb: number): string =>
-  JSON.stringify([workerData.ref, workerData.cwd, workerData.kind, workerData.echoLogs, workerData.instance ?? null, maxHeapMb]);
-
-/** Starts a worker for these options now and parks it (see `predictorWorker`). */
-function park(workerData: WorkerOptions, maxHeapMb: number): void {
-  const id = key(workerData, maxHeapMb);
-  if (parked.has(id)) return;
-  const worker = construct(workerData, maxHeapMb);
+/**
+ * `cog-node serve`, first of all: starts a worker that boots and imports the predictor's side of
+ * cog-node while this thread still loads the addon, reads cog.yaml and imports the server; it is
+ * told what to load when the runtime adopts it (`predictorWorker`). Measured on the echo
+ * predictor: both threads take ~100 ms to get there, and made at the runtime's request the
+ * worker started only after the server's part, one after the other.
+ */
+export function prelaunchWorker(): void {
+  if (parked !== undefined) return;
+  // The heap limit as the environment sets it now; cog.yaml may set another (then it goes unused).
+  const maxHeapMb = readSettings().workerMaxHeapMb;
+  const worker = construct(undefined, maxHeapMb);
   // Until adopted it keeps no process alive: a `serve` that fails before its runtime exists still exits.
   worker.unref();
-  const entry: Parked = { worker, said: [], listeners: [] };
+  const entry: Parked = { worker, maxHeapMb, told: undefined, said: [], listeners: [] };
   for (const name of EVENTS) {
     const listener = (...args: unknown[]) => void entry.said.push([name, args]);
     entry.listeners.push(listener);
     worker.on(name, listener);
   }
-  parked.set(id, entry);
+  parked = entry;
+}
+
+const key = (workerData: WorkerOptions): string =>
+  JSON.stringify([workerData.ref, workerData.cwd, workerData.kind, workerData.echoLogs, workerData.instance ?? null]);
+
+/** Tells it what to load, with the environment a worker made now would get (cog.yaml's applied). */
+function tell(entry: Parked, workerData: WorkerOptions): void {
+  entry.told = key(workerData);
+  const env = Object.fromEntries(Object.entries(process.env).filter((pair): pair is [string, string] => pair[1] !== undefined));
+  entry.worker.postMessage({ type: 'load', options: workerData, env } satisfies ToWorker);
 }
 
 /**
- * A worker for these options: a parked one when there is one (`attach` adds the host's listeners,
- * then everything it said while parked is replayed to them, in order), else a new one.
+ * Once cog.yaml is read, before the server's modules load: the parked worker starts loading the
+ * predictor the runtime will ask for (a real model's imports then overlap the server's too).
+ */
+export function tellParkedWorker(workerData: WorkerOptions, maxHeapMb: number): void {
+  if (parked !== undefined && parked.told === undefined && parked.maxHeapMb === maxHeapMb) tell(parked, workerData);
+}
+
+/**
+ * A worker loading these options: the parked one when it fits (same heap limit; told these
+ * options, or nothing yet). `attach` adds the host's listeners, anything it said while parked is
+ * replayed to them, and it is told what to load if it was not. Else a new one.
  */
 export function predictorWorker(workerData: WorkerOptions, maxHeapMb: number, attach: (worker: Worker) => void): Worker {
-  const id = key(workerData, maxHeapMb);
-  const entry = parked.get(id);
-  if (entry === undefined) {
+  const entry = parked;
+  if (entry === undefined || entry.maxHeapMb !== maxHeapMb || (entry.told !== undefined && entry.told !== key(workerData))) {
     const worker = construct(workerData, maxHeapMb);
     attach(worker);
     return worker;
   }
-  parked.delete(id);
+  parked = undefined;
   const { worker, said, listeners } = entry;
   EVENTS.forEach((name, index) => worker.off(name, listeners[index]!));
   worker.ref();
   attach(worker);
   for (const [name, args] of said) worker.emit(name, ...args);
+  if (entry.told === undefined) tell(entry, workerData);
   return worker;
 }
 
-/** Ends the parked workers nobody adopted (the options the server used turned out different). */
-export async function discardParkedWorkers(): Promise<void> {
-  const left = [...parked.values()];
-  parked.clear();
-  await Promise.all(left.map(({ worker }) => worker.terminate()));
-}
-
-/**
- * `cog-node serve`: starts the workers that serving `cwd`'s cog.yaml will ask for, so that the
- * predictor's thread loads while this one still imports the server (measured on the echo
- * predictor: the server's imports took ~180 ms before its worker was made, and the worker then
- * ~100 ms more, one after the other). The same rules as the server's runtimes (server/source.ts,
- * runtime.ts): a reference runs in workers unless in-process; a trainer in one; a gateway
- * (`--redis`) in none. A mismatch only wastes a worker, which the caller discards once serving.
- */
-export function prelaunchServe(cwd: string, options: PlanOptions & { inProcess?: boolean; redis?: string }): void {
-  if (options.inProcess) return;
-  let plan: ReturnType<typeof resolvePlan<never>>;
-  try {
-    plan = resolvePlan<never>(cwd, options);
-  } catch {
-    // A broken cog.yaml is the server's to report, as before.
-    return;
-  }
-  if ((options.redis ?? plan.settings.redisUrl) !== undefined) return;
-  const maxHeapMb = plan.runtime.workerMaxHeapMb;
-  for (const kind of ['predict', 'train'] as const) {
-    const ref = plan[kind];
-    if (typeof ref !== 'string') continue;
-    const count = kind === 'train' ? 1 : Math.max(1, plan.runtime.instances);
-    for (let index = 0; index < count; index += 1) {
-      const instance = count > 1 ? { index, count } : undefined;
-      park({ ref, cwd: plan.cwd, kind, echoLogs: false, ...(instance && { instance }) }, maxHeapMb);
-    }
-  }
+/** Ends the parked worker if nobody adopted it (a gateway, or another heap limit, ran no predictor in it). */
+export async function discardParkedWorker(): Promise<void> {
+  const entry = parked;
+  parked = undefined;
+  await entry?.worker.terminate();
 }
