@@ -300,6 +300,11 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     return this.#write(response);
   }
 
+  /** The terminal prediction object; undefined until it has ended. */
+  get finalResponse(): PredictionResponse | undefined {
+    return this.#final?.response;
+  }
+
   /** The terminal prediction object as JSON text (written once); undefined until it has ended. */
   get finalJson(): string | undefined {
     return this.#final === undefined ? undefined : this.json(this.#final.response);

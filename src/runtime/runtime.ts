@@ -30,7 +30,7 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { PredictionAdmission, PredictionSlot, WaitingTicket } from '../native/addon.js';
 import { BatchFormer, type BatchHost, type BatchPlace, type Execute } from './batching.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
-import { Prediction, generatePredictionId } from './prediction.js';
+import { Prediction, generatePredictionId, type PredictionResponse } from './prediction.js';
 import { RetentionStore } from './retention.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
@@ -96,9 +96,9 @@ export interface TraceCarrier {
 /**
  * What a runtime tells whoever watches it (the /metrics registry, tracing), in its own order:
  * `admitted` once per prediction (then its own events say the rest), `phase` as each phase of its
- * run ends (times are `performance.now()` ms), `batchRan` per call of the predictor's code,
- * `setupEnded` after each setup, `workerRestarted`
- * when a worker is replaced. An observer's exception is its own: it never fails a prediction.
+ * run ends (times are `performance.now()` ms), `batchRan` per call of the predictor's code, `ended`
+ * once per prediction as it reaches its terminal status (before anyone awaiting `done` runs),
+ * `setupEnded` after each setup, `workerRestarted` when a worker is replaced. An observer's exception is its own: it never fails a prediction.
  */
 export interface RuntimeObserver {
   admitted?(prediction: Prediction, detail: { kind: 'predict' | 'train'; trace: TraceCarrier | undefined }): void;
@@ -107,6 +107,8 @@ export interface RuntimeObserver {
   workerRestarted?(reason: WorkerDeath): void;
   /** The predictor's code was called for `size` predictions at once (1 without batching). */
   batchRan?(size: number): void;
+  /** It ended, with this terminal response (told here: a `done.then` per prediction cost a promise and a closure). */
+  ended?(prediction: Prediction, response: PredictionResponse): void;
 }
 
 export interface StartOptions {
@@ -689,6 +691,8 @@ export class PredictorRuntime {
     entry.signal?.removeEventListener('abort', entry.onAbort);
     if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
     this.#retained.keep(entry.prediction);
+    const response = entry.prediction.finalResponse;
+    if (response !== undefined && this.#observers.size > 0) this.#tell('ended', entry.prediction, response);
     // Ended while it waited: it leaves the line (a slot already on its way passes on).
     if (entry.ticket !== undefined) {
       this.#admission.cancel(entry.prediction.id);
