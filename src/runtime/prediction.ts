@@ -132,7 +132,8 @@ function publicInput<T>(value: T): T {
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
     const record = value as Record<string, unknown>;
     let copy: Record<string, unknown> | undefined;
-    for (const [key, field] of Object.entries(record)) {
+    for (const key of Object.keys(record)) {
+      const field = record[key];
       const shown = publicInput(field);
       if (shown !== field) (copy ??= { ...record })[key] = shown;
     }

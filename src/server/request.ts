@@ -24,6 +24,9 @@ export type ParsedRequest = { ok: true; request: PredictionRequest } | { ok: fal
 
 const MAX_WEBHOOK_LENGTH = 65536;
 
+/** Every webhook event: a request without `webhook_events_filter` shares this one set (never changed). */
+const ALL_EVENTS: ReadonlySet<WebhookEvent> = new Set(WEBHOOK_EVENTS);
+
 function issue(field: (string | number)[], msg: string, type = 'value_error'): ValidationIssue {
   return { loc: ['body', ...field], msg, type };
 }
@@ -48,7 +51,7 @@ export function checkPredictionRequest(body: unknown): ParsedRequest {
     return refusal(new InputValidationError([issue([], 'Input should be a valid dictionary', 'dict_type')]));
   }
   const problems: ValidationIssue[] = [];
-  const request: PredictionRequest = { input: body.input ?? {}, events: new Set(WEBHOOK_EVENTS), context: {} };
+  const request: PredictionRequest = { input: body.input ?? {}, events: ALL_EVENTS, context: {} };
 
   if (body.id !== undefined && body.id !== null) {
     if (typeof body.id !== 'string' || body.id === '') problems.push(issue(['id'], 'Input should be a non-empty string', 'string_type'));

@@ -8,7 +8,7 @@ import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import { cancelTokenCanceled } from '../../native/addon.js';
 import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
-import { fromPortable, toPortable } from './portable.js';
+import { fromPortable, toPortableShared } from './portable.js';
 import { predictorWorker } from './prelaunch.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
@@ -214,7 +214,7 @@ export class WorkerExecutor implements PredictorExecutor {
     const id = job.tokenId;
     return new Promise((resolve) => {
       this.#pending.set(id, { tokenId: id, sink, chain: NO_OUTPUTS, resolve, unacked: 0 });
-      this.#predicts.add({ type: 'predict', id, input: toPortable(job.input), context: job.context ?? {} });
+      this.#predicts.add({ type: 'predict', id, input: toPortableShared(job.input), context: job.context ?? {} });
     });
   }
 
@@ -225,7 +225,7 @@ export class WorkerExecutor implements PredictorExecutor {
           this.#pending.set(job.tokenId, { tokenId: job.tokenId, sink: sinks[index]!, chain: NO_OUTPUTS, resolve, unacked: 0 });
         }),
     );
-    const items = jobs.map((job) => ({ id: job.tokenId, input: toPortable(job.input), context: job.context ?? {} }));
+    const items = jobs.map((job) => ({ id: job.tokenId, input: toPortableShared(job.input), context: job.context ?? {} }));
     this.#post({ type: 'predict-batch', items });
     return results;
   }
