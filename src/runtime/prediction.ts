@@ -8,6 +8,7 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { JsonText, outputWriters, type JsonWriter, type OutputWriters } from '../schema/output-json.js';
 import type { MetricEvent } from '../predictor/scope.js';
 import { Secret } from '../predictor/secret.js';
+import { convertFields } from './copy-on-change.js';
 
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 
@@ -120,24 +121,10 @@ function outputEvent(chunk: unknown, index: number, writeChunk: JsonWriter | und
 /** The input as responses show it: secrets masked (a copy only where there is a secret). */
 function publicInput<T>(value: T): T {
   if (value instanceof Secret) return Secret.mask as T;
-  if (Array.isArray(value)) {
-    // Secrets may sit in the items' objects too (`Type.Array(Type.Object({ key: Type.Secret() }))`).
-    let copy: unknown[] | undefined;
-    value.forEach((item: unknown, index) => {
-      const shown = publicInput(item);
-      if (shown !== item) (copy ??= [...value])[index] = shown;
-    });
-    return (copy ?? value) as T;
-  }
+  // Secrets may sit in the items' objects too (`Type.Array(Type.Object({ key: Type.Secret() }))`).
+  if (Array.isArray(value)) return convertFields(value, publicInput) as T;
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-    const record = value as Record<string, unknown>;
-    let copy: Record<string, unknown> | undefined;
-    for (const key of Object.keys(record)) {
-      const field = record[key];
-      const shown = publicInput(field);
-      if (shown !== field) (copy ??= { ...record })[key] = shown;
-    }
-    return (copy ?? value) as T;
+    return convertFields(value as Record<string, unknown>, publicInput) as T;
   }
   return value;
 }

@@ -3,6 +3,7 @@
 // `Secret` travel as tagged objects and schemas travel with `~optional` made explicit.
 import { Path } from '../../predictor/path.js';
 import { Secret } from '../../predictor/secret.js';
+import { convertFields } from '../copy-on-change.js';
 
 const PATH_TAG = '~cogPath';
 const SECRET_TAG = '~cogSecret';
@@ -11,31 +12,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
-}
-
-/**
- * `value` (an array or a plain object) with `convert` applied to each item or field: a copy only
- * where something changed, else `value` itself (postMessage clones it anyway). Copying every
- * object through `Object.fromEntries(Object.entries(...).map(...))` was ~1.5% of the server's
- * thread per echo request.
- */
-function converted<T extends unknown[] | Record<string, unknown>>(value: T, convert: (field: unknown) => unknown): T {
-  if (Array.isArray(value)) {
-    let copy: unknown[] | undefined;
-    for (let index = 0; index < value.length; index++) {
-      const item: unknown = value[index];
-      const shown = convert(item);
-      if (shown !== item) (copy ??= value.slice())[index] = shown;
-    }
-    return (copy ?? value) as T;
-  }
-  let copy: Record<string, unknown> | undefined;
-  for (const key of Object.keys(value)) {
-    const field = value[key];
-    const shown = convert(field);
-    if (shown !== field) (copy ??= { ...value })[key] = shown;
-  }
-  return (copy ?? value) as T;
 }
 
 /**
@@ -58,17 +34,17 @@ export function toPortable(value: unknown): unknown {
  */
 export function toPortableShared(value: unknown): unknown {
   if (value instanceof Path || value instanceof Secret) return toPortable(value);
-  if (Array.isArray(value) || isPlainObject(value)) return converted(value, toPortableShared);
+  if (Array.isArray(value) || isPlainObject(value)) return convertFields(value, toPortableShared);
   return value;
 }
 
 /** Undoes `toPortable` (on a value just received: copied only where a tag is replaced). */
 export function fromPortable(value: unknown): unknown {
-  if (Array.isArray(value)) return converted(value, fromPortable);
+  if (Array.isArray(value)) return convertFields(value, fromPortable);
   if (isPlainObject(value)) {
     if (typeof value[PATH_TAG] === 'string' && Object.keys(value).length === 1) return new Path(value[PATH_TAG]);
     if (typeof value[SECRET_TAG] === 'string' && Object.keys(value).length === 1) return new Secret(value[SECRET_TAG]);
-    return converted(value, fromPortable);
+    return convertFields(value, fromPortable);
   }
   return value;
 }
