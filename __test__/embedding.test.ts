@@ -19,6 +19,7 @@ import {
   type Inputs,
   type PredictionResponse,
 } from '../src/index.js';
+import { registeredCancelTokens } from '../src/native/addon.js';
 
 const app = fileURLToPath(new URL('./fixtures/embed/app', import.meta.url));
 
@@ -325,6 +326,34 @@ describe('run() and predict()', () => {
     const context = await loadPredictor(Context, { concurrency: 2 });
     expect(await context.run({}, { context: { user: 'u1', region: 'eu' } })).toEqual({ user: 'u1', region: 'eu' });
     expect(await context.run()).toEqual({});
+  });
+});
+
+describe("a prediction's cancel token", () => {
+  it('made only when asked for: asked for by abandoned work after the prediction ended canceled, it is cancelled; none stays registered', async () => {
+    const before = registeredCancelTokens();
+    const started = deferred();
+    const deaf = deferred();
+    const late = deferred<{ token: boolean; scope: boolean }>();
+    class Deaf extends BasePredictor {
+      static output = Type.String();
+      async predict(): Promise<string> {
+        started.resolve();
+        // Deaf to its signal: abandoned ~100 ms after the cancel, and then it goes on.
+        await deaf.promise;
+        late.resolve({ token: this.scope.cancelToken.canceled, scope: this.scope.canceled });
+        return 'late';
+      }
+    }
+    const prediction = (await loadPredictor(Deaf)).start({});
+    await started.promise;
+    prediction.cancel();
+    expect((await prediction.done).status).toBe('canceled');
+    deaf.resolve();
+    expect(await late.promise).toEqual({ token: true, scope: true });
+    // Asked for after the end, the prediction's own token says what its flag said.
+    expect(prediction.token.canceled).toBe(true);
+    expect(registeredCancelTokens()).toBe(before);
   });
 });
 
