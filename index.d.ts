@@ -131,6 +131,8 @@ export declare class OutputConsumer {
 export declare class PredictionAdmission {
   /** `capacity` slots (at least 1) and at most `max_waiting` predictions in the line. */
   constructor(capacity: number, maxWaiting: number)
+  /** Its id for `admissionAdmitNow` and `admissionReleaseHandle`. */
+  get id(): number
   /**
    * A slot now, as a number for `releaseHandle`, when one is free and nobody waits; null
    * otherwise (then `admit` answers, with the line). `admit` and `release` of a
@@ -201,6 +203,12 @@ export declare class WaitingTicket {
   leave(): void
 }
 
+/**
+ * A slot now for admission `id`, as a handle for `admissionReleaseHandle`, when one is free and
+ * nobody waits; null otherwise (and for an admission no longer alive).
+ */
+export declare function admissionAdmitNow(id: number): number | null
+
 /** Every slot runs and `max` predictions already wait (`max` 0: Cog's 409 at capacity). */
 export interface AdmissionFull {
   waiting: number
@@ -208,6 +216,9 @@ export interface AdmissionFull {
   /** Whole seconds (at least 1) a refused client should wait before trying again. */
   retryAfter: number
 }
+
+/** Frees the slot `admissionAdmitNow` gave as `handle`; false when it holds none (freed already). */
+export declare function admissionReleaseHandle(id: number, handle: number): boolean
 
 /** The address of the cancel-token C ABI table (`CancelTokenAbi`, version 1) for other addons. */
 export declare function cancelTokenAbi(): bigint

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, cancelTokenCancel, cancelTokenCanceled, cancelTokenNew, cancelTokenRelease, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, admissionAdmitNow, admissionReleaseHandle, cancelTokenAbi, cancelTokenCancel, cancelTokenCanceled, cancelTokenNew, cancelTokenRelease, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
@@ -781,6 +781,8 @@ export { PredictionAdmission }
 export { PredictionBatches }
 export { PredictionSlot }
 export { WaitingTicket }
+export { admissionAdmitNow }
+export { admissionReleaseHandle }
 export { cancelTokenAbi }
 export { cancelTokenCancel }
 export { cancelTokenCanceled }

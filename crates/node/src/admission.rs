@@ -3,7 +3,8 @@
 //! over the runtime's u32 keys, on this process's monotonic clock). Logic lives in the core.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use cog_node_core::{
@@ -27,15 +28,70 @@ pub struct AdmissionFull {
     pub retry_after: u32,
 }
 
+/// The slots `admitNow` took, by handle, until `releaseHandle`, of one admission.
+struct Held {
+    admission: Admission,
+    permits: HashMap<u32, SlotPermit>,
+    last_handle: u32,
+}
+
+/// Every admission's `Held`, by the admission's id: what a prediction takes and gives back on
+/// the hot path goes through plain functions (`admissionAdmitNow`, `admissionReleaseHandle`,
+/// ~40 ns each), where a method call on the object cost ~450 ns (napi-rs unwraps `this`).
+fn held_table() -> MutexGuard<'static, HashMap<u32, Held>> {
+    static TABLE: OnceLock<Mutex<HashMap<u32, Held>>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+static NEXT_ADMISSION: AtomicU32 = AtomicU32::new(0);
+
+/// A slot now for admission `id`, as a handle for `admissionReleaseHandle`, when one is free and
+/// nobody waits; null otherwise (and for an admission no longer alive).
+#[napi]
+pub fn admission_admit_now(id: u32) -> Option<u32> {
+    let mut table = held_table();
+    let held = table.get_mut(&id)?;
+    let permit = held.admission.admit_now()?;
+    // A handle still held (after 2^32 admissions) is skipped, never reused.
+    loop {
+        held.last_handle = held.last_handle.wrapping_add(1);
+        if !held.permits.contains_key(&held.last_handle) {
+            break;
+        }
+    }
+    held.permits.insert(held.last_handle, permit);
+    Some(held.last_handle)
+}
+
+/// Frees the slot `admissionAdmitNow` gave as `handle`; false when it holds none (freed already).
+#[napi]
+pub fn admission_release_handle(id: u32, handle: u32) -> bool {
+    // Dropped after the table's lock: freeing a slot may hand it to a waiting ticket.
+    let permit = held_table()
+        .get_mut(&id)
+        .and_then(|held| held.permits.remove(&handle));
+    permit.is_some()
+}
+
 /// Slots with a first-in-first-out line in front: `admit(id)` answers a `PredictionSlot` at
 /// once, a `WaitingTicket` to await, or `AdmissionFull`.
 #[napi]
 pub struct PredictionAdmission {
     admission: Admission,
     mean: MeanRunTime,
-    /// Slots taken by `admitNow`, by handle, until `releaseHandle`.
-    held: HashMap<u32, SlotPermit>,
-    last_handle: u32,
+    /// Its key in the table of `Held` slots (`admissionAdmitNow`).
+    id: u32,
+}
+
+impl Drop for PredictionAdmission {
+    fn drop(&mut self) {
+        // Its held slots go with it, as when they were its own field.
+        let held = held_table().remove(&self.id);
+        drop(held);
+    }
 }
 
 #[napi]
@@ -44,12 +100,29 @@ impl PredictionAdmission {
     #[napi(constructor)]
     pub fn new(capacity: u32, max_waiting: u32) -> Self {
         let slots = Slots::new(capacity.max(1) as usize);
+        let admission = Admission::new(slots, max_waiting as usize);
+        let id = NEXT_ADMISSION
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        held_table().insert(
+            id,
+            Held {
+                admission: admission.clone(),
+                permits: HashMap::new(),
+                last_handle: 0,
+            },
+        );
         Self {
-            admission: Admission::new(slots, max_waiting as usize),
+            admission,
             mean: MeanRunTime::new(),
-            held: HashMap::new(),
-            last_handle: 0,
+            id,
         }
+    }
+
+    /// Its id for `admissionAdmitNow` and `admissionReleaseHandle`.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// A slot now, as a number for `releaseHandle`, when one is free and nobody waits; null
@@ -57,23 +130,14 @@ impl PredictionAdmission {
     /// `PredictionSlot` object took 5–10 µs a prediction in a loop, most of it making the object
     /// and collecting it (its finalizer): ~4% of the server thread per echo request.
     #[napi]
-    pub fn admit_now(&mut self) -> Option<u32> {
-        let permit = self.admission.admit_now()?;
-        // A handle still held (after 2^32 admissions) is skipped, never reused.
-        loop {
-            self.last_handle = self.last_handle.wrapping_add(1);
-            if !self.held.contains_key(&self.last_handle) {
-                break;
-            }
-        }
-        self.held.insert(self.last_handle, permit);
-        Some(self.last_handle)
+    pub fn admit_now(&self) -> Option<u32> {
+        admission_admit_now(self.id)
     }
 
     /// Frees the slot `admitNow` gave as `handle`; false when it holds none (freed already).
     #[napi]
-    pub fn release_handle(&mut self, handle: u32) -> bool {
-        self.held.remove(&handle).is_some()
+    pub fn release_handle(&self, handle: u32) -> bool {
+        admission_release_handle(self.id, handle)
     }
 
     #[napi]
