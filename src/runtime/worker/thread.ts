@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../../load/load-module.js';
+import { adoptEnvironment } from '../../load/settings.js';
 import { CancelToken } from '../../native/addon.js';
 import { currentScope } from '../../predictor/scope.js';
 import { setCurrentInstance } from '../../predictor/instance.js';
@@ -33,8 +34,7 @@ function told(): Promise<WorkerOptions> {
     port.once('message', (message: ToWorker) => {
       if (message.type !== 'load') return reject(new Error(`the worker was sent '${message.type}' before 'load'`));
       // As if made now: a Worker's environment is a copy of its parent's when it is made.
-      for (const name of Object.keys(process.env)) if (!Object.hasOwn(message.env, name)) delete process.env[name];
-      Object.assign(process.env, message.env);
+      adoptEnvironment(message.env);
       resolve(message.options);
     });
   });
