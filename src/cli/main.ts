@@ -2,6 +2,7 @@
 // turns what it throws into an exit status: 2 for bad usage (with its help), 1 for the rest.
 import { InputValidationError, PredictorLoadError, UsageError } from '../errors.js';
 import { COG_NODE_VERSION } from '../version.js';
+import './serve-first.js';
 // Loaded at once, as before the commands became lazy: a missing addon or a second copy of cog-node
 // fails every command, `--version` included, with the message bin/cog-node.js prints.
 import '../native/addon.js';

@@ -1,7 +1,8 @@
 // `cog-node serve`: its flags (Cog's `--await-explicit-shutdown true` form included), handed to
 // serveFromConfig. The server itself is server/serve.ts's.
 import { UsageError } from '../errors.js';
-import { serveFromConfig } from '../server/serve.js';
+import { resolvePlan } from '../load/plan.js';
+import { discardParkedWorker, tellParkedWorker } from '../runtime/worker/prelaunch.js';
 import { checkFleetOptions, parse, portOption } from './args.js';
 
 export const serveHelp = `Usage: cog-node serve [--host HOST] [--port PORT] [--upload-url URL] [--await-explicit-shutdown]
@@ -45,6 +46,27 @@ function normalize(args: string[]): string[] {
   return out;
 }
 
+/**
+ * Tells the worker main.ts started (serve-first.ts) what the server's first runtime will load:
+ * cog.yaml's predictor (instance 0 of `instances`), else its trainer. It then loads while this
+ * thread imports the server: spawn → READY of the echo predictor went from ~300 ms (the server's
+ * imports, then the worker's start) to ~... ms, benches/startup. A wrong guess is not adopted.
+ */
+function tellEarlyWorker(): void {
+  let plan: ReturnType<typeof resolvePlan<never>>;
+  try {
+    plan = resolvePlan<never>(process.cwd());
+  } catch {
+    return; // A broken cog.yaml is the server's to report, as before.
+  }
+  if (plan.settings.redisUrl !== undefined) return;
+  const count = Math.max(1, plan.runtime.instances);
+  const [ref, kind] = typeof plan.predict === 'string' ? [plan.predict, 'predict' as const] : [plan.train, 'train' as const];
+  if (typeof ref !== 'string') return;
+  const instance = kind === 'predict' && count > 1 ? { index: 0, count } : undefined;
+  tellParkedWorker({ ref, cwd: plan.cwd, kind, echoLogs: false, ...(instance && { instance }) }, plan.runtime.workerMaxHeapMb);
+}
+
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(normalize(args), {
     host: { type: 'string' },
@@ -63,6 +85,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   checkFleetOptions(values);
   if (values.redis !== undefined && (values['upload-url'] !== undefined || values['in-process']))
     throw new UsageError("--upload-url and --in-process are the workers' flags: a gateway (--redis) runs no predictor");
+  if (!values['in-process'] && values.redis === undefined) tellEarlyWorker();
+  const { serveFromConfig } = await import('../server/serve.js');
   const server = await serveFromConfig({
     host: values.host,
     port,
@@ -72,6 +96,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     redis: values.redis,
     queue: values.queue,
   });
+  // Loaded means adopted: a worker still parked is one the server did not use.
+  void server.ready.then(discardParkedWorker);
   await server.closed;
   return 0;
 }

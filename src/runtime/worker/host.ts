@@ -2,13 +2,14 @@
 // there, and replaces the worker when it crashes or when the runtime says a cancelled prediction
 // ignored its cancellation for longer than the grace period (`stop`). It keeps only the transport's
 // bookkeeping per prediction (its sink and acks), keyed by the prediction's cancel token id.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSink, type PredictorExecutor } from '../executor.js';
 import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import type { CancelToken } from '../../native/addon.js';
 import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, toPortable } from './portable.js';
+import { predictorWorker } from './prelaunch.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
 
@@ -24,13 +25,6 @@ interface Pending {
 
 /** A pending prediction's chain before any output came: its 'done' then settles it at once. */
 const NO_OUTPUTS = Promise.resolve();
-
-const threadUrl = (): { url: URL; execArgv: string[] } => {
-  const compiled = new URL('./thread.js', import.meta.url);
-  // Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
-  if (import.meta.url.endsWith('.ts')) return { url: new URL('./thread.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
-  return { url: compiled, execArgv: [] };
-};
 
 export interface WorkerExecutorOptions extends WorkerOptions {
   /** The worker's JS heap limit (MB); 0: V8's default. See `COG_WORKER_MAX_HEAP_MB` in settings.ts. */
@@ -72,39 +66,39 @@ export class WorkerExecutor implements PredictorExecutor {
   }
 
   #spawn(): Promise<PredictorInfo> {
-    const { url, execArgv } = threadUrl();
     const { ref, cwd, kind, echoLogs, instance, maxHeapMb = 0 } = this.options;
-    const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
     const workerData = { ref, cwd, kind, echoLogs, instance } satisfies WorkerOptions;
-    const worker = new Worker(url, { workerData, execArgv, resourceLimits });
-    this.#worker = worker;
     return new Promise((resolve, reject) => {
       let loaded = false;
-      const receive = (message: FromWorker): void => {
-        if (message.type === 'many') {
-          for (const one of message.messages) receive(one);
-        } else if (message.type === 'loaded') {
-          loaded = true;
-          resolve(message.info);
-        } else if (message.type === 'load-failed') {
-          reject(Object.assign(new Error(message.error), { stack: message.stack }));
-        } else if (message.type === 'crashed') {
-          // It is told, not trusted, to stop: the error may have left it in any state.
-          if (!loaded) reject(Object.assign(new Error(message.error), { stack: message.stack }));
-          else this.#died(worker, 'crashed', `Worker crashed: ${message.error}`);
-          void worker.terminate();
-        } else {
-          this.#onMessage(message);
-        }
-      };
-      worker.on('message', receive);
-      worker.on('error', (error) => {
-        if (!loaded) reject(error);
-        else this.#died(worker, 'crashed', crashMessage(error, maxHeapMb));
-      });
-      worker.on('exit', (code) => {
-        if (!loaded) reject(new Error(`the predictor's worker exited with code ${code} while loading`));
-        else this.#died(worker, 'crashed', `Worker crashed: exited with code ${code}`);
+      // A worker `cog-node serve` started early replays what it said while parked once these listen.
+      predictorWorker(workerData, maxHeapMb, (worker) => {
+        this.#worker = worker;
+        const receive = (message: FromWorker): void => {
+          if (message.type === 'many') {
+            for (const one of message.messages) receive(one);
+          } else if (message.type === 'loaded') {
+            loaded = true;
+            resolve(message.info);
+          } else if (message.type === 'load-failed') {
+            reject(Object.assign(new Error(message.error), { stack: message.stack }));
+          } else if (message.type === 'crashed') {
+            // It is told, not trusted, to stop: the error may have left it in any state.
+            if (!loaded) reject(Object.assign(new Error(message.error), { stack: message.stack }));
+            else this.#died(worker, 'crashed', `Worker crashed: ${message.error}`);
+            void worker.terminate();
+          } else {
+            this.#onMessage(message);
+          }
+        };
+        worker.on('message', receive);
+        worker.on('error', (error) => {
+          if (!loaded) reject(error);
+          else this.#died(worker, 'crashed', crashMessage(error, maxHeapMb));
+        });
+        worker.on('exit', (code) => {
+          if (!loaded) reject(new Error(`the predictor's worker exited with code ${code} while loading`));
+          else this.#died(worker, 'crashed', `Worker crashed: exited with code ${code}`);
+        });
       });
     });
   }

@@ -17,6 +17,11 @@ export interface WorkerOptions {
 }
 
 export type ToWorker =
+  /**
+   * A worker started before its options were known (prelaunch.ts) is told them first, with the
+   * environment a worker made now would have been given (cog.yaml's `environment:` applied).
+   */
+  | { type: 'load'; options: WorkerOptions; env: Record<string, string> }
   | { type: 'setup'; weights: string | undefined }
   | { type: 'predict'; id: number; input: unknown; context: Record<string, string> }
   /** One `predictBatch` call for these predictions (in order); each ends with its own 'done'. */

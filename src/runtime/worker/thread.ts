@@ -27,7 +27,20 @@ import { releaseWhenIdle } from '../idle-release.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
-const options = workerData as WorkerOptions;
+
+/** The options of a worker started before they were known: its first message says them. */
+function told(): Promise<WorkerOptions> {
+  return new Promise((resolve, reject) => {
+    port.once('message', (message: ToWorker) => {
+      if (message.type !== 'load') return reject(new Error(`the worker was sent '${message.type}' before 'load'`));
+      // As if made now: a Worker's environment is a copy of its parent's when it is made.
+      for (const name of Object.keys(process.env)) if (!Object.hasOwn(message.env, name)) delete process.env[name];
+      Object.assign(process.env, message.env);
+      resolve(message.options);
+    });
+  });
+}
+const options = (workerData as WorkerOptions | undefined) ?? (await told());
 /**
  * 'done' messages not posted yet: the predictions that end in one turn of the event loop answer
  * in one message (`TurnBatch`). Every other message, and the next message in, posts them first.

@@ -1,0 +1,104 @@
+// How a predictor's Worker is made (its thread module, workerData, heap limit), and the one
+// `cog-node serve` starts before anything else loads: parked, told what to load as soon as cog.yaml
+// is read, what it says kept, until the runtime asks for a worker of those options and adopts it.
+import { Worker } from 'node:worker_threads';
+import { readSettings } from '../../load/settings.js';
+import type { ToWorker, WorkerOptions } from './protocol.js';
+
+const threadUrl = (): { url: URL; execArgv: string[] } => {
+  // Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
+  if (import.meta.url.endsWith('.ts')) return { url: new URL('./thread.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  return { url: new URL('./thread.js', import.meta.url), execArgv: [] };
+};
+
+/** `workerData` undefined: the worker waits for a 'load' message (thread.ts). */
+function construct(workerData: WorkerOptions | undefined, maxHeapMb: number): Worker {
+  const { url, execArgv } = threadUrl();
+  const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
+  return new Worker(url, { workerData, execArgv, resourceLimits });
+}
+
+/** The events the host listens to; the parked worker's are recorded in order and replayed to it. */
+const EVENTS = ['message', 'error', 'exit'] as const;
+
+interface Parked {
+  worker: Worker;
+  /** Its heap limit, fixed when it was made: a runtime that wants another makes its own worker. */
+  maxHeapMb: number;
+  /** The options it was told to load (`key`), if it was. */
+  told: string | undefined;
+  said: [(typeof EVENTS)[number], unknown[]][];
+  listeners: ((...args: unknown[]) => void)[];
+}
+
+let parked: Parked | undefined;
+
+/**
+ * `cog-node serve`, first of all: starts a worker that boots and imports the predictor's side of
+ * cog-node while this thread still loads the addon, reads cog.yaml and imports the server; it is
+ * told what to load when the runtime adopts it (`predictorWorker`). Measured on the echo
+ * predictor: both threads take ~100 ms to get there, and made at the runtime's request the
+ * worker started only after the server's part, one after the other.
+ */
+export function prelaunchWorker(): void {
+  if (parked !== undefined) return;
+  // The heap limit as the environment sets it now; cog.yaml may set another (then it goes unused).
+  const maxHeapMb = readSettings().workerMaxHeapMb;
+  const worker = construct(undefined, maxHeapMb);
+  // Until adopted it keeps no process alive: a `serve` that fails before its runtime exists still exits.
+  worker.unref();
+  const entry: Parked = { worker, maxHeapMb, told: undefined, said: [], listeners: [] };
+  for (const name of EVENTS) {
+    const listener = (...args: unknown[]) => void entry.said.push([name, args]);
+    entry.listeners.push(listener);
+    worker.on(name, listener);
+  }
+  parked = entry;
+}
+
+const key = (workerData: WorkerOptions): string =>
+  JSON.stringify([workerData.ref, workerData.cwd, workerData.kind, workerData.echoLogs, workerData.instance ?? null]);
+
+/** Tells it what to load, with the environment a worker made now would get (cog.yaml's applied). */
+function tell(entry: Parked, workerData: WorkerOptions): void {
+  entry.told = key(workerData);
+  const env = Object.fromEntries(Object.entries(process.env).filter((pair): pair is [string, string] => pair[1] !== undefined));
+  entry.worker.postMessage({ type: 'load', options: workerData, env } satisfies ToWorker);
+}
+
+/**
+ * Once cog.yaml is read, before the server's modules load: the parked worker starts loading the
+ * predictor the runtime will ask for (a real model's imports then overlap the server's too).
+ */
+export function tellParkedWorker(workerData: WorkerOptions, maxHeapMb: number): void {
+  if (parked !== undefined && parked.told === undefined && parked.maxHeapMb === maxHeapMb) tell(parked, workerData);
+}
+
+/**
+ * A worker loading these options: the parked one when it fits (same heap limit; told these
+ * options, or nothing yet). `attach` adds the host's listeners, anything it said while parked is
+ * replayed to them, and it is told what to load if it was not. Else a new one.
+ */
+export function predictorWorker(workerData: WorkerOptions, maxHeapMb: number, attach: (worker: Worker) => void): Worker {
+  const entry = parked;
+  if (entry === undefined || entry.maxHeapMb !== maxHeapMb || (entry.told !== undefined && entry.told !== key(workerData))) {
+    const worker = construct(workerData, maxHeapMb);
+    attach(worker);
+    return worker;
+  }
+  parked = undefined;
+  const { worker, said, listeners } = entry;
+  EVENTS.forEach((name, index) => worker.off(name, listeners[index]!));
+  worker.ref();
+  attach(worker);
+  for (const [name, args] of said) worker.emit(name, ...args);
+  if (entry.told === undefined) tell(entry, workerData);
+  return worker;
+}
+
+/** Ends the parked worker if nobody adopted it (a gateway, or another heap limit, ran no predictor in it). */
+export async function discardParkedWorker(): Promise<void> {
+  const entry = parked;
+  parked = undefined;
+  await entry?.worker.terminate();
+}
