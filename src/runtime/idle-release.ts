@@ -24,7 +24,7 @@ export const RELEASE_MAX_HEAP_BYTES = 32 * 1024 * 1024;
  * alone. Loading leaves grown young generations and garbage that V8 gives back only 8-20 s later
  * by itself: the echo server with its worker thread measured 78.9 MiB 0.5 s after READY, 71.1 MiB
  * 25 s later, and 70 MiB at 0.5 s with this (benches/startup). A prediction that arrives while
- * it runs waits for it: +23 ms median for one sent 60 ms after READY (first-prediction.ts). The
+ * it runs waits for it: +22 ms median for one sent 60 ms after READY (first-prediction.ts). The
  * timer does not keep the thread alive.
  */
 export function releaseWhenIdle(predicted: () => boolean): void {
