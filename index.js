@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, cancelTokenAbi, readSafetensors, registeredCancelTokens, releaseMemory, trimNativeHeap } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
@@ -784,5 +784,6 @@ export { WaitingTicket }
 export { cancelTokenAbi }
 export { readSafetensors }
 export { registeredCancelTokens }
+export { releaseMemory }
 export { trimNativeHeap }
 export const __napiBindingTarget = __napiLoadedBindingTarget

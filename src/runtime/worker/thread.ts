@@ -24,6 +24,7 @@ import {
   type WorkerOptions,
 } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
+import { releaseWhenIdle } from '../idle-release.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
@@ -86,6 +87,8 @@ interface Running {
 }
 
 const running = new Map<number, Running>();
+/** Whether a prediction came since setup ended: the after-setup release is then skipped. */
+let predictedSinceSetup = false;
 /** Set once loaded: the handler of escaped errors asks it whose error it is. */
 let executor: InProcessExecutor | undefined;
 
@@ -105,6 +108,7 @@ process.on('uncaughtException', escaped);
 process.on('unhandledRejection', escaped);
 
 function runningState(id: number): Running {
+  predictedSinceSetup = true;
   const state: Running = {
     id,
     token: CancelToken.fromId(id),
@@ -200,7 +204,12 @@ async function main(): Promise<void> {
         predictor
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
           .then(
-            () => post({ type: 'setup-done' }),
+            () => {
+              post({ type: 'setup-done' });
+              // This thread's share of the after-READY release (the server's thread does its own).
+              predictedSinceSetup = false;
+              releaseWhenIdle(() => predictedSinceSetup);
+            },
             (error: unknown) => post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
           );
         break;
