@@ -264,6 +264,15 @@ export declare function readSafetensors(path: string): SafetensorsViews
 /** The number of tokens currently registered (a leak check for tests and health reports). */
 export declare function registeredCancelTokens(): number
 
+/**
+ * V8's low-memory collection of the calling thread's isolate (full collections that compact,
+ * shrink the young generation and give the freed pages back: what its memory reducer does on its
+ * own 8-20 s after the thread goes idle; it blocks the thread while it runs, ~2 ms per MiB of
+ * live heap), then the C heap's trim (`trimNativeHeap`). Returns whether V8 was reached (false
+ * outside Node's V8, or on a thread without an isolate).
+ */
+export declare function releaseMemory(): boolean
+
 /** One tensor of a safetensors file. */
 export interface SafetensorsView {
   /** The safetensors dtype name: F32, F16, BF16, I64, BOOL, ... */

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, admissionAdmitNow, admissionReleaseHandle, cancelTokenAbi, cancelTokenCancel, cancelTokenCanceled, cancelTokenNew, cancelTokenRelease, readSafetensors, registeredCancelTokens, trimNativeHeap } = nativeBinding
+const { CancelToken, OutputChannel, OutputConsumer, PredictionAdmission, PredictionBatches, PredictionSlot, WaitingTicket, admissionAdmitNow, admissionReleaseHandle, cancelTokenAbi, cancelTokenCancel, cancelTokenCanceled, cancelTokenNew, cancelTokenRelease, readSafetensors, registeredCancelTokens, releaseMemory, trimNativeHeap } = nativeBinding
 export { CancelToken }
 export { OutputChannel }
 export { OutputConsumer }
@@ -790,5 +790,6 @@ export { cancelTokenNew }
 export { cancelTokenRelease }
 export { readSafetensors }
 export { registeredCancelTokens }
+export { releaseMemory }
 export { trimNativeHeap }
 export const __napiBindingTarget = __napiLoadedBindingTarget

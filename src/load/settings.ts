@@ -282,6 +282,17 @@ export function currentSettings(): Settings {
   return current ?? readSettings();
 }
 
+/** This thread's environment as plain pairs: what a Worker made now would be given (prelaunch.ts). */
+export function environmentNow(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((pair): pair is [string, string] => pair[1] !== undefined));
+}
+
+/** Makes this thread's environment exactly `env`: a worker made before it was known (thread.ts). */
+export function adoptEnvironment(env: Readonly<Record<string, string>>): void {
+  for (const name of Object.keys(process.env)) if (!Object.hasOwn(env, name)) delete process.env[name];
+  Object.assign(process.env, env);
+}
+
 /**
  * Applies cog.yaml's `environment:` under the real environment, which wins (cog.yaml's
  * environment is the image's ENV in Cog; `docker run -e` overrides it).

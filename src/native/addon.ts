@@ -18,6 +18,7 @@ try {
 // naming what it lacks, rather than at the first prediction.
 const lacking = [
   typeof addon.trimNativeHeap === 'function' ? undefined : 'trimNativeHeap',
+  typeof addon.releaseMemory === 'function' ? undefined : 'releaseMemory',
   typeof addon.PredictionAdmission?.prototype.admitNow === 'function' ? undefined : 'PredictionAdmission.admitNow',
   typeof addon.cancelTokenNew === 'function' ? undefined : 'cancelTokenNew',
   typeof addon.admissionAdmitNow === 'function' ? undefined : 'admissionAdmitNow',
@@ -61,6 +62,7 @@ export type PredictionSlot = Addon.PredictionSlot;
 export type { AdmissionFull } from '../../index.js';
 // The safetensors reader and the cancel-token table that the torch addon calls through.
 export const { cancelTokenAbi, readSafetensors } = addon;
-// glibc's malloc_trim, once a server is ready (crates/node/src/memory.rs).
-export const { trimNativeHeap } = addon;
+// glibc's malloc_trim and V8's low-memory collection, once a thread is set up and idle
+// (crates/node/src/memory.rs, runtime/idle-release.ts).
+export const { releaseMemory, trimNativeHeap } = addon;
 export type { SafetensorsView, SafetensorsViews } from '../../index.js';

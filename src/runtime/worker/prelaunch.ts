@@ -1,8 +1,10 @@
 // How a predictor's Worker is made (its thread module, workerData, heap limit), and the one
 // `cog-node serve` starts before anything else loads: parked, told what to load as soon as cog.yaml
 // is read, what it says kept, until the runtime asks for a worker of those options and adopts it.
+import { AsyncResource } from 'node:async_hooks';
+import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { readSettings } from '../../load/settings.js';
+import { environmentNow, readSettings } from '../../load/settings.js';
 import type { ToWorker, WorkerOptions } from './protocol.js';
 
 const threadUrl = (): { url: URL; execArgv: string[] } => {
@@ -11,15 +13,35 @@ const threadUrl = (): { url: URL; execArgv: string[] } => {
   return { url: new URL('./thread.js', import.meta.url), execArgv: [] };
 };
 
-/** `workerData` undefined: the worker waits for a 'load' message (thread.ts). */
-function construct(workerData: WorkerOptions | undefined, maxHeapMb: number): Worker {
+/**
+ * `workerData` undefined: the worker waits for a 'load' message (thread.ts). A parked one keeps its
+ * stdout and stderr (`stdio`) until adopted; the others' go straight to this thread's.
+ */
+function construct(workerData: WorkerOptions | undefined, maxHeapMb: number, stdio = false): Worker {
   const { url, execArgv } = threadUrl();
   const resourceLimits = maxHeapMb > 0 ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
-  return new Worker(url, { workerData, execArgv, resourceLimits });
+  return new Worker(url, { workerData, execArgv, resourceLimits, stdout: stdio, stderr: stdio });
 }
 
 /** The events the host listens to; the parked worker's are recorded in order and replayed to it. */
 const EVENTS = ['message', 'error', 'exit'] as const;
+const OUTPUTS = ['stdout', 'stderr'] as const;
+
+/**
+ * Writes to this thread's stdout or stderr in the async context of the caller (the runtime's load,
+ * inside the server's log capture): what a worker prints while it imports the predictor is then
+ * setup logs, as for a worker made there, whose output the Worker writes in its maker's context.
+ */
+function outputHere(source: (typeof OUTPUTS)[number]): { write: (chunk: Buffer) => void; stream: Writable } {
+  const write = AsyncResource.bind((chunk: Buffer, done: () => void) => {
+    if (process[source].write(chunk)) done();
+    else process[source].once('drain', done);
+  });
+  return {
+    write: (chunk) => write(chunk, () => undefined),
+    stream: new Writable({ write: (chunk: Buffer, _encoding, done) => write(chunk, done) }),
+  };
+}
 
 interface Parked {
   worker: Worker;
@@ -27,7 +49,8 @@ interface Parked {
   maxHeapMb: number;
   /** The options it was told to load (`key`), if it was. */
   told: string | undefined;
-  said: [(typeof EVENTS)[number], unknown[]][];
+  /** Its events and output, in order. */
+  said: [(typeof EVENTS)[number] | (typeof OUTPUTS)[number], unknown[]][];
   listeners: ((...args: unknown[]) => void)[];
 }
 
@@ -44,14 +67,15 @@ export function prelaunchWorker(): void {
   if (parked !== undefined) return;
   // The heap limit as the environment sets it now; cog.yaml may set another (then it goes unused).
   const maxHeapMb = readSettings().workerMaxHeapMb;
-  const worker = construct(undefined, maxHeapMb);
+  const worker = construct(undefined, maxHeapMb, true);
   // Until adopted it keeps no process alive: a `serve` that fails before its runtime exists still exits.
   worker.unref();
   const entry: Parked = { worker, maxHeapMb, told: undefined, said: [], listeners: [] };
-  for (const name of EVENTS) {
+  for (const name of [...EVENTS, ...OUTPUTS]) {
     const listener = (...args: unknown[]) => void entry.said.push([name, args]);
     entry.listeners.push(listener);
-    worker.on(name, listener);
+    if (name === 'stdout' || name === 'stderr') worker[name].on('data', listener);
+    else worker.on(name, listener);
   }
   parked = entry;
 }
@@ -62,8 +86,7 @@ const key = (workerData: WorkerOptions): string =>
 /** Tells it what to load, with the environment a worker made now would get (cog.yaml's applied). */
 function tell(entry: Parked, workerData: WorkerOptions): void {
   entry.told = key(workerData);
-  const env = Object.fromEntries(Object.entries(process.env).filter((pair): pair is [string, string] => pair[1] !== undefined));
-  entry.worker.postMessage({ type: 'load', options: workerData, env } satisfies ToWorker);
+  entry.worker.postMessage({ type: 'load', options: workerData, env: environmentNow() } satisfies ToWorker);
 }
 
 /**
@@ -88,10 +111,18 @@ export function predictorWorker(workerData: WorkerOptions, maxHeapMb: number, at
   }
   parked = undefined;
   const { worker, said, listeners } = entry;
-  EVENTS.forEach((name, index) => worker.off(name, listeners[index]!));
+  [...EVENTS, ...OUTPUTS].forEach((name, index) => {
+    if (name === 'stdout' || name === 'stderr') worker[name].off('data', listeners[index]!);
+    else worker.off(name, listeners[index]!);
+  });
   worker.ref();
   attach(worker);
-  for (const [name, args] of said) worker.emit(name, ...args);
+  const output = { stdout: outputHere('stdout'), stderr: outputHere('stderr') };
+  for (const [name, args] of said) {
+    if (name === 'stdout' || name === 'stderr') output[name].write(args[0] as Buffer);
+    else worker.emit(name, ...args);
+  }
+  for (const name of OUTPUTS) worker[name].pipe(output[name].stream);
   if (entry.told === undefined) tell(entry, workerData);
   return worker;
 }

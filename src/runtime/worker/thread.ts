@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InProcessExecutor, errorMessage, type ExecutionResult } from '../executor.js';
 import { loadTarget } from '../../load/load-module.js';
+import { adoptEnvironment } from '../../load/settings.js';
 import { cancelTokenCanceled } from '../../native/addon.js';
 import { currentScope } from '../../predictor/scope.js';
 import { setCurrentInstance } from '../../predictor/instance.js';
@@ -23,6 +24,7 @@ import {
   type WorkerOptions,
 } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
+import { releaseWhenIdle } from '../idle-release.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
@@ -33,8 +35,7 @@ function told(): Promise<WorkerOptions> {
     port.once('message', (message: ToWorker) => {
       if (message.type !== 'load') return reject(new Error(`the worker was sent '${message.type}' before 'load'`));
       // As if made now: a Worker's environment is a copy of its parent's when it is made.
-      for (const name of Object.keys(process.env)) if (!Object.hasOwn(message.env, name)) delete process.env[name];
-      Object.assign(process.env, message.env);
+      adoptEnvironment(message.env);
       resolve(message.options);
     });
   });
@@ -87,6 +88,8 @@ interface Running {
 }
 
 const running = new Map<number, Running>();
+/** Whether a prediction came since setup ended: the after-setup release is then skipped. */
+let predictedSinceSetup = false;
 /** Set once loaded: the handler of escaped errors asks it whose error it is. */
 let executor: InProcessExecutor | undefined;
 
@@ -106,6 +109,7 @@ process.on('uncaughtException', escaped);
 process.on('unhandledRejection', escaped);
 
 function runningState(id: number): Running {
+  predictedSinceSetup = true;
   const state: Running = {
     id,
     canceled: false,
@@ -201,7 +205,12 @@ async function main(): Promise<void> {
         predictor
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
           .then(
-            () => post({ type: 'setup-done' }),
+            () => {
+              post({ type: 'setup-done' });
+              // This thread's share of the after-READY release (the server's thread does its own).
+              predictedSinceSetup = false;
+              releaseWhenIdle(() => predictedSinceSetup);
+            },
             (error: unknown) => post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
           );
         break;
