@@ -49,8 +49,9 @@ function normalize(args: string[]): string[] {
 /**
  * Tells the worker main.ts started (serve-first.ts) what the server's first runtime will load:
  * cog.yaml's predictor (instance 0 of `instances`), else its trainer. It then loads while this
- * thread imports the server: spawn → READY of the echo predictor went from ~300 ms (the server's
- * imports, then the worker's start) to ~... ms, benches/startup. A wrong guess is not adopted.
+ * thread imports the server: spawn → READY of the echo predictor went from 337 ms (the server's
+ * imports, then the worker's start) to 281 ms in one quiet benches/startup run (coglet: 292).
+ * A wrong guess is not adopted.
  */
 function tellEarlyWorker(): void {
   let plan: ReturnType<typeof resolvePlan<never>>;
