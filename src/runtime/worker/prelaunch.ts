@@ -51,7 +51,8 @@ interface Parked {
   told: string | undefined;
   /** Its events and output, in order. */
   said: [(typeof EVENTS)[number] | (typeof OUTPUTS)[number], unknown[]][];
-  listeners: ((...args: unknown[]) => void)[];
+  /** Stops recording them. */
+  unlisten: (() => void)[];
 }
 
 let parked: Parked | undefined;
@@ -70,12 +71,13 @@ export function prelaunchWorker(): void {
   const worker = construct(undefined, maxHeapMb, true);
   // Until adopted it keeps no process alive: a `serve` that fails before its runtime exists still exits.
   worker.unref();
-  const entry: Parked = { worker, maxHeapMb, told: undefined, said: [], listeners: [] };
+  const entry: Parked = { worker, maxHeapMb, told: undefined, said: [], unlisten: [] };
   for (const name of [...EVENTS, ...OUTPUTS]) {
     const listener = (...args: unknown[]) => void entry.said.push([name, args]);
-    entry.listeners.push(listener);
-    if (name === 'stdout' || name === 'stderr') worker[name].on('data', listener);
-    else worker.on(name, listener);
+    const emitter = name === 'stdout' || name === 'stderr' ? worker[name] : worker;
+    const event = emitter === worker ? name : 'data';
+    emitter.on(event, listener);
+    entry.unlisten.push(() => emitter.off(event, listener));
   }
   parked = entry;
 }
@@ -110,11 +112,8 @@ export function predictorWorker(workerData: WorkerOptions, maxHeapMb: number, at
     return worker;
   }
   parked = undefined;
-  const { worker, said, listeners } = entry;
-  [...EVENTS, ...OUTPUTS].forEach((name, index) => {
-    if (name === 'stdout' || name === 'stderr') worker[name].off('data', listeners[index]!);
-    else worker.off(name, listeners[index]!);
-  });
+  const { worker, said } = entry;
+  for (const stop of entry.unlisten) stop();
   worker.ref();
   attach(worker);
   const output = { stdout: outputHere('stdout'), stderr: outputHere('stderr') };
