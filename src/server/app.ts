@@ -106,8 +106,9 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   if (settings.playground) registerPlayground(app);
   if (service.shape.predict) {
     const create = registerRunRoutes(app, service, 'predict', runOptions);
-    // `serve()` answers the plain `POST /predictions` with this same `create` (fast-path.ts).
-    if (remote === undefined) registerFastPath(app, { create, failed: internalError });
+    // `serve()` answers the plain `POST /predictions` with this same `create`, and `/health-check`
+    // with the same report (fast-path.ts).
+    if (remote === undefined) registerFastPath(app, { create, health: () => health.report(), failed: internalError });
   }
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {
