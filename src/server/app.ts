@@ -105,9 +105,9 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   });
   if (settings.playground) registerPlayground(app);
   if (service.shape.predict) {
-    const create = registerRunRoutes(app, service, 'predict', runOptions);
-    // `serve()` answers the plain `POST /predictions` with this same `create` (fast-path.ts).
-    if (remote === undefined) registerFastPath(app, { create, failed: internalError });
+    const { begin, parse } = registerRunRoutes(app, service, 'predict', runOptions);
+    // `serve()` answers the plain `POST /predictions` with this same route code (fast-path.ts).
+    if (remote === undefined) registerFastPath(app, { begin, parse, failed: internalError });
   }
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {
