@@ -163,7 +163,6 @@ export class InProcessExecutor implements PredictorExecutor {
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
     this.#running.set(job.tokenId, scope);
-    const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
       captureLogs(
         (text, source) => events.log(text, source),
@@ -217,7 +216,12 @@ export class InProcessExecutor implements PredictorExecutor {
         if (scope.canceled) return { status: 'canceled', metrics: metrics() };
         return { status: 'succeeded', output: value, streamed, metrics: metrics() };
       });
-      return await Promise.race([run, faulted]);
+      // The run's result, or the fault (`failPrediction`) that comes first: one promise rather
+      // than a `faulted` one per prediction raced with the run.
+      return await new Promise<ExecutionResult>((resolve, reject) => {
+        this.#faults.set(scope, reject);
+        run.then(resolve, reject);
+      });
     } catch (error) {
       if (scope.canceled) return { status: 'canceled', metrics: metrics() };
       if (this.#echoLogs === false && error instanceof Error && error.stack) {

@@ -187,8 +187,9 @@ export class WorkerExecutor implements PredictorExecutor {
         const pending = this.#pending.get(message.id);
         if (!pending) break;
         this.#pending.delete(message.id);
-        const result =
-          message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
+        // The message is this prediction's own (a structured clone): its output is restored in place.
+        const result = message.result;
+        if (result.status === 'succeeded') result.output = fromPortable(result.output);
         // After the streamed items still on their way to the sink (two promises less without any).
         if (pending.chain === NO_OUTPUTS) pending.resolve(result);
         else void pending.chain.catch(() => undefined).then(() => pending.resolve(result));

@@ -127,13 +127,26 @@ function runningState(id: number): Running {
 /** Posts a prediction's result (its output made portable), then forgets the prediction. */
 function done(state: Running, execution: Promise<ExecutionResult>): void {
   const { id } = state;
-  void execution
-    .then((result: ExecutionResult) => {
-      flush(state);
-      dones.add({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
-    })
-    .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
-    .finally(() => running.delete(id));
+  const failed = (error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
+  // One reaction, not `.then().catch().finally()`: three promises per prediction on this thread,
+  // where log capture's promise hooks make each one dearer.
+  execution.then(
+    (result: ExecutionResult) => {
+      running.delete(id);
+      try {
+        flush(state);
+        // The result is this prediction's own object (the executor's): its output made portable in place.
+        if (result.status === 'succeeded') result.output = toPortable(result.output);
+        dones.add({ type: 'done', id, result });
+      } catch (error) {
+        failed(error);
+      }
+    },
+    (error: unknown) => {
+      running.delete(id);
+      failed(error);
+    },
+  );
 }
 
 /** Posts the batched outputs; called before any other message of the prediction, to keep order. */
