@@ -31,6 +31,7 @@ import { BatchFormer, type BatchHost, type BatchPlace, type Execute } from './ba
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction, generatePredictionId, type PredictionResponse } from './prediction.js';
 import { RetentionStore } from './retention.js';
+import { KeyedTable } from './keyed-table.js';
 import { TAKEN } from './events.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
@@ -204,7 +205,7 @@ export class PredictorRuntime {
   readonly ready: Promise<void>;
   readonly #options: RuntimeOptions;
   /** The one map of predictions in flight, by id: an entry goes when its prediction ends. */
-  readonly #inFlight = new Map<string, InFlight>();
+  readonly #inFlight = new KeyedTable<string, InFlight>();
   /** What loading gave: set once the code has loaded (setup may still be running). */
   #loaded: Loaded | undefined;
   /** Why health says DEFUNCT: an error escaped user code (for good), or the worker crashed (until replaced). */
@@ -547,7 +548,7 @@ export class PredictorRuntime {
 
   /** The predictions in flight now (not ended yet). */
   inFlightPredictions(): Prediction[] {
-    return [...this.#inFlight.values()].map((entry) => entry.prediction);
+    return this.#inFlight.values().map((entry) => entry.prediction);
   }
 
   /**
