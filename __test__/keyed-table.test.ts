@@ -4,6 +4,27 @@ import { describe, expect, it } from 'vitest';
 import { KeyedTable } from '../src/runtime/keyed-table.js';
 
 describe('KeyedTable', () => {
+  it('agrees with a Map through a long churn of inserts, replacements and deletes (compactions and growth)', () => {
+    const table = new KeyedTable<string, number>();
+    const model = new Map<string, number>();
+    let seed = 12345;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let step = 0; step < 20000; step++) {
+      // Up to ~40 keys live at once, then (past step 10000) up to ~400: the table compacts, then grows.
+      const key = `pred_${Math.floor(random() * (step < 10000 ? 40 : 400)).toString(16)}`;
+      if (random() < 0.5) {
+        table.set(key, step);
+        model.set(key, step);
+      } else {
+        expect(table.delete(key)).toBe(model.delete(key));
+      }
+      expect(table.size).toBe(model.size);
+    }
+    for (const [key, value] of model) expect(table.get(key)).toBe(value);
+    expect(table.values()).toEqual([...model.values()]);
+    expect(table.get('pred_absent')).toBeUndefined();
+  });
+
   it('keeps string keys in insertion order, array-index-like and NUL-leading ones included', () => {
     const table = new KeyedTable<string, number>();
     const keys = ['b', '10', '2', '\u00001', '1', '\u0000\u0000x', '__proto__', 'constructor', '', 'a'];
