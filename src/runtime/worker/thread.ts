@@ -25,6 +25,7 @@ import {
 } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
 import { releaseWhenIdle } from '../idle-release.js';
+import { KeyedTable } from '../keyed-table.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
@@ -87,7 +88,8 @@ interface Running {
   flushScheduled: boolean;
 }
 
-const running = new Map<number, Running>();
+/** By token id: a `KeyedTable`, which a churn of predictions does not keep reachable from old space as a Map does. */
+const running = new KeyedTable<number, Running>();
 /** Whether a prediction came since setup ended: the after-setup release is then skipped. */
 let predictedSinceSetup = false;
 /** Set once loaded: the handler of escaped errors asks it whose error it is. */
