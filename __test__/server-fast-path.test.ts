@@ -1,6 +1,9 @@
-// `serve()` answers the plain `POST /predictions` on node:http directly (fast-path.ts); the same
-// requests through Hono (`createApp`, as an embedding app mounts it) must get the same answers.
+// `serve()` answers the plain `POST /predictions` and `GET /health-check` on node:http directly
+// (fast-path.ts); the same requests through Hono (`createApp`, as an embedding app mounts it) must
+// get the same answers. Hono's adapter loads only when a request needs it.
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BasePredictor, Input, Type, serve, type CogServer, type Inputs } from '../src/index.js';
 import { serveLocally, type LocalApp } from './helpers/app.js';
@@ -40,16 +43,10 @@ afterAll(async () => {
   await Promise.all([hono?.stop(), fast?.shutdown()]);
 });
 
-/** What both servers answer, less what differs by nature (id, times): status, headers and body. */
-async function answer(url: string, body: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+/** A response's status and the headers the two paths must agree on, and its body text. */
+async function wire(response: Response) {
   const text = await response.text();
-  const parsed = JSON.parse(text) as Record<string, unknown>;
-  for (const key of ['id', 'created_at', 'started_at', 'completed_at']) if (key in parsed) parsed[key] = typeof parsed[key];
-  if (typeof parsed.metrics === 'object' && parsed.metrics !== null) {
-    parsed.metrics = Object.fromEntries(Object.entries(parsed.metrics).map(([key, value]) => [key, typeof value]));
-  }
-  return {
+  const headers = {
     status: response.status,
     contentType: response.headers.get('content-type'),
     // Written whole, with its length (never chunked).
@@ -57,20 +54,42 @@ async function answer(url: string, body: string, headers: Record<string, string>
     chunked: response.headers.get('transfer-encoding'),
     retryAfter: response.headers.get('retry-after'),
     cors: response.headers.get('access-control-allow-origin'),
-    body: parsed,
   };
+  return { headers, text };
 }
 
-/** The response's header names in the order they came (node:http keeps it). */
-function headerOrder(url: string, body: string): Promise<string[]> {
+/** What both servers answer, less what differs by nature (id, times): status, headers and body. */
+async function answer(url: string, body: string, headers: Record<string, string> = {}) {
+  const { headers: seen, text } = await wire(
+    await fetch(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }),
+  );
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  for (const key of ['id', 'created_at', 'started_at', 'completed_at']) if (key in parsed) parsed[key] = typeof parsed[key];
+  if (typeof parsed.metrics === 'object' && parsed.metrics !== null) {
+    parsed.metrics = Object.fromEntries(Object.entries(parsed.metrics).map(([key, value]) => [key, typeof value]));
+  }
+  return { ...seen, body: parsed };
+}
+
+/** The response's header names in the order they came (node:http keeps it); no body: a GET. */
+function headerOrder(url: string, body?: string, path = '/predictions'): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const sent = httpRequest(`${url}/predictions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+    const options = body === undefined ? { method: 'GET' } : { method: 'POST', headers: { 'content-type': 'application/json' } };
+    const sent = httpRequest(`${url}${path}`, options, (response) => {
       response.resume();
       resolve(response.rawHeaders.filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase()));
     });
     sent.on('error', reject);
     sent.end(body);
   });
+}
+
+/** `GET /health-check`, less the setup's times (the two servers started apart). */
+async function health(url: string, headers: Record<string, string> = {}) {
+  const { headers: seen, text } = await wire(await fetch(`${url}/health-check`, { headers }));
+  const body = JSON.parse(text) as { setup?: Record<string, unknown> };
+  if (body.setup !== undefined) for (const key of ['started_at', 'completed_at']) body.setup[key] = typeof body.setup[key];
+  return { ...seen, body };
 }
 
 /** The same request to the Hono path and to the fast path: both answers, for comparing. */
@@ -186,5 +205,84 @@ describe('POST /predictions on the fast path and through Hono', () => {
       }, `${id} canceled`);
       expect(ended).toMatchObject({ id, status: 'canceled' });
     }
+  });
+});
+
+describe('GET /health-check on the fast path and through Hono', () => {
+  it('the same status, headers and body, and serve() answers it itself', async () => {
+    const [viaHono, direct] = [await health(hono.url), await health(fast.url)];
+    expect(direct).toEqual(viaHono);
+    expect(direct).toMatchObject({ status: 200, contentType: 'application/json', length: true, chunked: null, body: { status: 'READY' } });
+    expect(direct.body).toMatchObject({ setup: { status: 'succeeded', started_at: 'string', completed_at: 'string' } });
+    expect((await headerOrder(fast.url, undefined, '/health-check')).slice(0, 2)).toEqual(['content-type', 'content-length']);
+    expect((await headerOrder(hono.url, undefined, '/health-check')).slice(0, 2)).not.toEqual(['content-type', 'content-length']);
+  });
+
+  it('reports BUSY on both while the one slot is taken', async () => {
+    const busy = fetch(`${fast.url}/predictions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { text: 'wait-health' } }),
+    });
+    await waitFor(() => (gates.has('wait-health') ? true : undefined), 'wait-health running');
+    expect((await health(fast.url)).body).toMatchObject({ status: 'BUSY' });
+    gates.get('wait-health')!();
+    expect((await busy).status).toBe(200);
+    expect((await health(fast.url)).body).toMatchObject({ status: 'READY' });
+  });
+
+  it("a page of another origin is refused on both (Hono's cross-origin guard)", async () => {
+    const [viaHono, direct] = [
+      await health(hono.url, { origin: 'https://evil.example' }),
+      await health(fast.url, { origin: 'https://evil.example' }),
+    ];
+    expect(direct).toEqual(viaHono);
+    expect(direct).toMatchObject({ status: 403, cors: null });
+  });
+});
+
+describe("Hono's node adapter, loaded by serve() when a request first needs it", () => {
+  // A process of its own that has not looked at Node's web Request (undici) itself: the client is
+  // node:http. Node lists undici among the modules it loaded once anything touches Request,
+  // Response, Headers or fetch.
+  const script = `
+    import { request } from 'node:http';
+    const { serve } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).pathname)});
+    const server = await serve(${JSON.stringify(new URL('./fixtures/server/echo/predict.ts:Predictor', import.meta.url).pathname)}, { host: '127.0.0.1', port: 0, exit: false });
+    const call = (method, path, body) => new Promise((resolve, reject) => {
+      const sent = request(server.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {} }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode, text }));
+      });
+      sent.on('error', reject);
+      sent.end(body);
+    });
+    const undici = () => process.moduleLoadList.some((name) => name.includes('undici'));
+    while (JSON.parse((await call('GET', '/health-check')).text).status !== 'READY') await new Promise((resolve) => setTimeout(resolve, 20));
+    const predicted = await call('POST', '/predictions', JSON.stringify({ input: { text: 'hi' } }));
+    const afterFast = undici();
+    // The first requests that need Hono come together: each waits for the adapter, none is lost.
+    const first = await Promise.all(['/openapi.json', '/openapi.json', '/', '/nowhere'].map((path) => call('GET', path)));
+    console.log(JSON.stringify({ predicted, afterFast, afterHono: undici(), first: first.map(({ status, text }) => ({ status, text: text.slice(0, 40) })) }));
+    await server.shutdown();
+  `;
+
+  it('is not loaded by /health-check and POST /predictions; the first requests that need it all get their answers', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+    const seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      predicted: { status: number; text: string };
+      afterFast: boolean;
+      afterHono: boolean;
+      first: { status: number; text: string }[];
+    };
+    expect(seen.predicted.status).toBe(200);
+    expect(JSON.parse(seen.predicted.text)).toMatchObject({ status: 'succeeded' });
+    expect(seen.afterFast).toBe(false);
+    expect(seen.afterHono).toBe(true);
+    expect(seen.first.map(({ status }) => status)).toEqual([200, 200, 200, 404]);
+    expect(seen.first[0]!.text).toBe(seen.first[1]!.text);
+    expect(seen.first[0]!.text).toContain('"openapi"');
+    expect(seen.first[3]!.text).toContain('Not Found');
   });
 });

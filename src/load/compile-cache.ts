@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COG_NODE_VERSION } from '../version.js';
+import { fromSource, packageFile } from '../own-files.js';
 import { saysCommonJs } from './resolve-hook.js';
 
 /**
@@ -28,11 +29,10 @@ const NEEDS_TSX = /\bimport\s*\(|import\.meta\.resolve|\brequire\s*\(/;
  * package scope: a self-reference would not resolve from there.
  */
 function cogNodeTargets(file: string): Record<string, string> {
-  const running = new URL('../../', import.meta.url);
   const own: Record<string, string> = {
-    'cog-node': new URL('dist/index.js', running).href,
-    'cog-node/torch': new URL('dist/torch/index.js', running).href,
-    'cog-node/native': new URL('index.js', running).href,
+    'cog-node': packageFile('dist/index.js').href,
+    'cog-node/torch': packageFile('dist/torch/index.js').href,
+    'cog-node/native': packageFile('index.js').href,
   };
   const require = createRequire(file);
   const targets: Record<string, string> = {};
@@ -52,8 +52,8 @@ function cogNodeTargets(file: string): Record<string, string> {
  * so the same classes and scope, without loading the server, runtime and CLI into its thread.
  */
 async function lighterImport(text: string, index: string): Promise<string> {
-  const light = new URL('../predictor-api.js', import.meta.url).href;
-  if (index !== new URL('../index.js', import.meta.url).href) return text; // another copy's
+  const light = packageFile('dist/predictor-api.js').href;
+  if (index !== packageFile('dist/index.js').href) return text; // another copy's
   const names = new Set(Object.keys(await import(light)));
   const quoted = JSON.stringify(index);
   const named = new RegExp(`import \\{([^}]*)\\} from ${quoted.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')};`, 'g');
@@ -74,7 +74,7 @@ async function lighterImport(text: string, index: string): Promise<string> {
  */
 export async function compiledPredictor(file: string): Promise<string | undefined> {
   // From TypeScript sources (a test runner), tsx stays in charge of the whole graph.
-  if (!/\.m?ts$/.test(file) || !import.meta.url.endsWith('.js')) return undefined;
+  if (!/\.m?ts$/.test(file) || fromSource) return undefined;
   const source = readFileSync(file, 'utf8');
   if (NEEDS_TSX.test(source) || (file.endsWith('.ts') && saysCommonJs(dirname(file)))) return undefined;
   const aliases = cogNodeTargets(file);

@@ -16,6 +16,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TSchema } from 'typebox';
 import { PredictorLoadError } from '../errors.js';
+import { fromSource, ownModule } from '../own-files.js';
 import { compiledPredictor } from './compile-cache.js';
 import type { InputsDeclaration, PredictorBatch, PredictorConcurrency, PredictorInstance } from '../predictor/base-predictor.js';
 import { cogKind } from '../predictor/type.js';
@@ -132,10 +133,9 @@ async function registerHooks(): Promise<void> {
   await import('../index.js');
   // tsx and esbuild only where a predictor is loaded (not on the server's thread of a worker).
   const { register: registerTypeScript } = await import('tsx/esm/api');
-  const hook = new URL('./resolve-hook.js', import.meta.url);
   // Under a TypeScript test runner the hook exists only as .ts; it is only needed once built.
   registerTypeScript();
-  if (existsSync(hook)) register(hook);
+  if (!fromSource) register(ownModule('load/resolve-hook'));
 }
 
 /** Imports a `.ts`, `.js` or `.mjs` module (TypeScript through tsx: no build step for the user). */

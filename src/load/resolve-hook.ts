@@ -9,8 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ResolveHook } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageFile } from '../own-files.js';
 
-const self = new URL('../../package.json', import.meta.url).href;
+const self = packageFile('package.json').href;
 const declaredCommonJs = new Map<string, boolean>();
 
 /** Whether the nearest package.json above `dir` says `"type": "commonjs"` (compile-cache.ts asks too). */

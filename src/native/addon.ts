@@ -2,6 +2,7 @@
 // per process: a second copy of cog-node fails here (single-copy.ts), and a missing per-platform
 // package is an error that names it (missing-addon.ts).
 import type * as Addon from '../../index.js';
+import { packageFile } from '../own-files.js';
 import { missingAddonError } from './missing-addon.js';
 import { claimProcess } from './single-copy.js';
 
@@ -9,7 +10,8 @@ claimProcess();
 
 let addon: typeof Addon;
 try {
-  addon = await import('../../index.js');
+  // By a computed URL: the bundle of dist/ must not take the napi-generated loader in.
+  addon = (await import(packageFile('index.js').href)) as typeof Addon;
 } catch (error) {
   throw missingAddonError(error, { name: 'cog-node', packagePrefix: 'cog-node', buildCommand: 'npm run build:native' });
 }

@@ -2,9 +2,8 @@
 // node_modules/cog-node) would have its own native cancel-token table, scope storage and classes,
 // and predictions would fail obscurely ("no cancel token with id 1"). The first copy to load
 // claims the process; another one fails at once, naming both.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DuplicateCogNodeError } from '../errors.js';
+import { packageRoot } from '../own-files.js';
 import { COG_NODE_VERSION } from '../version.js';
 
 const CLAIM = Symbol.for('cog-node.loaded-copy');
@@ -14,8 +13,7 @@ interface LoadedCopy {
   version: string;
 }
 
-/** This copy's package folder (src/ and dist/ of one package are the same copy). */
-export const packageRoot: string = realpathSync(fileURLToPath(new URL('../..', import.meta.url)));
+export { packageRoot };
 
 export function claimProcess(): void {
   const registry = globalThis as { [CLAIM]?: LoadedCopy };

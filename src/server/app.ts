@@ -106,8 +106,9 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   if (settings.playground) registerPlayground(app);
   if (service.shape.predict) {
     const { begin, parse } = registerRunRoutes(app, service, 'predict', runOptions);
-    // `serve()` answers the plain `POST /predictions` with this same route code (fast-path.ts).
-    if (remote === undefined) registerFastPath(app, { begin, parse, failed: internalError });
+    // `serve()` answers the plain `POST /predictions` with this same route code, and
+    // `/health-check` with the same report (fast-path.ts).
+    if (remote === undefined) registerFastPath(app, { begin, parse, health: () => health.report(), failed: internalError });
   }
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {

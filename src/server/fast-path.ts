@@ -1,20 +1,26 @@
-// The direct node:http path for the request a server answers most, `POST /predictions` from a
-// client that is not a browser page and wants JSON back: the same route code as Hono's (runs.ts
-// `create`), without Hono's Request, Context, routing and Response; every other request is Hono's.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// The node:http side of `serve()`: the requests a server answers most, `POST /predictions` from a
+// client that is not a browser page and wants JSON back and `GET /health-check`, through the same
+// route code as Hono's, without Hono; every other request goes to Hono, whose adapter loads then.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
+import type { HealthReport } from './health.js';
 import { readDeclaredBody, readsWhole, type RouteRequest } from './body.js';
 import { parseInPlace, type ParsedBody } from './parse.js';
 import type { BeginPrediction } from './runs.js';
 import { wantsEventStream } from './sse.js';
 
-type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
+export type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
-/** What the fast path answers with: the app's `create` without its promises (`begin`), and its handler of errors no route answered. */
+/**
+ * What the fast path answers with: the app's `create` without its promises (`begin`) and its body
+ * parser, its health, its handler of errors no route answered.
+ */
 export interface FastRoutes {
   begin: BeginPrediction;
   /** `parseBody` for this app's runtime: a large body of many values, parsed in its own thread. */
   parse: (bytes: Buffer) => Promise<ParsedBody>;
+  /** `GET /health-check`'s body, as the Hono route gives it. */
+  health: () => Promise<HealthReport>;
   /** Logs `error` and gives the app's 500 answer (app.ts `onError`). */
   failed: (method: string, path: string, error: unknown) => { status: 500; json: string };
 }
@@ -90,30 +96,61 @@ function answerParsed(fast: FastRoutes, request: RouteRequest, parsed: ParsedBod
   });
 }
 
+async function answerHealth(fast: FastRoutes, outgoing: ServerResponse): Promise<void> {
+  let json: string;
+  try {
+    json = JSON.stringify(await fast.health());
+  } catch (error) {
+    const failed = fast.failed('GET', '/health-check', error);
+    return write(outgoing, failed.status, failed.json, undefined);
+  }
+  write(outgoing, 200, json, undefined);
+}
+
 /**
- * Has `server` (made by @hono/node-server over `app`) answer `POST /predictions` itself when
- * nothing about the request needs more: no `Origin` (a browser's request goes through the
- * cross-origin guard and CORS), no SSE, and a JSON body of declared length within the limit (a
- * refusal then never leaves part of it unread for Hono's drain). Hono's Request, Context,
- * routing and Response cost ~10 µs of the server thread per echo request, against ~27 µs for a
- * bare node:http server's whole answer (benches/README.md "HTTP server").
+ * The listener `serve()` listens with. It answers itself what needs nothing more: no `Origin` (a
+ * browser's request goes through the cross-origin guard and CORS), and for `POST /predictions`
+ * no SSE and a JSON body of declared length within the limit (a refusal then never leaves part of
+ * it unread for Hono's drain). Hono's Request, Context, routing and Response cost ~10 µs of the
+ * server thread per echo request, against ~27 µs for a bare node:http server's whole answer
+ * (benches/README.md "HTTP server"); `hono` gets the rest.
  */
-export function useFastPath(server: Server, app: Hono): void {
+export function requestListener(app: Hono, hono: Listener): Listener {
   const fast = routes.get(app);
-  const [hono, ...others] = server.listeners('request') as Listener[];
-  if (fast === undefined || hono === undefined || others.length > 0) return;
-  server.removeListener('request', hono);
-  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+  if (fast === undefined) return hono;
+  return (incoming, outgoing) => {
+    if (incoming.headers.origin !== undefined) return hono(incoming, outgoing);
+    if (incoming.method === 'GET' && incoming.url === '/health-check') return void answerHealth(fast, outgoing);
     if (incoming.method !== 'POST' || incoming.url !== '/predictions') return hono(incoming, outgoing);
     const request: RouteRequest = { header: (name) => headerOf(incoming, name), incoming, outgoing, raw: undefined };
-    if (incoming.headers.origin !== undefined || wantsEventStream(request.header('accept')) || !readsWhole(request)) {
-      return hono(incoming, outgoing);
-    }
+    if (wantsEventStream(request.header('accept')) || !readsWhole(request)) return hono(incoming, outgoing);
     readDeclaredBody(
       incoming,
       Number(request.header('content-length')),
       (bytes) => answerBody(fast, request, bytes, outgoing),
       (error) => fail(fast, outgoing, error),
     );
-  });
+  };
+}
+
+/**
+ * Hono's node:http listener for `app` (@hono/node-server's, as `createAdaptorServer` makes it),
+ * imported on the first request that needs it: loading it makes Node load its web Request and
+ * Response (undici), ~20 ms of this thread and ~7 MiB that a server answering only the fast path
+ * never needs (benches/README.md "Cold start"). Requests that come while it loads wait for it.
+ */
+export function lazyHonoListener(app: Hono): Listener {
+  let loading: Promise<Listener> | undefined;
+  let loaded: Listener | undefined;
+  return (incoming, outgoing) => {
+    if (loaded !== undefined) return loaded(incoming, outgoing);
+    loading ??= import('../vendor/hono-node.js').then(({ getRequestListener }) => (loaded = getRequestListener(app.fetch)));
+    loading.then(
+      (listener) => listener(incoming, outgoing),
+      (error: unknown) => {
+        const failed = routes.get(app)?.failed(incoming.method ?? 'GET', incoming.url ?? '/', error);
+        write(outgoing, 500, failed?.json ?? JSON.stringify({ error: 'Internal server error', status: 'failed' }), undefined);
+      },
+    );
+  };
 }

@@ -2,6 +2,7 @@
 // their own: a 10 MB body of bad items kept the server's thread busy ~0.5 s, /health-check with it.
 import { Worker } from 'node:worker_threads';
 import type { ValidationIssue } from '../errors.js';
+import { fromSource, ownModule } from '../own-files.js';
 import type { PredictorRuntime } from '../runtime/runtime.js';
 import { portableSchema } from '../runtime/worker/portable.js';
 import { parsePredictionRequest, type ParsedRequest } from './request.js';
@@ -48,8 +49,7 @@ const pending = new Map<number, (result: ParseResult) => void>();
 function parser(): Worker {
   if (worker !== undefined) return worker;
   // Run from TypeScript sources (tests in this process): the thread needs tsx to load.
-  const fromSource = import.meta.url.endsWith('.ts');
-  const started = new Worker(new URL(fromSource ? './parse-thread.ts' : './parse-thread.js', import.meta.url), {
+  const started = new Worker(ownModule('server/parse-thread'), {
     execArgv: fromSource ? ['--import', 'tsx'] : [],
   });
   started.unref();

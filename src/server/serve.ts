@@ -1,8 +1,7 @@
 // `serve()` and `createApp()`: Cog's API as a server process (listening, signals, graceful stop,
 // errors escaping user code) or as a Hono app to mount. What may be served is source.ts's.
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '../vendor/hono.js';
+import { createServer, type Server } from 'node:http';
 import type { Hono } from 'hono';
 import { errorMessage } from '../runtime/executor.js';
 import { frontQueue } from '../fleet/gateway.js';
@@ -10,7 +9,7 @@ import { releaseWhenIdle } from '../runtime/idle-release.js';
 import { CogMetrics } from '../observe/metrics.js';
 import { startTracing } from '../observe/tracing.js';
 import { cogRoutes } from './app.js';
-import { useFastPath } from './fast-path.js';
+import { lazyHonoListener, requestListener } from './fast-path.js';
 import { serverLog } from './server-log.js';
 import { CogService } from './service.js';
 import type { Settings } from '../load/settings.js';
@@ -128,8 +127,9 @@ export async function serve(source: ServeSource, options: ServeOptions = {}): Pr
     resolveClosed = resolve;
   });
   const { cog, settings } = buildApp(source, { ...options, onShutdown: () => void stop('POST /shutdown') });
-  const server = createAdaptorServer({ fetch: cog.app.fetch }) as Server;
-  useFastPath(server, cog.app);
+  // node:http with the fast path in front of Hono (what createAdaptorServer would make, minus the
+  // adapter's import until a request needs it: fast-path.ts).
+  const server = createServer(requestListener(cog.app, lazyHonoListener(cog.app)));
   const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NativeAddonNotFoundError } from '../errors.js';
 import { missingAddonError } from '../native/missing-addon.js';
+import { packageFile } from '../own-files.js';
 import { cancelTokenAbi } from '../native/addon.js';
 import { COG_NODE_VERSION } from '../version.js';
 import { findLibtorch, preloadLibtorch } from './libtorch.js';
@@ -17,7 +18,7 @@ type TorchAddon = typeof import('../../torch/index.js');
  * (not a dependency of cog-node, so that users who never import cog-node/torch never download it).
  */
 function torchLoader(): string {
-  const cloneBuild = new URL('../../torch/index.js', import.meta.url);
+  const cloneBuild = packageFile('torch/index.js');
   if (existsSync(cloneBuild)) return cloneBuild.href;
   try {
     createRequire(import.meta.url).resolve('cog-node-torch/package.json');

@@ -5,13 +5,14 @@ import { AsyncResource } from 'node:async_hooks';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { environmentNow, readSettings } from '../../load/settings.js';
+import { fromSource, ownModule } from '../../own-files.js';
 import type { ToWorker, WorkerOptions } from './protocol.js';
 
-const threadUrl = (): { url: URL; execArgv: string[] } => {
-  // Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
-  if (import.meta.url.endsWith('.ts')) return { url: new URL('./thread.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
-  return { url: new URL('./thread.js', import.meta.url), execArgv: [] };
-};
+// Run from TypeScript sources (tests): the worker needs tsx to load thread.ts.
+const threadUrl = (): { url: URL; execArgv: string[] } => ({
+  url: ownModule('runtime/worker/thread'),
+  execArgv: fromSource ? ['--import', 'tsx'] : [],
+});
 
 /**
  * `workerData` undefined: the worker waits for a 'load' message (thread.ts). A parked one keeps its
