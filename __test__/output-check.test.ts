@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BasePredictor, Input, Path, Type, loadPredictor } from 'cog-node';
+import { json, startServer, waitForHealth } from './fixtures/server/harness.js';
 
 describe('outputs are checked against static output', () => {
   it('checks each item of an Iterator output: the first bad one fails the prediction, the items before it stay', async () => {
@@ -92,5 +93,25 @@ describe('outputs are checked against static output', () => {
     const responses = await Promise.all([false, true, false].map((loop) => sometimes.predict({ loop })));
     expect(responses.map((response) => response.status)).toEqual(['succeeded', 'failed', 'succeeded']);
     expect(responses[1]!.error).toBe('output.items[2] cannot be encoded: it refers back to itself (a circular reference)');
+  });
+});
+
+describe("in a predictor's worker (cog-node serve), whose output checks compile after setup", () => {
+  it('checks the outputs of the first predictions, sent the moment it is READY', async () => {
+    const server = await startServer('outputs');
+    try {
+      await waitForHealth(server.url, ['READY']);
+      const predict = (good: boolean) =>
+        json(`${server.url}/predictions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: { good } }),
+        });
+      const [bad, good] = await Promise.all([predict(false), predict(true)]);
+      expect(bad.body).toMatchObject({ status: 'failed', error: 'output must be integer, got string' });
+      expect(good.body).toMatchObject({ status: 'succeeded', output: 7 });
+    } finally {
+      await server.kill();
+    }
   });
 });

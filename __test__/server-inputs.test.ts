@@ -107,8 +107,9 @@ describe('numbers and nesting', () => {
     expect(ok.status).toBe(200);
   });
 
-  // Timing on a shared machine: another process may take the cores for a moment, hence retries.
-  it('10 MB of bad items: a small 422 at once, while /health-check answers in < 100 ms', { retry: 4 }, async () => {
+  // Timing on a shared machine: another process may take the cores for a moment, hence retries and
+  // a bound (250 ms) that still tells a free server's thread from one held by the parse (~0.5 s).
+  it('10 MB of bad items: a small 422 at once, while /health-check answers in < 250 ms', { retry: 4 }, async () => {
     // Encoded once here, so the client's own thread is free to time the probes.
     const bad = Buffer.from(`{"input":{"numbers":[${'"x",'.repeat(2_500_000)}"x"]}}`);
     let worst = 0;
@@ -130,7 +131,7 @@ describe('numbers and nesting', () => {
       expect(answer.body.detail).toEqual([issue('numbers/0', 'must be integer')]);
       expect(answer.text.length).toBeLessThan(200);
     }
-    expect(worst).toBeLessThan(100);
+    expect(worst).toBeLessThan(250);
   });
 
   it('a large valid body (parsed and checked in the parsing thread) runs as any other', async () => {

@@ -187,7 +187,9 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
     await hooks.stop();
   });
 
-  it('answers health checks and cancels within 50 ms, and the loop stops', async () => {
+  // The bounds tell a free server's thread (a few ms) from one held by the 5 s spin, with room for a
+  // loaded CI machine (50 ms failed there once).
+  it('answers health checks and cancels at once (well under the 5 s spin), and the loop stops', async () => {
     const started = await post(
       `${server.url}/predictions`,
       {
@@ -211,8 +213,8 @@ describe('responsiveness while predict() runs a 5-second synchronous loop', () =
     const completed = await waitFor(() => hooks.payloads[0], 'the terminal webhook');
     expect(completed.status).toBe('canceled');
     expect(completed.metrics.predict_time).toBeLessThan(5);
-    expect(median(health)).toBeLessThan(50);
-    expect(cancel.ms).toBeLessThan(50);
+    expect(median(health)).toBeLessThan(250);
+    expect(cancel.ms).toBeLessThan(250);
   });
 
   it('replaces a predictor that ignores cancellation, and keeps serving', async () => {

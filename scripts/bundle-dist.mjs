@@ -38,9 +38,17 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Packages stay imports (the predictor's own `import 'typebox'` finds the same install); the
-  // addon's loaders are imported by computed URLs (own-files.ts), which esbuild leaves alone.
-  packages: 'external',
+  // Packages stay imports, but TypeBox's ~680 ES modules come in (src/vendor/typebox*.ts), split
+  // by who uses them: a predictor's worker loads its builders, not its compiler. The addon's
+  // loaders are imported by computed URLs (own-files.ts), which esbuild leaves alone.
+  plugins: [
+    {
+      name: 'packages-external-but-typebox',
+      setup(context) {
+        context.onResolve({ filter: /^[^./]/ }, ({ path }) => (/^typebox(\/|$)/.test(path) ? undefined : { path, external: true }));
+      },
+    },
+  ],
   // tsc's source maps are read and chained: a stack still names src/*.ts.
   sourcemap: 'linked',
   sourcesContent: false,

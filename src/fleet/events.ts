@@ -46,11 +46,13 @@ export async function relayEvents(redis: Redis, queue: string, prediction: Predi
 
 /** The `completed` entry of a prediction's stream, if it has one (a removed waiting job's end is only there). */
 export async function completedEntry(redis: Redis, queue: string, id: string): Promise<string | undefined> {
-  // The last entries are the likeliest place; a run's `completed` is its last.
+  // The last entries are the likeliest place; a run's `completed` is its last. A `start` seen
+  // first is a run still going (a job a dead worker left runs again under the same id).
   const entries = (await redis.xrevrange(eventsKey(queue, id), '+', '-', 'COUNT', 16)) as [string, string[]][];
   for (const [, fields] of entries) {
     const event = decodeEntry(fields);
     if (event?.type === 'completed') return event.data;
+    if (event?.type === 'start') return undefined;
   }
   return undefined;
 }

@@ -246,6 +246,9 @@ export class PredictionQueue<P = unknown> {
     if (job === undefined) return false;
     const state = await job.getState();
     if (state === 'completed' || state === 'failed' || state === 'unknown') return false;
+    // Ended, though BullMQ has not marked the job completed yet: its worker published the end
+    // (which `result()` answers with) and is still returning from the job.
+    if (state === 'active' && (await completedEntry(this.#client, this.name, id)) !== undefined) return false;
     // The mark first: a worker taking the job from now on ends it without running it.
     await this.#client.set(canceledKey(this.name, id), '1', 'EX', CANCEL_MARK_TTL_SECONDS);
     if (state !== 'active' && (await this.#queue.remove(id)) === 1) {

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Static, TSchema } from 'typebox';
-import { Type, Value } from '../vendor/typebox.js';
+import { Type } from '../vendor/typebox.js';
+import { Value } from '../vendor/typebox-compile.js';
 import { parse } from '../vendor/yaml.js';
 import { PredictorLoadError } from '../errors.js';
 

@@ -121,8 +121,8 @@ export class InProcessExecutor implements PredictorExecutor {
   /** Runs `setup(weights)` if the predictor has one; what it prints goes to `onLog`. */
   async setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void> {
     const { instance } = this.target;
-    if (typeof instance.setup !== 'function') return;
-    await captureLogs(onLog, () => instance.setup!(weights), this.#echoLogs);
+    if (typeof instance.setup === 'function') await captureLogs(onLog, () => instance.setup!(weights), this.#echoLogs);
+    this.#outputs.prepare();
   }
 
   async healthcheck(): Promise<boolean> {
@@ -178,6 +178,9 @@ export class InProcessExecutor implements PredictorExecutor {
       // One scope for the whole prediction: async context follows the awaits, so a generator's
       // steps run in it without entering it again for every item.
       const run = inScope(async (): Promise<ExecutionResult> => {
+        // Only until the output checks are compiled (output-check.ts): the first predictions.
+        const ready = this.#outputs.ready;
+        if (ready !== undefined) await ready;
         let value = await method.call(this.target.instance, job.input);
         let streamed = false;
         const iterator = streamOf(value);
@@ -267,6 +270,8 @@ export class InProcessExecutor implements PredictorExecutor {
     const run = async (): Promise<ExecutionResult[]> => {
       try {
         const method = this.target.instance.predictBatch as (inputs: Record<string, unknown>[]) => unknown;
+        const ready = this.#outputs.ready;
+        if (ready !== undefined) await ready;
         const value = await Promise.race([
           captureLogs(
             everyLog,

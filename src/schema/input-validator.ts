@@ -1,7 +1,7 @@
 // A prediction's input checked against the declared inputs with Cog's rules: defaults, required
 // fields, one 422 entry per broken field, files only as URLs over HTTP, limits; Secrets wrapped.
 import type { TSchema } from 'typebox';
-import { Compile, type Validator } from '../vendor/typebox.js';
+import { Compile, type Validator } from '../vendor/typebox-compile.js';
 import { isRecord, type CheckedInput } from './declaration.js';
 import { InputValidationError, type ValidationIssue } from '../errors.js';
 import { Path } from '../predictor/path.js';

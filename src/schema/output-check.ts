@@ -1,13 +1,26 @@
 // Checks a predictor's outputs before they leave its thread: that they can be encoded at all
 // (no cycles, functions or symbols), and, as Cog does, that they match `static output`.
 import type { TSchema } from 'typebox';
-import { Compile } from '../vendor/typebox.js';
+import type * as TypeBoxCompile from '../vendor/typebox-compile.js';
 import { OutputError } from '../errors.js';
 import { Path } from '../predictor/path.js';
 import { Secret } from '../predictor/secret.js';
 import { cogKind } from '../predictor/type.js';
 
-type Validator = ReturnType<typeof Compile>;
+type Validator = TypeBoxCompile.Validator;
+
+/**
+ * TypeBox's compiler, imported once a predictor is set up rather than with this module: it is
+ * ~210 KB of the ~480 KB of modules a predictor's worker compiles before it can load the
+ * predictor, and that worker is the longer path to READY (benches/README.md "Cold start").
+ */
+let compiler: typeof TypeBoxCompile | undefined;
+let loading: Promise<void> | undefined;
+function loadCompiler(): Promise<void> {
+  return (loading ??= import('../vendor/typebox-compile.js').then((module) => {
+    compiler = module;
+  }));
+}
 
 interface CheckError {
   keyword: string;
@@ -131,27 +144,48 @@ function expected(error: CheckError, schema: TSchema): string {
 
 /**
  * One predictor's output checks, compiled once: each value (or each item of an iterator
- * output) against `static output`. Without `static output` only encodability is checked.
+ * output) against `static output`. Without `static output` only encodability is checked. The
+ * checks are compiled once TypeBox's compiler has loaded: `ready` (undefined once they are) must
+ * be awaited before the first `value` or `item`.
  */
 export class OutputChecker {
   readonly #schema: TSchema | undefined;
-  readonly #check: Validator | undefined;
+  #check: Validator | undefined;
   /** What a generator's items are checked against: the items of a declared Iterator (or list). */
   readonly #itemSchema: TSchema | undefined;
-  readonly #checkItem: Validator | undefined;
+  #checkItem: Validator | undefined;
   /** A declared Iterator whose predictor returns one value instead: that value is an item. */
   readonly #iterator: boolean;
+  #compiled = false;
+  #compiling: Promise<void> | undefined;
 
   constructor(output: TSchema | undefined) {
     this.#schema = output;
-    this.#check = output === undefined ? undefined : Compile(output);
     const kind = cogKind(output);
     this.#iterator = kind === 'iterator' || kind === 'concatenate-iterator';
     const declared = output as { type?: unknown; items?: TSchema } | undefined;
-    if (declared?.type === 'array' && declared.items !== undefined) {
-      this.#itemSchema = declared.items;
-      this.#checkItem = Compile(declared.items);
-    }
+    if (declared?.type === 'array' && declared.items !== undefined) this.#itemSchema = declared.items;
+    this.#compiled = output === undefined;
+    if (compiler !== undefined) this.#compile(compiler);
+  }
+
+  /** Resolves once the checks are compiled; undefined once they are (no await per prediction). */
+  get ready(): Promise<void> | undefined {
+    if (this.#compiled) return undefined;
+    if (compiler !== undefined) return void this.#compile(compiler);
+    return (this.#compiling ??= loadCompiler().then(() => this.#compile(compiler!)));
+  }
+
+  /** Starts loading the compiler now (after setup: the first prediction then seldom waits for it). */
+  prepare(): void {
+    void this.ready?.catch(() => undefined);
+  }
+
+  #compile({ Compile }: typeof TypeBoxCompile): void {
+    if (this.#compiled) return;
+    this.#check = Compile(this.#schema!);
+    if (this.#itemSchema !== undefined) this.#checkItem = Compile(this.#itemSchema);
+    this.#compiled = true;
   }
 
   /** Checks a whole (non-streamed) output; throws `OutputError`. */
