@@ -36,6 +36,65 @@ describe('the runtime owns prediction state', () => {
     expect(holder.runtime.slots.full).toBe(false);
   });
 
+  it('lists predictions in flight in the order they started, whatever their ids look like', async () => {
+    // The in-flight table is an object (runtime/keyed-table.ts): ids that look like array indices
+    // must not be listed first, in numeric order, as an object's own keys would be.
+    const holder = await loadPredictor(Holder, { concurrency: 6 });
+    const ids = ['b', '10', '2', '\u00001', '__proto__', ''];
+    const predictions = ids.map((id) => holder.start({}, { id: id === '' ? undefined : id }));
+    expect(holder.runtime.inFlightPredictions()).toEqual(predictions);
+    for (const prediction of predictions) expect(holder.runtime.get(prediction.id)).toBe(prediction);
+    expect(holder.runtime.get('constructor')).toBeUndefined();
+    expect(holder.runtime.inFlight).toBe(6);
+    predictions[1]!.cancel();
+    expect((await predictions[1]!.done).status).toBe('canceled');
+    expect(holder.runtime.inFlightPredictions()).toEqual(predictions.filter((_, index) => index !== 1));
+    for (const prediction of predictions) prediction.cancel();
+    await Promise.all(predictions.map((prediction) => prediction.done));
+    expect(holder.runtime.inFlightPredictions()).toEqual([]);
+    expect(holder.runtime.inFlight).toBe(0);
+  });
+
+  it("tells whenDone's callbacks after 'completed', and a done first asked for late still resolves", async () => {
+    const holder = await loadPredictor(Holder);
+    const prediction = holder.start({ ms: 1 });
+    const seen: string[] = [];
+    prediction.on('completed', () => seen.push('completed'));
+    prediction.whenDone((response) => seen.push(`whenDone ${response.status}`));
+    while (!prediction.terminal) await sleep(5);
+    expect(seen).toEqual(['completed', 'whenDone succeeded']);
+    // Nobody asked for `done` while it ran: made now, it resolves with the same terminal response.
+    const late = await prediction.done;
+    expect(late).toBe(prediction.finalResponse);
+    expect(late.output).toBe('held');
+    expect(prediction.done).toBe(prediction.done);
+    // A callback given after the end is told at once.
+    let told: string | undefined;
+    prediction.whenDone((response) => (told = response.status));
+    expect(told).toBe('succeeded');
+  });
+
+  it("tells whenDone's callbacks even when a 'completed' listener throws", async () => {
+    const holder = await loadPredictor(Holder);
+    const prediction = holder.start({ ms: 1 });
+    const early = prediction.done;
+    const errors: unknown[] = [];
+    const onError = (error: unknown) => errors.push(error);
+    process.on('unhandledRejection', onError);
+    try {
+      prediction.on('completed', () => {
+        throw new Error('a listener that throws');
+      });
+      let told = false;
+      prediction.whenDone(() => (told = true));
+      expect((await early).status).toBe('succeeded');
+      expect(told).toBe(true);
+    } finally {
+      await sleep(10);
+      process.off('unhandledRejection', onError);
+    }
+  });
+
   it('past the grace period, lets go of the slot that deaf in-process work still holds', async () => {
     // Margins wide enough for a loaded CI machine: abandoned after ~0.1 s, let go after 2 s.
     const holder = await loadPredictor(Holder, { cancelGracePeriod: 2 });

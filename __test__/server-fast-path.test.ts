@@ -115,6 +115,29 @@ describe('POST /predictions on the fast path and through Hono', () => {
     });
   });
 
+  it('a body that comes in several chunks: the same answer as one sent whole', async () => {
+    const body = JSON.stringify({ input: { text: 'chunks', count: 2 } });
+    const sent = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const request = httpRequest(
+        `${fast.url}/predictions`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        },
+      );
+      request.on('error', reject);
+      request.flushHeaders();
+      // The first part on its own, the rest once the server has had a turn to read it.
+      request.write(body.slice(0, 10));
+      setTimeout(() => request.end(body.slice(10)), 50);
+    });
+    expect(sent.status).toBe(200);
+    expect(JSON.parse(sent.text)).toMatchObject({ status: 'succeeded', input: { text: 'chunks', count: 2 }, output: 'chunkschunks' });
+  });
+
   it('is taken by serve() (not by an app mounted through Hono)', async () => {
     // The one thing that tells them apart: the fast path writes its length with its type, Hono's
     // adapter after Node's own headers.

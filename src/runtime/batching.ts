@@ -5,6 +5,7 @@
 import { PredictionBatches, cancelTokenCanceled, type AdmissionFull, type PredictionAdmission } from '../native/addon.js';
 import type { ExecutionJob, ExecutionResult, ExecutionSink, PredictorExecutor } from './executor.js';
 import type { Prediction } from './prediction.js';
+import { KeyedTable } from './keyed-table.js';
 
 /** How the runtime's `#run` hands a prediction's job to its executor: alone, or into its batch. */
 export type Execute = (job: ExecutionJob, sink: ExecutionSink) => Promise<ExecutionResult>;
@@ -63,7 +64,7 @@ export class BatchFormer<I extends BatchItem> {
   readonly #batches: PredictionBatches;
   readonly #host: BatchHost<I>;
   /** The predictions waiting in the former, by their key there (entries of the runtime's map). */
-  readonly #waiting = new Map<number, I>();
+  readonly #waiting = new KeyedTable<number, I>();
   /** The batch each taken prediction runs in. */
   readonly #running = new WeakMap<I, RunningBatch<I>>();
   /** The one timer that looks again when the oldest waiting prediction's batch is due. */

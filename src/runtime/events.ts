@@ -41,7 +41,12 @@ function dropLines(text: string, count: number): string {
   return text.slice(at + 1);
 }
 
-const RESOLVED = Promise.resolve();
+/**
+ * What `publish` returns when nothing waits (no channel yet, or room in it): callers may compare
+ * with it and skip their `await` (a turn per output for a sync prediction's one value).
+ */
+export const TAKEN: Promise<void> = Promise.resolve();
+const RESOLVED = TAKEN;
 
 /**
  * A prediction's events on their way to its streaming consumers, through the core's bounded

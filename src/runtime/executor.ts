@@ -8,6 +8,7 @@ import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
 import { BatchScope, PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
 import { CancelToken } from '../native/addon.js';
+import { KeyedTable } from './keyed-table.js';
 
 /** Where a running prediction's events go, as they happen. */
 export interface ExecutionSink {
@@ -89,7 +90,7 @@ export class InProcessExecutor implements PredictorExecutor {
   readonly target: LoadedTarget;
   #echoLogs: boolean;
   /** Each running prediction's scope, by its token's id (to abort its signal on a cancel). */
-  readonly #running = new Map<number, PredictionScope>();
+  readonly #running = new KeyedTable<number, PredictionScope>();
   /** The batch each batched prediction runs in, by its token's id (cancelled when all its items are). */
   readonly #batches = new Map<number, BatchScope>();
   /** How to fail each running prediction from outside its code (an error escaped its async context). */
@@ -163,7 +164,6 @@ export class InProcessExecutor implements PredictorExecutor {
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
     this.#running.set(job.tokenId, scope);
-    const faulted = new Promise<never>((_, reject) => this.#faults.set(scope, reject));
     const inScope = <T>(fn: () => T): T =>
       captureLogs(
         (text, source) => events.log(text, source),
@@ -220,7 +220,12 @@ export class InProcessExecutor implements PredictorExecutor {
         if (scope.canceled) return { status: 'canceled', metrics: metrics() };
         return { status: 'succeeded', output: value, streamed, metrics: metrics() };
       });
-      return await Promise.race([run, faulted]);
+      // The run's result, or the fault (`failPrediction`) that comes first: one promise rather
+      // than a `faulted` one per prediction raced with the run.
+      return await new Promise<ExecutionResult>((resolve, reject) => {
+        this.#faults.set(scope, reject);
+        run.then(resolve, reject);
+      });
     } catch (error) {
       if (scope.canceled) return { status: 'canceled', metrics: metrics() };
       if (this.#echoLogs === false && error instanceof Error && error.stack) {

@@ -179,8 +179,15 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    * reader (the sync answer, the terminal webhook, SSE's `completed`, polling's retention).
    */
   #final: { response: PredictionResponse; json: string | undefined } | undefined;
-  readonly #done: Promise<PredictionResponse>;
-  #resolve!: (response: PredictionResponse) => void;
+  /**
+   * `done`, made when first asked for: the server's own sync answer waits with `whenDone` (a
+   * callback), so most predictions make no promise for their end (a promise and its resolver
+   * per prediction, and the turn its `await` took).
+   */
+  #done: Promise<PredictionResponse> | undefined;
+  #resolve: ((response: PredictionResponse) => void) | undefined;
+  /** `whenDone`'s callbacks, told in order after `completed` is emitted. */
+  #whenDone: ((response: PredictionResponse) => void)[] | undefined;
   readonly #runner: PredictionRunner | undefined;
   /** Why a cancel ends it `failed` instead of `canceled` (see `cancel`). */
   #cancelFailure: string | undefined;
@@ -210,9 +217,6 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#writers = outputWriters(options.output);
     this.input = publicInput(options.input);
     this.context = options.context ?? {};
-    this.#done = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
   }
 
   /** The output items so far, as the predictor produced (and the runner encoded) them. */
@@ -255,7 +259,26 @@ export class Prediction extends EventEmitter<PredictionEvents> {
 
   /** Resolves with the terminal response (it never rejects: failures are a status). */
   get done(): Promise<PredictionResponse> {
+    if (this.#done === undefined) {
+      const final = this.#final;
+      this.#done =
+        final !== undefined
+          ? Promise.resolve(final.response)
+          : new Promise((resolve) => {
+              this.#resolve = resolve;
+            });
+    }
     return this.#done;
+  }
+
+  /**
+   * Calls `callback` with the terminal response once the prediction has ended (at once if it
+   * has), right after its `completed` event: `done` without a promise or a turn of its own.
+   */
+  whenDone(callback: (response: PredictionResponse) => void): void {
+    const final = this.#final;
+    if (final !== undefined) return callback(final.response);
+    (this.#whenDone ??= []).push(callback);
   }
 
   /**
@@ -375,8 +398,15 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.#runner?.finished();
     this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
-    this.#resolve(response);
-    this.emit('completed', response);
+    this.#resolve?.(response);
+    try {
+      this.emit('completed', response);
+    } finally {
+      // Told even when a `completed` listener throws, as `done` resolved before it was emitted.
+      const callbacks = this.#whenDone;
+      this.#whenDone = undefined;
+      if (callbacks !== undefined) for (const callback of callbacks) callback(response);
+    }
   }
 
   /** The prediction object as of now. */

@@ -1,6 +1,7 @@
 // Finished predictions kept for polling (`GET /predictions/{id}`): each one's final JSON text by id,
 // oldest first, evicted by count, by age and by total size on insert and on lookup (no timer per
 // prediction). The runtime (runtime.ts) hands every prediction here as it finishes.
+import { KeyedTable } from './keyed-table.js';
 
 export interface RetentionLimits {
   /** Most finished predictions kept (`COG_PREDICTION_RETENTION`); 0 keeps none. */
@@ -39,7 +40,8 @@ export class RetentionStore {
   readonly #maxAgeMs: number;
   readonly #maxChars: number;
   readonly #clock: () => number;
-  readonly #entries = new Map<string, Retained>();
+  /** By id: a `KeyedTable`, whose churn does not keep every entry reachable from old space as a Map's does. */
+  readonly #entries = new KeyedTable<string, Retained>();
   /**
    * The entries in the order they were kept, oldest at `#head`, so eviction looks at the front
    * without iterating the Map (an iterator and an entry array per step: ~3% of the server's

@@ -31,6 +31,8 @@ import { BatchFormer, type BatchHost, type BatchPlace, type Execute } from './ba
 import { encodeOutput, type FileEncoder } from './output-files.js';
 import { Prediction, generatePredictionId, type PredictionResponse } from './prediction.js';
 import { RetentionStore } from './retention.js';
+import { KeyedTable } from './keyed-table.js';
+import { TAKEN } from './events.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
 import { InputValidator, type ValidateOptions } from '../schema/input-validator.js';
@@ -174,6 +176,11 @@ interface Loaded {
   info: PredictorInfo;
   /** Whether an input is a file (`#run` then fetches and cleans up input files). */
   fileInputs: boolean;
+  /**
+   * Whether the predictor's code runs in worker threads: its input then travels as a copy
+   * (structured clone), so `#run` does not copy it first.
+   */
+  inWorker: boolean;
   declaration: CheckedDeclaration;
   validator: InputValidator;
   executor: PredictorExecutor;
@@ -198,7 +205,7 @@ export class PredictorRuntime {
   readonly ready: Promise<void>;
   readonly #options: RuntimeOptions;
   /** The one map of predictions in flight, by id: an entry goes when its prediction ends. */
-  readonly #inFlight = new Map<string, InFlight>();
+  readonly #inFlight = new KeyedTable<string, InFlight>();
   /** What loading gave: set once the code has loaded (setup may still be running). */
   #loaded: Loaded | undefined;
   /** Why health says DEFUNCT: an error escaped user code (for good), or the worker crashed (until replaced). */
@@ -312,7 +319,8 @@ export class PredictorRuntime {
     // Fails here, at load, when the schema cannot be expressed.
     const declaration = checkDeclaration({ [this.kind]: { inputs: info.inputs, output: info.output } });
     const validator = new InputValidator(declaration[this.kind]!.inputs);
-    this.#loaded = { info, fileInputs: hasFileInputs(info.inputs), declaration, validator, executor };
+    const inWorker = executor instanceof WorkerExecutor || executor instanceof InstancePool;
+    this.#loaded = { info, fileInputs: hasFileInputs(info.inputs), inWorker, declaration, validator, executor };
     // The predictor's `static concurrency` is known only now (it may load in a worker).
     const capacity = Math.max(1, this.#options.concurrency ?? info.concurrency ?? 1);
     if (capacity !== this.#admission.capacity) {
@@ -336,8 +344,7 @@ export class PredictorRuntime {
 
   /** Whether the predictor's code runs in worker threads (not in this one); false until loaded. */
   get runsInWorker(): boolean {
-    const executor = this.#loaded?.executor;
-    return executor instanceof WorkerExecutor || executor instanceof InstancePool;
+    return this.#loaded?.inWorker ?? false;
   }
 
   /** The prediction slots (concurrency): taken by each prediction until its code has ended. */
@@ -541,7 +548,7 @@ export class PredictorRuntime {
 
   /** The predictions in flight now (not ended yet). */
   inFlightPredictions(): Prediction[] {
-    return [...this.#inFlight.values()].map((entry) => entry.prediction);
+    return this.#inFlight.values().map((entry) => entry.prediction);
   }
 
   /**
@@ -611,7 +618,7 @@ export class PredictorRuntime {
               key: prediction.tokenId,
               run: (execute) => {
                 entry.ranFromMs = performance.now();
-                return this.#run(entry, input, options, execute).finally(() => this.#workEnded(entry));
+                return this.#run(entry, input, options, execute);
               },
             },
       ended: false,
@@ -641,7 +648,8 @@ export class PredictorRuntime {
     if (options.signal?.aborted) prediction.cancel();
     const run = () => {
       entry.ranFromMs = performance.now();
-      void this.#run(entry, input, options).finally(() => this.#workEnded(entry));
+      // `#run` ends its work itself (a `.finally` here was two promises per prediction).
+      void this.#run(entry, input, options);
     };
     if (this.#batches !== undefined) this.#batches.join(entry);
     else if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, run);
@@ -739,106 +747,125 @@ export class PredictorRuntime {
    * after, when a cancelled async prediction's work was abandoned.
    */
   async #run(entry: InFlight, input: Record<string, unknown>, options: StartOptions, execute?: Execute): Promise<void> {
-    const { prediction } = entry;
-    // Without a file input there is nothing to fetch or clean up (two async calls a prediction).
-    const files = this.#whenLoaded().fileInputs ? new InputFiles() : undefined;
-    const encodeFile = options.encodeFile;
-    // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
-    const plain = (value: unknown) =>
-      value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
-    const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
-    let ending: Parameters<Prediction['finish']>[0];
-    let execution: Promise<ExecutionResult> | undefined;
+    // Its work has ended by the time this returns, whatever happened (`finish`'s listeners may
+    // throw): a `.finally` on this promise was two more promises per prediction.
     try {
-      prediction.markStarted();
-      let resolved: Record<string, unknown> | undefined;
+      const { prediction } = entry;
+      const loaded = this.#whenLoaded();
+      // Without a file input there is nothing to fetch or clean up (two async calls a prediction).
+      const files = loaded.fileInputs ? new InputFiles() : undefined;
+      const encodeFile = options.encodeFile;
+      // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
+      const plain = (value: unknown) =>
+        value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+      const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
+      let ending: Parameters<Prediction['finish']>[0];
+      let execution: Promise<ExecutionResult> | undefined;
+      /** The execution has settled (`ended` ran): nothing is left to wait for after the end. */
+      let settled = false;
       try {
-        // The signal only when a file is fetched: making it for every prediction cost ~25 µs of CPU
-        // per echo request under wrk, most of it in GC (input-files.ts).
-        const from = performance.now();
-        if (files !== undefined) resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
-        else {
-          // Still a turn later, as with files: a cancel in the caller's own turn finds it unstarted.
-          await SETTLED;
-          // A copy, as `resolve` makes: code that changes its input must not change the prediction's `input`.
-          resolved = { ...input };
+        prediction.markStarted();
+        let resolved: Record<string, unknown> | undefined;
+        try {
+          // The signal only when a file is fetched: making it for every prediction cost ~25 µs of CPU
+          // per echo request under wrk, most of it in GC (input-files.ts).
+          const from = performance.now();
+          if (files !== undefined) resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
+          else {
+            // Still a turn later, as with files: a cancel in the caller's own turn finds it unstarted.
+            await SETTLED;
+            // A copy, as `resolve` makes: code that changes its input must not change the
+            // prediction's `input`. A worker gets a copy anyway (the message's structured clone).
+            resolved = loaded.inWorker ? input : { ...input };
+          }
+          this.#phase(prediction, 'prepare_input', from);
+        } catch (error) {
+          ending = prediction.canceled
+            ? { status: 'canceled', metrics: {} }
+            : { status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} };
         }
-        this.#phase(prediction, 'prepare_input', from);
-      } catch (error) {
-        ending = prediction.canceled
-          ? { status: 'canceled', metrics: {} }
-          : { status: 'failed', error: `Input validation error: ${errorMessage(error)}`, metrics: {} };
-      }
-      // Cancelled while its input was prepared: the cancel found nothing running to tell, so the
-      // predictor is never called (it would start with its signal already aborted).
-      if (resolved !== undefined && prediction.canceled) ending = { status: 'canceled', metrics: {} };
-      else if (resolved !== undefined) {
-        // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
-        const invokedFrom = performance.now();
-        const job = { input: resolved, context: prediction.context, tokenId: prediction.tokenId };
-        const sink: ExecutionSink = {
-          // Not async: a plain item (a token) is added without a promise of this function's own.
-          output: (item) => {
-            if (prediction.terminal) return undefined;
-            const encoded = encode(item);
-            return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
-          },
-          outputs: (items) => {
-            if (prediction.terminal) return;
-            // Nothing to encode (tokens): the whole batch at once, without a promise per item.
-            if (encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
-            return (async () => {
-              // One by one, as `output` would be called: an item that fails (its upload) does
-              // not keep the items after it from being taken.
-              for (const item of items) {
-                try {
-                  await sink.output(item);
-                } catch {
-                  // The host would have dropped it too (see WorkerExecutor's 'outputs').
+        // Cancelled while its input was prepared: the cancel found nothing running to tell, so the
+        // predictor is never called (it would start with its signal already aborted).
+        if (resolved !== undefined && prediction.canceled) ending = { status: 'canceled', metrics: {} };
+        else if (resolved !== undefined) {
+          // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
+          const invokedFrom = performance.now();
+          const job = { input: resolved, context: prediction.context, tokenId: prediction.tokenId };
+          const sink: ExecutionSink = {
+            // Not async: a plain item (a token) is added without a promise of this function's own.
+            output: (item) => {
+              if (prediction.terminal) return undefined;
+              const encoded = encode(item);
+              return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
+            },
+            outputs: (items) => {
+              if (prediction.terminal) return;
+              // Nothing to encode (tokens): the whole batch at once, without a promise per item.
+              if (encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
+              return (async () => {
+                // One by one, as `output` would be called: an item that fails (its upload) does
+                // not keep the items after it from being taken.
+                for (const item of items) {
+                  try {
+                    await sink.output(item);
+                  } catch {
+                    // The host would have dropped it too (see WorkerExecutor's 'outputs').
+                  }
                 }
-              }
-            })();
-          },
-          log: (text, source) => prediction.terminal || prediction.addLog(text, source),
-          metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
-        };
-        // A prediction run on its own is a batch of one (a batch's call is told by batching.ts).
-        if (execute === undefined) this.#tell('batchRan', 1);
-        execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
-        // Registered first, so it runs before whatever awaits the execution below.
-        const ended = () => {
-          this.#phase(prediction, 'invoke', invokedFrom);
-          this.#workEnded(entry);
-        };
-        void execution.then(ended, ended);
-        // An async predictor cancelled while it awaits something deaf to its signal ends
-        // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
-        // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
-        // it keeps the grace period (then its busy worker is replaced).
-        // A batch's item is abandoned alone, at once on its cancel: the batch runs on for the others.
-        const abandonable = this.target.isAsync || entry.batch !== undefined;
-        const result = abandonable ? await untilAbandoned(entry, execution) : await execution;
-        if (result.status === 'succeeded' && !result.streamed) {
-          // The one value came in the result: encoded (its files uploaded) once, it is both the
-          // one `output` event and the output.
-          const encodeFrom = performance.now();
-          const output = await encode(result.output);
-          if (encodeFile !== undefined && !plain(result.output)) this.#phase(prediction, 'upload_output', encodeFrom);
-          if (!prediction.terminal) await prediction.addOutput(output);
-          ending = { status: 'succeeded', output, metrics: result.metrics };
-        } else {
-          ending =
-            result.status === 'succeeded' ? { status: 'succeeded', output: prediction.output ?? [], metrics: result.metrics } : result;
+              })();
+            },
+            log: (text, source) => prediction.terminal || prediction.addLog(text, source),
+            metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
+          };
+          // A prediction run on its own is a batch of one (a batch's call is told by batching.ts).
+          if (execute === undefined) this.#tell('batchRan', 1);
+          execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
+          // Registered first, so it runs before whatever awaits the execution below.
+          const ended = () => {
+            settled = true;
+            this.#phase(prediction, 'invoke', invokedFrom);
+            this.#workEnded(entry);
+          };
+          void execution.then(ended, ended);
+          // An async predictor cancelled while it awaits something deaf to its signal ends
+          // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
+          // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
+          // it keeps the grace period (then its busy worker is replaced).
+          // A batch's item is abandoned alone, at once on its cancel: the batch runs on for the others.
+          const abandonable = this.target.isAsync || entry.batch !== undefined;
+          const result = abandonable ? await untilAbandoned(entry, execution) : await execution;
+          if (result.status === 'succeeded' && !result.streamed) {
+            // The one value came in the result: encoded (its files uploaded) once, it is both the
+            // one `output` event and the output.
+            const encodeFrom = performance.now();
+            const encoded = encode(result.output);
+            // Awaited only when there is something to wait for (files to upload, an SSE consumer
+            // without room): each `await` was a turn of the prediction's path.
+            const output = encoded instanceof Promise ? await encoded : encoded;
+            if (encodeFile !== undefined && !plain(result.output)) this.#phase(prediction, 'upload_output', encodeFrom);
+            if (!prediction.terminal) {
+              const taken = prediction.addOutput(output);
+              if (taken !== TAKEN) await taken;
+            }
+            ending = { status: 'succeeded', output, metrics: result.metrics };
+          } else {
+            ending =
+              result.status === 'succeeded' ? { status: 'succeeded', output: prediction.output ?? [], metrics: result.metrics } : result;
+          }
         }
+      } catch (error) {
+        ending = { status: 'failed', error: errorMessage(error), metrics: {} };
       }
-    } catch (error) {
-      ending = { status: 'failed', error: errorMessage(error), metrics: {} };
+      // Input files go before the prediction ends: a caller may exit as soon as it has.
+      if (files !== undefined) await files.cleanup().catch(() => undefined);
+      if (execution === undefined) this.#workEnded(entry);
+      prediction.finish(ending!);
+      // Abandoned work (a cancelled async prediction) is waited for; a settled execution is not
+      // (`.catch` was a promise and a turn per prediction).
+      if (execution !== undefined && !settled) await execution.catch(() => undefined);
+    } finally {
+      this.#workEnded(entry);
     }
-    // Input files go before the prediction ends: a caller may exit as soon as it has.
-    if (files !== undefined) await files.cleanup().catch(() => undefined);
-    if (execution === undefined) this.#workEnded(entry);
-    prediction.finish(ending!);
-    await execution?.catch(() => undefined);
   }
 
   /** A phase of `prediction` that began at `fromMs` has ended now (observers only). */

@@ -105,10 +105,10 @@ export function cogRoutes(service: CogService, options: AppOptions = {}): Hono {
   });
   if (settings.playground) registerPlayground(app);
   if (service.shape.predict) {
-    const create = registerRunRoutes(app, service, 'predict', runOptions);
-    // `serve()` answers the plain `POST /predictions` with this same `create`, and `/health-check`
-    // with the same report (fast-path.ts).
-    if (remote === undefined) registerFastPath(app, { create, health: () => health.report(), failed: internalError });
+    const { begin, parse } = registerRunRoutes(app, service, 'predict', runOptions);
+    // `serve()` answers the plain `POST /predictions` with this same route code, and
+    // `/health-check` with the same report (fast-path.ts).
+    if (remote === undefined) registerFastPath(app, { begin, parse, health: () => health.report(), failed: internalError });
   }
   if (service.shape.train) registerRunRoutes(app, service, 'train', runOptions);
   app.post('/shutdown', (c) => {

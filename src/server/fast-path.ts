@@ -4,15 +4,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { HealthReport } from './health.js';
-import { readsWhole, type RouteRequest } from './body.js';
-import type { CreateAnswer, CreatePrediction } from './runs.js';
+import { readDeclaredBody, readsWhole, type RouteRequest } from './body.js';
+import { parseInPlace, type ParsedBody } from './parse.js';
+import type { BeginPrediction } from './runs.js';
 import { wantsEventStream } from './sse.js';
 
 export type Listener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
 
-/** What the fast path answers with: the app's `create`, its health, its handler of errors no route answered. */
+/**
+ * What the fast path answers with: the app's `create` without its promises (`begin`) and its body
+ * parser, its health, its handler of errors no route answered.
+ */
 export interface FastRoutes {
-  create: CreatePrediction;
+  begin: BeginPrediction;
+  /** `parseBody` for this app's runtime: a large body of many values, parsed in its own thread. */
+  parse: (bytes: Buffer) => Promise<ParsedBody>;
   /** `GET /health-check`'s body, as the Hono route gives it. */
   health: () => Promise<HealthReport>;
   /** Logs `error` and gives the app's 500 answer (app.ts `onError`). */
@@ -33,22 +39,61 @@ function headerOf(incoming: IncomingMessage, name: string): string | undefined {
 }
 
 function write(outgoing: ServerResponse, status: number, json: string, headers: Record<string, string> | undefined): void {
-  // Headers and body in one `end`, with their length: no chunked encoding, as Hono writes a string body.
-  outgoing.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+  // Headers and body in one `end`, with their length: no chunked encoding, as Hono writes a string
+  // body. Without a refusal's own headers, in Node's flat array form (no object made and walked).
+  const length = Buffer.byteLength(json);
+  if (headers === undefined) outgoing.writeHead(status, ['Content-Type', 'application/json', 'Content-Length', length]);
+  else outgoing.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': length });
   outgoing.end(json);
 }
 
-async function answer(fast: FastRoutes, request: RouteRequest, outgoing: ServerResponse): Promise<void> {
-  let answered: CreateAnswer;
-  try {
-    answered = await fast.create(request, undefined);
-    // Only an SSE request or the gateway's queue answer this way, and neither comes here.
-    if ('respond' in answered) throw new Error('POST /predictions needed Hono to answer a request the fast path took');
-  } catch (error) {
-    const failed = fast.failed('POST', '/predictions', error);
-    return write(outgoing, failed.status, failed.json, undefined);
+/** `create`'s answer written; an error no route answered is the app's 500. */
+function fail(fast: FastRoutes, outgoing: ServerResponse, error: unknown): void {
+  const failed = fast.failed('POST', '/predictions', error);
+  write(outgoing, failed.status, failed.json, undefined);
+}
+
+/**
+ * `create` with callbacks end to end (the body read, parsed in place, the prediction started and
+ * its end): no promise and no turn of their own for a small request, where the async route made
+ * five promises and as many turns (the route, the body's read, its parse, `done`).
+ */
+function answerBody(fast: FastRoutes, request: RouteRequest, bytes: Buffer, outgoing: ServerResponse): void {
+  const parsed = parseInPlace(bytes);
+  // A large body of many values is parsed (and its input validated) in its own thread.
+  if (parsed === undefined) {
+    return void fast.parse(bytes).then(
+      (off) => answerParsed(fast, request, off, outgoing),
+      (error: unknown) => fail(fast, outgoing, error),
+    );
   }
-  write(outgoing, answered.status, answered.json, answered.headers);
+  answerParsed(fast, request, parsed, outgoing);
+}
+
+function answerParsed(fast: FastRoutes, request: RouteRequest, parsed: ParsedBody, outgoing: ServerResponse): void {
+  let begun: ReturnType<BeginPrediction>;
+  try {
+    begun = fast.begin(request, undefined, parsed);
+    // Only an SSE request or the gateway's queue answer this way, and neither comes here.
+    if ('respond' in begun) throw new Error('POST /predictions needed Hono to answer a request the fast path took');
+  } catch (error) {
+    return fail(fast, outgoing, error);
+  }
+  if (!('running' in begun)) return write(outgoing, begun.status, begun.json, begun.headers);
+  const running = begun.running;
+  // A sync client that hangs up cancels its prediction (Cog 0.22); once answered, a close does nothing.
+  if (outgoing.destroyed) running.cancel();
+  else
+    outgoing.on('close', () => {
+      if (!outgoing.writableFinished) running.cancel();
+    });
+  running.whenDone((response) => {
+    try {
+      write(outgoing, 200, running.json(response), undefined);
+    } catch (error) {
+      fail(fast, outgoing, error);
+    }
+  });
 }
 
 async function answerHealth(fast: FastRoutes, outgoing: ServerResponse): Promise<void> {
@@ -79,7 +124,12 @@ export function requestListener(app: Hono, hono: Listener): Listener {
     if (incoming.method !== 'POST' || incoming.url !== '/predictions') return hono(incoming, outgoing);
     const request: RouteRequest = { header: (name) => headerOf(incoming, name), incoming, outgoing, raw: undefined };
     if (wantsEventStream(request.header('accept')) || !readsWhole(request)) return hono(incoming, outgoing);
-    void answer(fast, request, outgoing);
+    readDeclaredBody(
+      incoming,
+      Number(request.header('content-length')),
+      (bytes) => answerBody(fast, request, bytes, outgoing),
+      (error) => fail(fast, outgoing, error),
+    );
   };
 }
 

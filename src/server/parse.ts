@@ -80,13 +80,19 @@ function inputsOf(runtime: PredictorRuntime | undefined): string | undefined {
   return inputs;
 }
 
+/** `parseBody` for a body parsed in place (small, or few values); undefined for one that goes to the parsing thread. */
+export function parseInPlace(bytes: Buffer): ParsedBody | undefined {
+  if (bytes.length >= OFF_THREAD_BYTES && hasCommas(bytes, OFF_THREAD_COMMAS)) return undefined;
+  return { parsed: parsePredictionRequest(bytes.toString('utf8')) };
+}
+
 /**
  * Parses a prediction request body: in place when small, else in the parsing thread (which also
  * validates the input against `runtime`'s declared inputs, so a bad one never comes back here).
  */
 export async function parseBody(bytes: Buffer, runtime: PredictorRuntime | undefined): Promise<ParsedBody> {
-  if (bytes.length < OFF_THREAD_BYTES || !hasCommas(bytes, OFF_THREAD_COMMAS))
-    return { parsed: parsePredictionRequest(bytes.toString('utf8')) };
+  const here = parseInPlace(bytes);
+  if (here !== undefined) return here;
   const id = nextId++;
   const result = await new Promise<ParseResult>((resolve) => {
     pending.set(id, resolve);

@@ -14,7 +14,7 @@ import {
 import { dataUriEncoder, type FileEncoder } from '../runtime/output-files.js';
 import { generatePredictionId, type Prediction, type PredictionResponse } from '../runtime/prediction.js';
 import { errorResponse, honoRequest, readBody, watchHangUp, type RouteRequest } from './body.js';
-import { parseBody } from './parse.js';
+import { parseBody, type ParsedBody } from './parse.js';
 import type { PredictionRequest } from './request.js';
 import type { CogService, RunKind } from './service.js';
 import { streamPrediction, streamRemote, wantsEventStream } from './sse.js';
@@ -71,6 +71,24 @@ export type CreateAnswer =
 /** `POST /predictions` (or `PUT /predictions/{id}` with its id), answered. */
 export type CreatePrediction = (request: RouteRequest, pathId: string | undefined) => Promise<CreateAnswer>;
 
+/**
+ * `create` once its body is read and parsed, up to the sync wait, without a promise: an answer
+ * now, or the sync prediction whose end is the answer (its 200 is `predictionJson`; the caller
+ * watches for a hang-up). The fast path (fast-path.ts) calls it with callbacks end to end.
+ */
+export type BeginPrediction = (
+  request: RouteRequest,
+  pathId: string | undefined,
+  body: ParsedBody,
+) => CreateAnswer | { running: Prediction };
+
+/** The routes' `create`, its promise-free part (`begin`) and its body parser, for the fast path. */
+export interface CreateRoutes {
+  create: CreatePrediction;
+  begin: BeginPrediction;
+  parse: (bytes: Buffer) => Promise<ParsedBody>;
+}
+
 /** A refusal's answer (errors.ts): its own status, body and headers. */
 function refused(error: CogNodeError): CreateAnswer {
   return { status: error.status, json: JSON.stringify(error.body()), headers: error.headers() };
@@ -106,7 +124,7 @@ function traceHeaders(request: RouteRequest): TraceHeaders {
  * /predictions/{id}` (and the same for `/trainings`), with Cog 0.22's status codes and the
  * superset response bodies.
  */
-export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): CreatePrediction {
+export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): CreateRoutes {
   const { path, noun } = NAMES[kind];
 
   function fileEncoder(request: PredictionRequest, sync: boolean, context: UploadContext): FileEncoder {
@@ -119,7 +137,19 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
   async function create(from: RouteRequest, pathId: string | undefined): Promise<CreateAnswer> {
     const body = await readBody(from);
     if (!body.ok) return refused(body.error);
-    const { parsed, invalid } = await parseBody(body.bytes, service.runtime(kind));
+    const begun = begin(from, pathId, await parseBody(body.bytes, service.runtime(kind)));
+    if (!('running' in begun)) return begun;
+    // A sync client that hangs up cancels its prediction (Cog 0.22).
+    const running = begun.running;
+    const unwatch = watchHangUp(from, () => running.cancel());
+    try {
+      return predictionJson(running, await running.done, 200);
+    } finally {
+      unwatch();
+    }
+  }
+
+  function begin(from: RouteRequest, pathId: string | undefined, { parsed, invalid }: ParsedBody): CreateAnswer | { running: Prediction } {
     if (!parsed.ok) return { status: parsed.status, json: JSON.stringify(parsed.body) };
     const request = parsed.request;
     if (pathId !== undefined && request.id !== undefined && request.id !== pathId) {
@@ -192,14 +222,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         json: JSON.stringify({ id: prediction.id, status: 'starting', input: prediction.input, created_at: prediction.createdIso }),
       };
     }
-    // A sync client that hangs up cancels its prediction (Cog 0.22).
-    const running = prediction;
-    const unwatch = watchHangUp(from, () => running.cancel());
-    try {
-      return predictionJson(running, await running.done, 200);
-    } finally {
-      unwatch();
-    }
+    return { running: prediction };
   }
 
   /** `create` for a prediction a queue keeps: the same answers, from the queue's state. */
@@ -253,5 +276,5 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const text = remote !== undefined ? await remote.poll(id) : service.runtime(kind)?.poll(id);
     return text === undefined ? c.json({}, 404) : jsonText(c, text, 200);
   });
-  return create;
+  return { create, begin, parse: (bytes) => parseBody(bytes, service.runtime(kind)) };
 }

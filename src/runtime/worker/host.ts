@@ -10,6 +10,7 @@ import { cancelTokenCanceled } from '../../native/addon.js';
 import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, toPortableShared } from './portable.js';
 import { predictorWorker } from './prelaunch.js';
+import { KeyedTable } from '../keyed-table.js';
 
 export type WorkerDeath = 'crashed' | 'hung';
 
@@ -42,7 +43,7 @@ export class WorkerExecutor implements PredictorExecutor {
   readonly options: WorkerExecutorOptions;
   #worker!: Worker;
   /** Predictions running in the worker, by their cancel token's id (the messages' `id`). */
-  #pending = new Map<number, Pending>();
+  #pending = new KeyedTable<number, Pending>();
   #setup: { resolve: () => void; reject: (error: Error) => void; onLog: (text: string, source: LogSource) => void } | undefined;
   #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
   #seq = 0;
@@ -109,11 +110,11 @@ export class WorkerExecutor implements PredictorExecutor {
     this.#worker = undefined as unknown as Worker;
     // Meant for the dead worker: its predictions are settled below, and none may reach the next one.
     this.#predicts.clear();
-    for (const [id, pending] of this.#pending) {
+    for (const pending of this.#pending.values()) {
       pending.resolve(
         cancelTokenCanceled(pending.tokenId) ? { status: 'canceled', metrics: {} } : { status: 'failed', error: message, metrics: {} },
       );
-      this.#pending.delete(id);
+      this.#pending.delete(pending.tokenId);
     }
     this.#setup?.reject(new Error(message));
     this.#setup = undefined;
@@ -187,8 +188,9 @@ export class WorkerExecutor implements PredictorExecutor {
         const pending = this.#pending.get(message.id);
         if (!pending) break;
         this.#pending.delete(message.id);
-        const result =
-          message.result.status === 'succeeded' ? { ...message.result, output: fromPortable(message.result.output) } : message.result;
+        // The message is this prediction's own (a structured clone): its output is restored in place.
+        const result = message.result;
+        if (result.status === 'succeeded') result.output = fromPortable(result.output);
         // After the streamed items still on their way to the sink (two promises less without any).
         if (pending.chain === NO_OUTPUTS) pending.resolve(result);
         else void pending.chain.catch(() => undefined).then(() => pending.resolve(result));

@@ -25,6 +25,7 @@ import {
 } from './protocol.js';
 import { fromPortable, portableSchema, toPortable } from './portable.js';
 import { releaseWhenIdle } from '../idle-release.js';
+import { KeyedTable } from '../keyed-table.js';
 
 if (parentPort === null) throw new Error('thread.ts runs only as a worker thread');
 const port = parentPort;
@@ -87,7 +88,8 @@ interface Running {
   flushScheduled: boolean;
 }
 
-const running = new Map<number, Running>();
+/** By token id: a `KeyedTable`, which a churn of predictions does not keep reachable from old space as a Map does. */
+const running = new KeyedTable<number, Running>();
 /** Whether a prediction came since setup ended: the after-setup release is then skipped. */
 let predictedSinceSetup = false;
 /** Set once loaded: the handler of escaped errors asks it whose error it is. */
@@ -127,13 +129,26 @@ function runningState(id: number): Running {
 /** Posts a prediction's result (its output made portable), then forgets the prediction. */
 function done(state: Running, execution: Promise<ExecutionResult>): void {
   const { id } = state;
-  void execution
-    .then((result: ExecutionResult) => {
-      flush(state);
-      dones.add({ type: 'done', id, result: result.status === 'succeeded' ? { ...result, output: toPortable(result.output) } : result });
-    })
-    .catch((error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } }))
-    .finally(() => running.delete(id));
+  const failed = (error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
+  // One reaction, not `.then().catch().finally()`: three promises per prediction on this thread,
+  // where log capture's promise hooks make each one dearer.
+  execution.then(
+    (result: ExecutionResult) => {
+      running.delete(id);
+      try {
+        flush(state);
+        // The result is this prediction's own object (the executor's): its output made portable in place.
+        if (result.status === 'succeeded') result.output = toPortable(result.output);
+        dones.add({ type: 'done', id, result });
+      } catch (error) {
+        failed(error);
+      }
+    },
+    (error: unknown) => {
+      running.delete(id);
+      failed(error);
+    },
+  );
 }
 
 /** Posts the batched outputs; called before any other message of the prediction, to keep order. */
