@@ -1,6 +1,7 @@
 // KeyedTable: values by key for entries that come and go by the thousand a second (the predictions
 // in flight, their executions on the worker's host side, the retained predictions), kept where
 // V8's scavenger lets them die young: a hash table of our own over arrays, not a Map.
+import { randomBytes } from 'node:crypto';
 
 /** A slot whose key was deleted: probing goes on past it; an insert may take it. */
 const GONE: unique symbol = Symbol('gone');
@@ -159,12 +160,18 @@ export class KeyedTable<K extends string | number, V> {
 }
 
 /**
- * A key's hash (32 bits, FNV-1a): a number's two halves, a string's every character. Only the
- * last few characters of an id we make change, but an id may be the client's: hashing less than
- * all of it would let a client send ids that all land in one chain.
+ * Where each process's hashes start: a client that knows the function cannot work out ahead of
+ * time ids that land in one chain (V8 seeds its own string hashes per process for the same reason).
+ */
+const SEED = randomBytes(4).readUInt32LE(0);
+
+/**
+ * A key's hash (32 bits, FNV-1a from a random start): a number's two halves, a string's every
+ * character. Only the last few characters of an id we make change, but an id may be the
+ * client's: hashing less than all of it would let a client send ids that all land in one chain.
  */
 function hashOf(key: string | number): number {
-  let hash = 0x811c9dc5;
+  let hash = SEED;
   if (typeof key === 'number') {
     hash = Math.imul(hash ^ (key | 0), 0x01000193);
     return Math.imul(hash ^ ((key / 0x100000000) | 0), 0x01000193) >>> 0;
