@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { HealthReport } from './health.js';
-import { readDeclaredBody, readsWhole, type RouteRequest } from './body.js';
+import { readDeclaredBody, readsWhole, watchHangUp, type RouteRequest } from './body.js';
 import { parseInPlace, type ParsedBody } from './parse.js';
 import type { BeginPrediction } from './runs.js';
 import { wantsEventStream } from './sse.js';
@@ -47,9 +47,9 @@ function write(outgoing: ServerResponse, status: number, json: string, headers: 
   outgoing.end(json);
 }
 
-/** `create`'s answer written; an error no route answered is the app's 500. */
-function fail(fast: FastRoutes, outgoing: ServerResponse, error: unknown): void {
-  const failed = fast.failed('POST', '/predictions', error);
+/** An error no route answered: the app's 500 (logged there). */
+function fail(fast: FastRoutes, outgoing: ServerResponse, error: unknown, method = 'POST', path = '/predictions'): void {
+  const failed = fast.failed(method, path, error);
   write(outgoing, failed.status, failed.json, undefined);
 }
 
@@ -81,12 +81,9 @@ function answerParsed(fast: FastRoutes, request: RouteRequest, parsed: ParsedBod
   }
   if (!('running' in begun)) return write(outgoing, begun.status, begun.json, begun.headers);
   const running = begun.running;
-  // A sync client that hangs up cancels its prediction (Cog 0.22); once answered, a close does nothing.
-  if (outgoing.destroyed) running.cancel();
-  else
-    outgoing.on('close', () => {
-      if (!outgoing.writableFinished) running.cancel();
-    });
+  // A sync client that hangs up cancels its prediction (Cog 0.22); once answered, a close does
+  // nothing, so the watch is never stopped.
+  watchHangUp(request, () => running.cancel());
   running.whenDone((response) => {
     try {
       write(outgoing, 200, running.json(response), undefined);
@@ -101,8 +98,7 @@ async function answerHealth(fast: FastRoutes, outgoing: ServerResponse): Promise
   try {
     json = JSON.stringify(await fast.health());
   } catch (error) {
-    const failed = fast.failed('GET', '/health-check', error);
-    return write(outgoing, failed.status, failed.json, undefined);
+    return fail(fast, outgoing, error, 'GET', '/health-check');
   }
   write(outgoing, 200, json, undefined);
 }

@@ -68,9 +68,6 @@ export type CreateAnswer =
   | { status: ContentfulStatusCode; json: string; headers?: Record<string, string> }
   | { respond: (c: Context) => Response | Promise<Response> };
 
-/** `POST /predictions` (or `PUT /predictions/{id}` with its id), answered. */
-export type CreatePrediction = (request: RouteRequest, pathId: string | undefined) => Promise<CreateAnswer>;
-
 /**
  * `create` once its body is read and parsed, up to the sync wait, without a promise: an answer
  * now, or the sync prediction whose end is the answer (its 200 is `predictionJson`; the caller
@@ -82,9 +79,8 @@ export type BeginPrediction = (
   body: ParsedBody,
 ) => CreateAnswer | { running: Prediction };
 
-/** The routes' `create`, its promise-free part (`begin`) and its body parser, for the fast path. */
+/** `create`'s promise-free part (`begin`) and its body parser, for the fast path. */
 export interface CreateRoutes {
-  create: CreatePrediction;
   begin: BeginPrediction;
   parse: (bytes: Buffer) => Promise<ParsedBody>;
 }
@@ -276,5 +272,5 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
     const text = remote !== undefined ? await remote.poll(id) : service.runtime(kind)?.poll(id);
     return text === undefined ? c.json({}, 404) : jsonText(c, text, 200);
   });
-  return { create, begin, parse: (bytes) => parseBody(bytes, service.runtime(kind)) };
+  return { begin, parse: (bytes) => parseBody(bytes, service.runtime(kind)) };
 }
