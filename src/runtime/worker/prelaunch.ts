@@ -61,7 +61,8 @@ let parked: Parked | undefined;
 /**
  * `cog-node serve`, first of all: starts a worker that boots and imports the predictor's side of
  * cog-node while this thread still loads the addon, reads cog.yaml and imports the server; it is
- * told what to load when the runtime adopts it (`predictorWorker`). Measured on the echo
+ * told what to load once cog.yaml is read (`tellParkedWorker`), else when the runtime adopts it
+ * (`predictorWorker`). Measured on the echo
  * predictor: both threads take ~100 ms to get there, and made at the runtime's request the
  * worker started only after the server's part, one after the other.
  */
