@@ -93,4 +93,56 @@ describe('EventStream', () => {
     reader.unsubscribe();
     prediction.token.release();
   });
+
+  it("a prediction's stream first asked for after it ended replays its start, its outputs and its end, in order", async () => {
+    const prediction = new Prediction({ id: 'late', input: {} });
+    const seen: string[] = [];
+    prediction.on('output', (chunk) => seen.push(String(chunk)));
+    prediction.markStarted();
+    await prediction.addOutputs(['a', 'b']);
+    await prediction.addOutput({ n: 1 });
+    prediction.finish({ status: 'succeeded', output: ['a', 'b', { n: 1 }], metrics: {} });
+    // Said after the end: neither in the history nor in the output events a stream replays.
+    await prediction.addOutput('after');
+    expect(seen).toEqual(['a', 'b', '[object Object]', 'after']);
+    const lines = await readAll(prediction.events.reader({ lossless: true, replay: true }), 16);
+    expect(lines.map((line) => line.slice(0, line.indexOf(' ')))).toEqual(['start', 'output', 'output', 'output', 'completed']);
+    expect(JSON.parse(lines[0]!.slice('start '.length))).toEqual({ id: 'late', status: 'processing' });
+    expect(lines.slice(1, 4).map((line) => JSON.parse(line.slice('output '.length)) as unknown)).toEqual([
+      { chunk: 'a', index: 0 },
+      { chunk: 'b', index: 1 },
+      { chunk: { n: 1 }, index: 2 },
+    ]);
+    expect(JSON.parse(lines[4]!.slice('completed '.length))).toMatchObject({ id: 'late', status: 'succeeded' });
+    expect(prediction.events.dropped).toBe(0);
+  });
+
+  it("a prediction's log makes its stream at once, so the history keeps where it fell among the outputs", async () => {
+    const prediction = new Prediction({ input: {} });
+    prediction.markStarted();
+    await prediction.addOutput('a');
+    prediction.addLog('between\n', 'stdout');
+    await prediction.addOutput('b');
+    const reader = prediction.events.reader({ lossless: true, replay: true });
+    const reading = readAll(reader, 16);
+    prediction.finish({ status: 'succeeded', output: ['a', 'b'], metrics: {} });
+    const names = (await reading).map((line) => line.slice(0, line.indexOf(' ')));
+    expect(names).toEqual(['start', 'output', 'log', 'output', 'completed']);
+  });
+
+  it("a prediction's history made late drops what a stream made at once would have dropped (COG_STREAM_HISTORY_CAPACITY)", async () => {
+    // The default capacity is 1024 events: a start and 1,030 outputs leave the first 7 out.
+    const prediction = new Prediction({ input: {} });
+    prediction.markStarted();
+    await prediction.addOutputs(Array.from({ length: 1030 }, (_, index) => index));
+    const lines = await (async () => {
+      const reading = readAll(prediction.events.reader({ lossless: true, replay: true }), 2048);
+      prediction.finish({ status: 'succeeded', output: [], metrics: {} });
+      return reading;
+    })();
+    expect(prediction.events.dropped).toBe(7);
+    expect(lines).toHaveLength(1025);
+    expect(JSON.parse(lines[0]!.slice('output '.length))).toEqual({ chunk: 6, index: 6 });
+    expect(lines.at(-1)!.startsWith('completed ')).toBe(true);
+  });
 });

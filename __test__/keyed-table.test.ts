@@ -61,6 +61,46 @@ describe('KeyedTable', () => {
     expect(table.size).toBe(3);
   });
 
+  it('exchange sets and gives back the value it replaced; deleteIf deletes a key only while it holds that value', () => {
+    const table = new KeyedTable<string, object>();
+    const one = { n: 1 };
+    const two = { n: 2 };
+    expect(table.exchange('a', one)).toBeUndefined();
+    expect(table.exchange('a', two)).toBe(one);
+    expect(table.size).toBe(1);
+    expect(table.deleteIf('a', one)).toBe(false);
+    expect(table.get('a')).toBe(two);
+    expect(table.deleteIf('a', two)).toBe(true);
+    expect(table.deleteIf('a', two)).toBe(false);
+    expect(table.size).toBe(0);
+    expect(table.has('a')).toBe(false);
+  });
+
+  it('agrees with a Map when entries come and go a few at a time, as predictions in flight do', () => {
+    // A handful live at once, deleted mostly in the order they came: deleted slots become empty
+    // again, and every lookup still finds what probing passed over.
+    const table = new KeyedTable<string, number>();
+    const model = new Map<string, number>();
+    let seed = 777;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    let next = 0;
+    for (let step = 0; step < 20000; step++) {
+      if (model.size < 16 && random() < 0.6) {
+        const key = `pred_${(next++).toString(16)}`;
+        table.set(key, step);
+        model.set(key, step);
+      } else if (model.size > 0) {
+        const keys = [...model.keys()];
+        const key = keys[random() < 0.8 ? 0 : Math.floor(random() * keys.length)]!;
+        expect(table.delete(key)).toBe(true);
+        model.delete(key);
+      }
+      expect(table.size).toBe(model.size);
+      if (step % 97 === 0) for (const [key, value] of model) expect(table.get(key)).toBe(value);
+    }
+    expect(table.values()).toEqual([...model.values()]);
+  });
+
   it('values() is a copy: the table may change while they are used', () => {
     const table = new KeyedTable<string, number>();
     table.set('a', 1);

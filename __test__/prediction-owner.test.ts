@@ -147,4 +147,28 @@ describe('the runtime owns prediction state', () => {
       ['completed', 'x'],
     ]);
   });
+
+  it('tells each observer only the events it takes, phases with their times, until it is removed', async () => {
+    const holder = await loadPredictor(Holder);
+    const ended: string[] = [];
+    const phases: [string, number, number][] = [];
+    const stopEnded = holder.runtime.observe({ ended: (prediction, response) => ended.push(`${prediction.id} ${response.status}`) });
+    const stopPhases = holder.runtime.observe({ phase: (_, phase, fromMs, toMs) => phases.push([phase, fromMs, toMs]) });
+    const first = holder.start({ ms: 1 }, { id: 'first' });
+    await first.done;
+    expect(ended).toEqual(['first succeeded']);
+    expect(phases.map(([phase]) => phase)).toEqual(['validate', 'prepare_input', 'invoke']);
+    for (const [, fromMs, toMs] of phases) {
+      expect(fromMs).toBeGreaterThan(0);
+      expect(toMs).toBeGreaterThanOrEqual(fromMs);
+    }
+    stopPhases();
+    const second = holder.start({ ms: 1 }, { id: 'second' });
+    await second.done;
+    expect(ended).toEqual(['first succeeded', 'second succeeded']);
+    expect(phases).toHaveLength(3);
+    stopEnded();
+    await holder.start({ ms: 1 }, { id: 'third' }).done;
+    expect(ended).toHaveLength(2);
+  });
 });

@@ -76,6 +76,10 @@ describe('RetentionStore', () => {
     store.keep(sized('c', 60));
     expect(store.get('b')).toHaveLength(40);
     expect(store.get('c')).toHaveLength(60);
+    // Kept again with a text too large to keep: the older text goes too, and its size with it.
+    store.keep(sized('c', 101));
+    store.keep(sized('d', 60));
+    expect([store.get('b')?.length, store.get('c'), store.get('d')?.length, store.size]).toEqual([40, undefined, 60, 2]);
   });
 });
 

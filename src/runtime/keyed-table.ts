@@ -54,6 +54,11 @@ export class KeyedTable<K extends string | number, V> {
   }
 
   set(key: K, value: V): void {
+    this.exchange(key, value);
+  }
+
+  /** `set`, returning the value `key` had (undefined if none): a replace in one probe, not a `get` and a `set`. */
+  exchange(key: K, value: V): V | undefined {
     const keys = this.#keys;
     const mask = this.#mask;
     let at = hashOf(key) & mask;
@@ -61,8 +66,9 @@ export class KeyedTable<K extends string | number, V> {
     for (;;) {
       const held = keys[at];
       if (held === key) {
+        const before = this.#values[at];
         this.#values[at] = value;
-        return;
+        return before;
       }
       if (held === undefined) break;
       if (held === GONE && free < 0) free = at;
@@ -72,7 +78,7 @@ export class KeyedTable<K extends string | number, V> {
       // A new slot taken: past half full (deleted ones included), compact or grow first.
       if ((this.#used + 1) * 2 > keys.length) {
         this.#rebuild();
-        return this.set(key, value);
+        return this.exchange(key, value);
       }
       free = at;
       this.#used += 1;
@@ -81,16 +87,44 @@ export class KeyedTable<K extends string | number, V> {
     this.#values[free] = value;
     this.#order[free] = this.#inserted++;
     this.#size += 1;
+    return undefined;
   }
 
   delete(key: K): boolean {
     const at = this.#find(key);
     if (at < 0) return false;
-    this.#keys[at] = GONE;
+    this.#deleteAt(at);
+    return true;
+  }
+
+  /** Deletes `key` only while it holds `value` (one probe, not a `get` and a `delete`); says whether it did. */
+  deleteIf(key: K, value: V): boolean {
+    const at = this.#find(key);
+    if (at < 0 || this.#values[at] !== value) return false;
+    this.#deleteAt(at);
+    return true;
+  }
+
+  #deleteAt(at: number): void {
+    const keys = this.#keys;
+    const mask = this.#mask;
     // Cleared: an old array must not keep a finished entry alive.
     this.#values[at] = undefined;
     this.#size -= 1;
-    return true;
+    if (keys[(at + 1) & mask] !== undefined) {
+      keys[at] = GONE;
+      return;
+    }
+    // No probe goes on past an empty slot, so none needs this one (nor the deleted ones right
+    // before it): they are empty again. Slots then come back as fast as entries go, and the
+    // table is rebuilt only as its live entries fill it (an in-flight table of ~16 was rebuilt
+    // every ~16 inserts, with an object per live entry).
+    let back = at;
+    do {
+      keys[back] = undefined;
+      this.#used -= 1;
+      back = (back - 1) & mask;
+    } while (keys[back] === GONE);
   }
 
   /** The values, oldest first (a copy: the table may change while they are used). */

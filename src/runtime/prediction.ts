@@ -1,7 +1,8 @@
 // One prediction as the outside world sees it: Cog's prediction object (status, input, output,
 // logs, metrics, times), its events and its cancel token. Its runtime (runtime.ts) moves it along.
 import { EventEmitter } from 'node:events';
-import { EventStream } from './events.js';
+import { EventStream, TAKEN } from './events.js';
+import { currentSettings } from '../load/settings.js';
 import { cancelTokenCancel, cancelTokenNew, cancelTokenOf, cancelTokenRelease, type CancelToken } from '../native/addon.js';
 import type { LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
@@ -142,8 +143,18 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    */
   readonly tokenId = cancelTokenNew();
   #token: CancelToken | undefined;
-  /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
-  readonly events = new EventStream(() => this.token);
+  /**
+   * Its events' stream (`events`), made when first asked for or when an event comes that its
+   * state cannot replay (a log, a metric). Until then the history is what the state says (its
+   * start, its outputs so far, its end), replayed into the stream in the same order when it is
+   * made: most predictions (sync JSON requests) never have a consumer, and the stream, its held
+   * events and their objects were ~10 allocations a prediction on the server's thread.
+   */
+  #events: EventStream | undefined;
+  /** Outputs published while `#events` was not made yet (those after the end are not). */
+  #heldOutputs = 0;
+  /** `COG_STREAM_HISTORY_CAPACITY` as of its creation, as the stream made then would have read it. */
+  readonly #historyCapacity = currentSettings().streamHistoryCapacity;
   readonly input: Record<string, unknown>;
   readonly context: Record<string, string>;
   status: PredictionStatus = 'starting';
@@ -217,6 +228,25 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#writers = outputWriters(options.output);
     this.input = publicInput(options.input);
     this.context = options.context ?? {};
+  }
+
+  /** Every event, for streaming consumers (SSE, `stream()`): see events.ts. */
+  get events(): EventStream {
+    if (this.#events === undefined) {
+      const events = new EventStream(() => this.token, this.#historyCapacity);
+      this.#events = events;
+      // The history so far, as it would have been published: start, outputs, the end.
+      if (this.#startedIso !== undefined) void events.publish('start', { id: this.id, status: 'processing' });
+      if (this.#heldOutputs > 0) {
+        const writeChunk = this.#writers?.chunk;
+        const held: unknown[] = new Array(this.#heldOutputs);
+        for (let index = 0; index < held.length; index++) held[index] = outputEvent(this.#outputs[index], index, writeChunk);
+        void events.publishMany('output', held);
+      }
+      const final = this.#final;
+      if (final !== undefined) events.close('completed', this.#completedEvent(final.response));
+    }
+    return this.#events;
   }
 
   /** The output items so far, as the predictor produced (and the runner encoded) them. */
@@ -333,7 +363,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#startedMs = Date.now();
     this.#startedIso = isoTime(this.#startedMs);
     this.#startedAtMs = performance.now();
-    void this.events.publish('start', { id: this.id, status: 'processing' });
+    // Without a stream yet, `events` replays the start from `#startedIso` when it is made.
+    if (this.#events !== undefined) void this.#events.publish('start', { id: this.id, status: 'processing' });
     this.emit('start');
   }
 
@@ -348,21 +379,33 @@ export class Prediction extends EventEmitter<PredictionEvents> {
    * when streaming consumers have room for all of them (backpressure).
    */
   addOutputs(chunks: readonly unknown[]): Promise<void> {
+    const stream = this.#events;
+    this.output = this.#outputs;
+    if (stream === undefined) {
+      // No stream yet: `events` replays these from `#outputs` (none after the end, as a closed
+      // stream takes none).
+      if (this.#final === undefined) this.#heldOutputs += chunks.length;
+      for (let offset = 0; offset < chunks.length; offset++) {
+        const chunk = chunks[offset];
+        // Each listener sees the output as of its own item, as when items came one by one.
+        this.emit('output', chunk, this.#outputs.push(chunk) - 1);
+      }
+      return TAKEN;
+    }
     const writeChunk = this.#writers?.chunk;
     const events: unknown[] = new Array(chunks.length);
-    this.output = this.#outputs;
     for (let offset = 0; offset < chunks.length; offset++) {
       const chunk = chunks[offset];
       const index = this.#outputs.push(chunk) - 1;
       events[offset] = outputEvent(chunk, index, writeChunk);
-      // Each listener sees the output as of its own item, as when items came one by one.
       this.emit('output', chunk, index);
     }
-    return this.events.publishMany('output', events);
+    return stream.publishMany('output', events);
   }
 
   addLog(data: string, source: LogSource): void {
     this.logs += data;
+    // Makes the stream: the state cannot say where a log fell among the outputs.
     void this.events.publish('log', { source, data });
     this.emit('log', data, source);
   }
@@ -397,7 +440,8 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     this.#final = { response, json: undefined };
     // Free the slot before anyone awaiting `done` runs, so they can start the next prediction.
     this.#runner?.finished();
-    this.events.close('completed', this.#writers === undefined ? response : new JsonText(() => this.json(response)));
+    // Without a stream yet, `events` closes it with the same event when it is made.
+    this.#events?.close('completed', this.#completedEvent(response));
     this.#resolve?.(response);
     try {
       this.emit('completed', response);
@@ -407,6 +451,11 @@ export class Prediction extends EventEmitter<PredictionEvents> {
       this.#whenDone = undefined;
       if (callbacks !== undefined) for (const callback of callbacks) callback(response);
     }
+  }
+
+  /** The `completed` event's data: the terminal response, or its JSON with Cog's floats. */
+  #completedEvent(response: PredictionResponse): unknown {
+    return this.#writers === undefined ? response : new JsonText(() => this.json(response));
   }
 
   /** The prediction object as of now. */

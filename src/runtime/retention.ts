@@ -77,13 +77,18 @@ export class RetentionStore {
     const json = prediction.finalJson;
     if (json === undefined) return;
     const now = this.#clock();
-    this.#drop(prediction.id);
-    // Too large to keep at all: polling it answers 404, as for one evicted.
+    // Too large to keep at all: polling it answers 404, as for one evicted (an older one under
+    // its id is dropped all the same).
     if (json.length <= this.#maxChars) {
       const entry: Retained = { id: prediction.id, json, at: now, gone: false };
-      this.#entries.set(prediction.id, entry);
+      // The one kept under this id before, if any, is replaced in the same probe (a new id, nearly
+      // every prediction, was looked up and then inserted: two hashes of it).
+      const before = this.#entries.exchange(prediction.id, entry);
+      if (before !== undefined) this.#gone(before);
       this.#order.push(entry);
       this.#chars += json.length;
+    } else {
+      this.#drop(prediction.id);
     }
     this.#evict(now);
   }
@@ -99,6 +104,11 @@ export class RetentionStore {
     const entry = this.#entries.get(id);
     if (entry === undefined) return;
     this.#entries.delete(id);
+    this.#gone(entry);
+  }
+
+  /** An entry no longer under its id (dropped, or replaced by a newer one): passed over in `#order`. */
+  #gone(entry: Retained): void {
     entry.gone = true;
     this.#chars -= entry.json.length;
   }

@@ -29,7 +29,9 @@ import type { LogSource } from './log-capture.js';
 import { PredictionAdmission, PredictionSlot, WaitingTicket, admissionAdmitNow, admissionReleaseHandle } from '../native/addon.js';
 import { BatchFormer, type BatchHost, type BatchPlace, type Execute } from './batching.js';
 import { encodeOutput, type FileEncoder } from './output-files.js';
-import { Prediction, generatePredictionId, type PredictionResponse } from './prediction.js';
+import { Prediction, generatePredictionId, type PredictionResponse, type PredictionRunner } from './prediction.js';
+import type { MetricsObject } from '../predictor/metrics.js';
+import type { MetricEvent } from '../predictor/scope.js';
 import { RetentionStore } from './retention.js';
 import { KeyedTable } from './keyed-table.js';
 import { TAKEN } from './events.js';
@@ -126,50 +128,163 @@ export interface StartOptions {
   createdAt?: Date;
 }
 
-/** A prediction in flight, as the runtime keeps it (the one entry per prediction). */
-interface InFlight {
-  readonly prediction: Prediction;
+/** What an entry calls back in its runtime: made once per runtime, not as closures per prediction. */
+interface EntryHooks {
+  canceled(entry: InFlight): void;
+  finished(entry: InFlight): void;
+}
+
+/**
+ * A free slot taken by its handle (`admissionAdmitNow`), given back through the admission's id: an
+ * object of two numbers, where a closure per prediction held them before.
+ */
+class HandleSlot {
+  readonly #admissionId: number;
+  readonly #handle: number;
+
+  constructor(admissionId: number, handle: number) {
+    this.#admissionId = admissionId;
+    this.#handle = handle;
+  }
+
+  release(): void {
+    admissionReleaseHandle(this.#admissionId, this.#handle);
+  }
+}
+
+/**
+ * A prediction in flight, as the runtime keeps it (the one entry per prediction). It is its
+ * prediction's runner (`PredictionRunner`) itself: the runner object and the closures an entry
+ * held (the runner's two, the slot's, `abandon`, the abort listener) were six allocations a
+ * prediction.
+ */
+class InFlight implements PredictionRunner {
+  /** Set right after the entry is made (the prediction takes the entry as its runner). */
+  prediction!: Prediction;
   /** Its slot: undefined while it waits in the line (`ticket`), or for setup to finish again. */
-  slot: PredictionSlot | undefined;
+  slot: { release(): void } | undefined = undefined;
   /** Its place in the admission line, while it waits for a slot. */
   ticket: WaitingTicket | undefined;
-  /** `performance.now()` when its code began to run: the run time feeds `Retry-After`. */
-  ranFromMs: number | undefined;
+  /**
+   * Set when its code began to run (undefined: it never ran): `performance.now()` where the run
+   * time is recorded (it feeds only a 429's `Retry-After`: `#recordsRuns`), else 0.
+   */
+  ranFromMs: number | undefined = undefined;
   /** `predict_timeout`'s timer, from creation (waiting and running). */
-  deadline: NodeJS.Timeout | undefined;
+  deadline: NodeJS.Timeout | undefined = undefined;
   /** A batching predictor's prediction: its key in the batch former (batching.ts). */
-  readonly batch: BatchPlace | undefined;
+  batch: BatchPlace | undefined = undefined;
   /**
    * The slot is free once the prediction has ended and so has its code (`workEnded`): a
    * cancelled async prediction ends at once, but the work it abandoned holds the slot until it
    * settles or the grace period stops it, so the concurrency limit stays true.
    */
-  ended: boolean;
-  workEnded: boolean;
+  ended = false;
+  workEnded = false;
   /** The one timer, started by a cancel: ABANDON_AFTER_MS, then the rest of the grace period. */
-  timer: NodeJS.Timeout | undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
   /** Abandoned (ABANDON_AFTER_MS after a cancel): an async prediction then ends `canceled`. */
-  abandoned: boolean;
+  abandoned = false;
   /** What `#run` waits on besides the execution, once it waits: told the `canceled` result. */
-  onAbandon: ((result: ExecutionResult) => void) | undefined;
-  readonly abandon: () => void;
+  onAbandon: ((result: ExecutionResult) => void) | undefined = undefined;
   /** The caller's signal (`StartOptions.signal`), listened to until the prediction ends. */
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
+  /** Its listener on `signal` (made only when there is one). */
+  readonly onAbort: (() => void) | undefined;
+  readonly #hooks: EntryHooks;
+
+  constructor(hooks: EntryHooks, ticket: WaitingTicket | undefined, signal: AbortSignal | undefined) {
+    this.#hooks = hooks;
+    this.ticket = ticket;
+    this.signal = signal;
+    this.onAbort = signal === undefined ? undefined : () => this.prediction.cancel();
+  }
+
+  /** PredictionRunner: a cancel was requested. */
+  cancel(): void {
+    this.#hooks.canceled(this);
+  }
+
+  /** PredictionRunner: the prediction has ended. */
+  finished(): void {
+    this.#hooks.finished(this);
+  }
+
+  /** Ends it `canceled` at once, its work abandoned (an async prediction, a batch's item). */
+  abandon(): void {
+    this.abandoned = true;
+    this.onAbandon?.({ status: 'canceled', metrics: this.prediction.metrics });
+  }
+}
+
+/** Whether a value is written as it is, with nothing to encode (most streamed tokens). */
+function plain(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/** An output value as the wire takes it: files encoded by `encodeFile` (maybe async), the rest as it is. */
+function encodeWith(value: unknown, encodeFile: FileEncoder | undefined): unknown {
+  return encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value;
 }
 
 /**
- * The execution's result, or `canceled` once `entry` is abandoned, whichever comes first: a
- * `Promise.race` with a promise made for every prediction (most are never abandoned) was ~1% of
- * the server's thread per echo request.
+ * Where the executor puts what a running prediction says: one object per prediction, where an
+ * object of four closures (and two more for the encoding) was made before. What abandoned work
+ * (a cancelled async prediction) says after the end goes nowhere.
  */
-function untilAbandoned(entry: InFlight, execution: Promise<ExecutionResult>): Promise<ExecutionResult> {
-  if (entry.abandoned) return Promise.resolve({ status: 'canceled', metrics: entry.prediction.metrics });
-  return new Promise((resolve, reject) => {
-    entry.onAbandon = resolve;
-    execution.then(resolve, reject);
-  });
+class PredictionSink implements ExecutionSink {
+  readonly #prediction: Prediction;
+  readonly #encodeFile: FileEncoder | undefined;
+
+  constructor(prediction: Prediction, encodeFile: FileEncoder | undefined) {
+    this.#prediction = prediction;
+    this.#encodeFile = encodeFile;
+  }
+
+  // Not async: a plain item (a token) is added without a promise of this function's own.
+  output(item: unknown): void | Promise<void> {
+    const prediction = this.#prediction;
+    if (prediction.terminal) return undefined;
+    const encoded = encodeWith(item, this.#encodeFile);
+    return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
+  }
+
+  outputs(items: readonly unknown[]): void | Promise<void> {
+    const prediction = this.#prediction;
+    if (prediction.terminal) return;
+    // Nothing to encode (tokens): the whole batch at once, without a promise per item.
+    if (this.#encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
+    return (async () => {
+      // One by one, as `output` would be called: an item that fails (its upload) does
+      // not keep the items after it from being taken.
+      for (const item of items) {
+        try {
+          await this.output(item);
+        } catch {
+          // The host would have dropped it too (see WorkerExecutor's 'outputs').
+        }
+      }
+    })();
+  }
+
+  log(text: string, source: LogSource): void {
+    if (!this.#prediction.terminal) this.#prediction.addLog(text, source);
+  }
+
+  metric(event: MetricEvent, metrics: MetricsObject): void {
+    if (!this.#prediction.terminal) this.#prediction.addMetric(event, metrics);
+  }
 }
+
+/** Every event an observer may take (`RuntimeObserver`'s methods: the record makes the list whole). */
+const OBSERVED = Object.keys({
+  admitted: true,
+  phase: true,
+  setupEnded: true,
+  workerRestarted: true,
+  batchRan: true,
+  ended: true,
+} satisfies Record<keyof RuntimeObserver, true>) as (keyof RuntimeObserver)[];
 
 /** What loading a predictor gives the runtime, all at once. */
 interface Loaded {
@@ -213,6 +328,17 @@ export class PredictorRuntime {
   /** How long a cancelled prediction may run on before it is stopped (ms). */
   readonly #cancelGraceMs: number;
   readonly #observers = new Set<RuntimeObserver>();
+  /**
+   * The observers that take each event, rebuilt by `observe`: a prediction's path skips the
+   * events nobody takes (the server's metrics take `ended` and `batchRan`; `admitted` and the
+   * phases, with their `performance.now()` pairs, only tracing takes).
+   */
+  #listeners: { [K in keyof RuntimeObserver]?: RuntimeObserver[] } = {};
+  /** `canceled` and `finished` for this runtime's entries (InFlight), made once. */
+  readonly #hooks: EntryHooks = {
+    canceled: (entry) => this.#canceled(entry),
+    finished: (entry) => this.#finished(entry),
+  };
   /** Finished predictions kept for polling (`poll`), by count, age and size: see retention.ts. */
   readonly #retained: RetentionStore;
   /** A batching predictor's batch former (`static batch`, batching.ts); undefined for any other. */
@@ -361,12 +487,27 @@ export class PredictorRuntime {
   /** Adds an observer (see `RuntimeObserver`); returns what removes it. */
   observe(observer: RuntimeObserver): () => void {
     this.#observers.add(observer);
-    return () => this.#observers.delete(observer);
+    this.#listen();
+    return () => {
+      this.#observers.delete(observer);
+      this.#listen();
+    };
   }
 
-  /** Tells every observer; one that throws is logged, never the prediction's problem. */
-  #tell<K extends keyof RuntimeObserver>(event: K, ...args: Parameters<NonNullable<RuntimeObserver[K]>>): void {
+  /** Rebuilds `#listeners` from `#observers` (in the order they were added). */
+  #listen(): void {
+    const listeners: { [K in keyof RuntimeObserver]?: RuntimeObserver[] } = {};
     for (const observer of this.#observers) {
+      for (const event of OBSERVED) if (typeof observer[event] === 'function') (listeners[event] ??= []).push(observer);
+    }
+    this.#listeners = listeners;
+  }
+
+  /** Tells every observer that takes `event`; one that throws is logged, never the prediction's problem. */
+  #tell<K extends keyof RuntimeObserver>(event: K, ...args: Parameters<NonNullable<RuntimeObserver[K]>>): void {
+    const observers = this.#listeners[event];
+    if (observers === undefined) return;
+    for (const observer of observers) {
       try {
         (observer[event] as ((...a: typeof args) => void) | undefined)?.apply(observer, args);
       } catch (error) {
@@ -575,9 +716,11 @@ export class PredictorRuntime {
    */
   start(rawInput: unknown, options: StartOptions = {}): Prediction {
     if (!this.isReady) throw new NotReadyError();
-    const validateFrom = performance.now();
+    // The phases' times only for an observer that takes them (tracing): ~60 ns a `performance.now()`.
+    const timed = this.#listeners.phase !== undefined;
+    const validateFrom = timed ? performance.now() : 0;
     const input = this.validator.validate(rawInput ?? {}, options.validate);
-    const validateTo = performance.now();
+    const validateTo = timed ? performance.now() : 0;
     const id = options.id ?? generatePredictionId();
     // A batching predictor's prediction takes its slot with its batch (batching.ts). Else the
     // usual case first: a slot free and nobody waiting, as a number rather than a native object.
@@ -592,69 +735,49 @@ export class PredictorRuntime {
       if (admitted.max === 0) throw new AtCapacityError();
       throw new QueueFullError(admitted.waiting, admitted.max, admitted.retryAfter);
     }
+    const entry = new InFlight(this.#hooks, admitted instanceof WaitingTicket ? admitted : undefined, options.signal);
     const prediction = new Prediction({
       id,
       input,
       context: options.context,
       createdAt: options.createdAt,
-      runner: { cancel: () => this.#canceled(entry), finished: () => this.#finished(entry) },
+      runner: entry,
       output: this.target.output,
     });
-    const entry: InFlight = {
-      prediction,
-      slot:
-        handle !== null
-          ? { release: () => void admissionReleaseHandle(admissionId, handle) }
-          : admitted instanceof PredictionSlot
-            ? admitted
-            : undefined,
-      ticket: admitted instanceof WaitingTicket ? admitted : undefined,
-      ranFromMs: undefined,
-      deadline: undefined,
-      batch:
-        this.#batches === undefined
-          ? undefined
-          : {
-              key: prediction.tokenId,
-              run: (execute) => {
-                entry.ranFromMs = performance.now();
-                return this.#run(entry, input, options, execute);
-              },
-            },
-      ended: false,
-      workEnded: false,
-      timer: undefined,
-      abandoned: false,
-      onAbandon: undefined,
-      abandon: () => {
-        entry.abandoned = true;
-        entry.onAbandon?.({ status: 'canceled', metrics: prediction.metrics });
-      },
-      signal: options.signal,
-      onAbort: () => prediction.cancel(),
-    };
-    this.#inFlight.set(prediction.id, entry);
-    if (this.#observers.size > 0) {
-      this.#tell('admitted', prediction, { kind: this.kind, trace: options.trace });
-      this.#tell('phase', prediction, 'validate', validateFrom, validateTo);
+    entry.prediction = prediction;
+    entry.slot = handle !== null ? new HandleSlot(admissionId, handle) : admitted instanceof PredictionSlot ? admitted : undefined;
+    if (this.#batches !== undefined) {
+      entry.batch = {
+        key: prediction.tokenId,
+        run: (execute) => {
+          entry.ranFromMs = this.#recordsRuns ? performance.now() : 0;
+          return this.#run(entry, input, options, execute);
+        },
+      };
     }
+    this.#inFlight.set(prediction.id, entry);
+    if (this.#listeners.admitted !== undefined) this.#tell('admitted', prediction, { kind: this.kind, trace: options.trace });
+    if (timed) this.#tell('phase', prediction, 'validate', validateFrom, validateTo);
     const timeout = this.#options.predictTimeout;
     if (timeout !== undefined && timeout > 0) {
       entry.deadline = setTimeout(() => prediction.cancel(`Prediction timed out after ${timeout} s`), timeout * 1000);
       entry.deadline.unref();
     }
-    options.signal?.addEventListener('abort', entry.onAbort, { once: true });
-    // Aborted already: it ends `canceled` without running.
-    if (options.signal?.aborted) prediction.cancel();
-    const run = () => {
-      entry.ranFromMs = performance.now();
-      // `#run` ends its work itself (a `.finally` here was two promises per prediction).
-      void this.#run(entry, input, options);
-    };
+    if (options.signal !== undefined) {
+      options.signal.addEventListener('abort', entry.onAbort!, { once: true });
+      // Aborted already: it ends `canceled` without running.
+      if (options.signal.aborted) prediction.cancel();
+    }
     if (this.#batches !== undefined) this.#batches.join(entry);
-    else if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, run);
-    else if (!prediction.terminal) run();
+    else if (entry.ticket !== undefined) void this.#waitForSlot(entry, entry.ticket, () => this.#runNow(entry, input, options));
+    else if (!prediction.terminal) this.#runNow(entry, input, options);
     return prediction;
+  }
+
+  /** Runs a prediction that has its slot (`#run` ends its work itself: a `.finally` was two promises a prediction). */
+  #runNow(entry: InFlight, input: Record<string, unknown>, options: StartOptions): void {
+    entry.ranFromMs = this.#recordsRuns ? performance.now() : 0;
+    void this.#run(entry, input, options);
   }
 
   /**
@@ -726,11 +849,11 @@ export class PredictorRuntime {
   #finished(entry: InFlight): void {
     entry.ended = true;
     if (entry.deadline !== undefined) clearTimeout(entry.deadline);
-    entry.signal?.removeEventListener('abort', entry.onAbort);
-    if (this.#inFlight.get(entry.prediction.id) === entry) this.#inFlight.delete(entry.prediction.id);
+    if (entry.signal !== undefined) entry.signal.removeEventListener('abort', entry.onAbort!);
+    this.#inFlight.deleteIf(entry.prediction.id, entry);
     this.#retained.keep(entry.prediction);
     const response = entry.prediction.finalResponse;
-    if (response !== undefined && this.#observers.size > 0) this.#tell('ended', entry.prediction, response);
+    if (response !== undefined && this.#listeners.ended !== undefined) this.#tell('ended', entry.prediction, response);
     // Ended while it waited: it leaves the line (a slot already on its way passes on).
     if (entry.ticket !== undefined) {
       this.#admission.cancel(entry.prediction.id);
@@ -755,10 +878,8 @@ export class PredictorRuntime {
       // Without a file input there is nothing to fetch or clean up (two async calls a prediction).
       const files = loaded.fileInputs ? new InputFiles() : undefined;
       const encodeFile = options.encodeFile;
-      // Plain values (most streamed tokens) need no encoding: skip the async walk for them.
-      const plain = (value: unknown) =>
-        value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
-      const encode = (value: unknown) => (encodeFile && !plain(value) ? encodeOutput(value, encodeFile) : value);
+      // The phases' times only for an observer that takes them (tracing).
+      const timed = this.#listeners.phase !== undefined;
       let ending: Parameters<Prediction['finish']>[0];
       let execution: Promise<ExecutionResult> | undefined;
       /** The execution has settled (`ended` ran): nothing is left to wait for after the end. */
@@ -769,7 +890,7 @@ export class PredictorRuntime {
         try {
           // The signal only when a file is fetched: making it for every prediction cost ~25 µs of CPU
           // per echo request under wrk, most of it in GC (input-files.ts).
-          const from = performance.now();
+          const from = timed ? performance.now() : undefined;
           if (files !== undefined) resolved = await files.resolve(this.target.inputs, input, () => prediction.signal);
           else {
             // Still a turn later, as with files: a cancel in the caller's own turn finds it unstarted.
@@ -788,57 +909,52 @@ export class PredictorRuntime {
         // predictor is never called (it would start with its signal already aborted).
         if (resolved !== undefined && prediction.canceled) ending = { status: 'canceled', metrics: {} };
         else if (resolved !== undefined) {
-          // What abandoned work (a cancelled async prediction) says after the end goes nowhere.
-          const invokedFrom = performance.now();
+          const invokedFrom = timed ? performance.now() : undefined;
           const job = { input: resolved, context: prediction.context, tokenId: prediction.tokenId };
-          const sink: ExecutionSink = {
-            // Not async: a plain item (a token) is added without a promise of this function's own.
-            output: (item) => {
-              if (prediction.terminal) return undefined;
-              const encoded = encode(item);
-              return encoded instanceof Promise ? encoded.then((value) => prediction.addOutput(value)) : prediction.addOutput(encoded);
-            },
-            outputs: (items) => {
-              if (prediction.terminal) return;
-              // Nothing to encode (tokens): the whole batch at once, without a promise per item.
-              if (encodeFile === undefined || items.every(plain)) return prediction.addOutputs(items);
-              return (async () => {
-                // One by one, as `output` would be called: an item that fails (its upload) does
-                // not keep the items after it from being taken.
-                for (const item of items) {
-                  try {
-                    await sink.output(item);
-                  } catch {
-                    // The host would have dropped it too (see WorkerExecutor's 'outputs').
-                  }
-                }
-              })();
-            },
-            log: (text, source) => prediction.terminal || prediction.addLog(text, source),
-            metric: (event, metrics) => prediction.terminal || prediction.addMetric(event, metrics),
-          };
+          const sink = new PredictionSink(prediction, encodeFile);
           // A prediction run on its own is a batch of one (a batch's call is told by batching.ts).
           if (execute === undefined) this.#tell('batchRan', 1);
-          execution = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
-          // Registered first, so it runs before whatever awaits the execution below.
+          const running = execute !== undefined ? execute(job, sink) : this.executor.execute(job, sink);
+          execution = running;
+          // Its work has ended: told before this goes on (so the slot is free before the end).
           const ended = () => {
             settled = true;
             this.#phase(prediction, 'invoke', invokedFrom);
             this.#workEnded(entry);
           };
-          void execution.then(ended, ended);
           // An async predictor cancelled while it awaits something deaf to its signal ends
           // `canceled` right after the cancel (ABANDON_AFTER_MS), as coglet raises into Python
           // code; its work is abandoned (and waited for below). A sync one cannot be abandoned:
           // it keeps the grace period (then its busy worker is replaced).
           // A batch's item is abandoned alone, at once on its cancel: the batch runs on for the others.
           const abandonable = this.target.isAsync || entry.batch !== undefined;
-          const result = abandonable ? await untilAbandoned(entry, execution) : await execution;
+          // The execution's result, or `canceled` once the entry is abandoned, whichever comes
+          // first, with one reaction on the execution: a `Promise.race` with a promise made for
+          // every prediction (most are never abandoned) was ~1% of the server's thread per echo
+          // request, and a second reaction for `ended` a promise more.
+          const result = await new Promise<ExecutionResult>((resolve, reject) => {
+            if (abandonable) {
+              if (entry.abandoned) resolve({ status: 'canceled', metrics: prediction.metrics });
+              else entry.onAbandon = resolve;
+            }
+            running.then(
+              // Settled first (its continuation is a microtask away, after `ended`), so an
+              // `ended` that throws cannot keep the prediction from ending.
+              (value) => {
+                resolve(value);
+                ended();
+              },
+              (error: unknown) => {
+                reject(error);
+                ended();
+              },
+            );
+          });
           if (result.status === 'succeeded' && !result.streamed) {
             // The one value came in the result: encoded (its files uploaded) once, it is both the
             // one `output` event and the output.
-            const encodeFrom = performance.now();
-            const encoded = encode(result.output);
+            const encodeFrom = timed ? performance.now() : undefined;
+            const encoded = encodeWith(result.output, encodeFile);
             // Awaited only when there is something to wait for (files to upload, an SSE consumer
             // without room): each `await` was a turn of the prediction's path.
             const output = encoded instanceof Promise ? await encoded : encoded;
@@ -868,9 +984,9 @@ export class PredictorRuntime {
     }
   }
 
-  /** A phase of `prediction` that began at `fromMs` has ended now (observers only). */
-  #phase(prediction: Prediction, phase: PredictionPhase, fromMs: number): void {
-    if (this.#observers.size > 0) this.#tell('phase', prediction, phase, fromMs, performance.now());
+  /** A phase of `prediction` that began at `fromMs` has ended now (observers only: no `fromMs` without one). */
+  #phase(prediction: Prediction, phase: PredictionPhase, fromMs: number | undefined): void {
+    if (fromMs !== undefined) this.#tell('phase', prediction, phase, fromMs, performance.now());
   }
 
   /** Runs the user's `healthcheck()` (if any) with Cog's 5 s timeout. */

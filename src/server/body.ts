@@ -213,7 +213,8 @@ export function watchHangUp(request: RouteRequest, onHangUp: () => void): () => 
     const onClose = () => {
       if (!outgoing.writableFinished) onHangUp();
     };
-    outgoing.once('close', onClose);
+    // `on`, not `once`: a response closes once, and `once` wraps each listener in two objects more.
+    outgoing.on('close', onClose);
     return () => outgoing.off('close', onClose);
   }
   if (raw === undefined) return () => undefined;
