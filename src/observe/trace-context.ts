@@ -17,18 +17,20 @@ export function validTraceparent(value: string | undefined): string | undefined 
 
 /** The trace context of a request's headers (a `Headers`, or Node's header object); undefined without a valid `traceparent`. */
 export function traceCarrierFrom(headers: Headers | Readonly<Record<string, string | string[] | undefined>>): TraceCarrier | undefined {
-  const read = (name: string): string | undefined => {
-    // Not `instanceof Headers`: the first look at that global makes Node load its fetch (undici,
-    // ~20 ms and ~7 MiB), which a server answering on the fast path never needs. A header object
-    // has no function-valued field.
-    if (typeof headers.get === 'function') return (headers as Headers).get(name) ?? undefined;
-    const value = (headers as Readonly<Record<string, string | string[] | undefined>>)[name];
-    return Array.isArray(value) ? value.join(',') : value;
-  };
-  const traceparent = validTraceparent(read('traceparent'));
+  const traceparent = validTraceparent(headerIn(headers, 'traceparent'));
   if (traceparent === undefined) return undefined;
-  const tracestate = read('tracestate');
+  const tracestate = headerIn(headers, 'tracestate');
   return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
+/** A header of a `Headers` or of Node's header object (a function, not a closure per request: every prediction asks). */
+function headerIn(headers: Headers | Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  // Not `instanceof Headers`: the first look at that global makes Node load its fetch (undici,
+  // ~20 ms and ~7 MiB), which a server answering on the fast path never needs. A header object
+  // has no function-valued field.
+  if (typeof headers.get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Readonly<Record<string, string | string[] | undefined>>)[name];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 /** `data` (a job's payload) with `trace` set to the carrier (left out when there is none). */

@@ -44,24 +44,27 @@ export class KeyedTable<K extends string | number, V> {
     return this.#size;
   }
 
-  get(key: K): V | undefined {
-    const at = this.#find(key);
+  // Each method takes the key's hash (`keyHash`) where its caller has it already: a prediction's id
+  // is hashed once for its in-flight entry and its retention, not at every step (four times).
+
+  get(key: K, hash = keyHash(key)): V | undefined {
+    const at = this.#find(key, hash);
     return at < 0 ? undefined : this.#values[at];
   }
 
-  has(key: K): boolean {
-    return this.#find(key) >= 0;
+  has(key: K, hash = keyHash(key)): boolean {
+    return this.#find(key, hash) >= 0;
   }
 
-  set(key: K, value: V): void {
-    this.exchange(key, value);
+  set(key: K, value: V, hash = keyHash(key)): void {
+    this.exchange(key, value, hash);
   }
 
   /** `set`, returning the value `key` had (undefined if none): a replace in one probe, not a `get` and a `set`. */
-  exchange(key: K, value: V): V | undefined {
+  exchange(key: K, value: V, hash = keyHash(key)): V | undefined {
     const keys = this.#keys;
     const mask = this.#mask;
-    let at = hashOf(key) & mask;
+    let at = hash & mask;
     let free = -1;
     for (;;) {
       const held = keys[at];
@@ -78,7 +81,7 @@ export class KeyedTable<K extends string | number, V> {
       // A new slot taken: past half full (deleted ones included), compact or grow first.
       if ((this.#used + 1) * 2 > keys.length) {
         this.#rebuild();
-        return this.exchange(key, value);
+        return this.exchange(key, value, hash);
       }
       free = at;
       this.#used += 1;
@@ -90,16 +93,16 @@ export class KeyedTable<K extends string | number, V> {
     return undefined;
   }
 
-  delete(key: K): boolean {
-    const at = this.#find(key);
+  delete(key: K, hash = keyHash(key)): boolean {
+    const at = this.#find(key, hash);
     if (at < 0) return false;
     this.#deleteAt(at);
     return true;
   }
 
   /** Deletes `key` only while it holds `value` (one probe, not a `get` and a `delete`); says whether it did. */
-  deleteIf(key: K, value: V): boolean {
-    const at = this.#find(key);
+  deleteIf(key: K, value: V, hash = keyHash(key)): boolean {
+    const at = this.#find(key, hash);
     if (at < 0 || this.#values[at] !== value) return false;
     this.#deleteAt(at);
     return true;
@@ -138,10 +141,10 @@ export class KeyedTable<K extends string | number, V> {
     return slots.map((at) => this.#values[at]!);
   }
 
-  #find(key: K): number {
+  #find(key: K, hash: number): number {
     const keys = this.#keys;
     const mask = this.#mask;
-    let at = hashOf(key) & mask;
+    let at = hash & mask;
     for (;;) {
       const held = keys[at];
       if (held === key) return at;
@@ -182,7 +185,7 @@ export class KeyedTable<K extends string | number, V> {
     }
     for (const entry of live) {
       const mask = this.#mask;
-      let at = hashOf(entry.key) & mask;
+      let at = keyHash(entry.key) & mask;
       while (this.#keys[at] !== undefined) at = (at + 1) & mask;
       this.#keys[at] = entry.key;
       this.#values[at] = entry.value;
@@ -204,7 +207,7 @@ const SEED = randomBytes(4).readUInt32LE(0);
  * character. Only the last few characters of an id we make change, but an id may be the
  * client's: hashing less than all of it would let a client send ids that all land in one chain.
  */
-function hashOf(key: string | number): number {
+export function keyHash(key: string | number): number {
   let hash = SEED;
   if (typeof key === 'number') {
     hash = Math.imul(hash ^ (key | 0), 0x01000193);

@@ -1,7 +1,7 @@
 // Finished predictions kept for polling (`GET /predictions/{id}`): each one's final JSON text by id,
 // oldest first, evicted by count, by age and by total size on insert and on lookup (no timer per
 // prediction). The runtime (runtime.ts) hands every prediction here as it finishes.
-import { KeyedTable } from './keyed-table.js';
+import { KeyedTable, keyHash } from './keyed-table.js';
 
 export interface RetentionLimits {
   /** Most finished predictions kept (`COG_PREDICTION_RETENTION`); 0 keeps none. */
@@ -20,6 +20,8 @@ export const RETAINED_JSON_MAX = 128 * 1024 * 1024;
 
 interface Retained {
   readonly id: string;
+  /** The id's `keyHash`, for its eviction. */
+  readonly hash: number;
   /** The prediction object as JSON text, written once by its own writer when it finished. */
   readonly json: string;
   /** When it was kept (`clock()` ms): `#order` is in this order, oldest first. */
@@ -72,7 +74,7 @@ export class RetentionStore {
    * Keeps a finished prediction's JSON (its one terminal text, which the sync answer and the
    * webhook share: read only when retention is on); an id kept already moves to the newest place.
    */
-  keep(prediction: { readonly id: string; readonly finalJson: string | undefined }): void {
+  keep(prediction: { readonly id: string; readonly finalJson: string | undefined }, hash = keyHash(prediction.id)): void {
     if (!this.enabled) return;
     const json = prediction.finalJson;
     if (json === undefined) return;
@@ -80,15 +82,15 @@ export class RetentionStore {
     // Too large to keep at all: polling it answers 404, as for one evicted (an older one under
     // its id is dropped all the same).
     if (json.length <= this.#maxChars) {
-      const entry: Retained = { id: prediction.id, json, at: now, gone: false };
+      const entry: Retained = { id: prediction.id, hash, json, at: now, gone: false };
       // The one kept under this id before, if any, is replaced in the same probe (a new id, nearly
       // every prediction, was looked up and then inserted: two hashes of it).
-      const before = this.#entries.exchange(prediction.id, entry);
+      const before = this.#entries.exchange(prediction.id, entry, hash);
       if (before !== undefined) this.#gone(before);
       this.#order.push(entry);
       this.#chars += json.length;
     } else {
-      this.#drop(prediction.id);
+      this.#drop(prediction.id, hash);
     }
     this.#evict(now);
   }
@@ -100,10 +102,10 @@ export class RetentionStore {
     return this.#entries.get(id)?.json;
   }
 
-  #drop(id: string): void {
-    const entry = this.#entries.get(id);
+  #drop(id: string, hash: number): void {
+    const entry = this.#entries.get(id, hash);
     if (entry === undefined) return;
-    this.#entries.delete(id);
+    this.#entries.delete(id, hash);
     this.#gone(entry);
   }
 
@@ -122,7 +124,7 @@ export class RetentionStore {
       const entry = order[this.#head];
       if (entry !== undefined && !entry.gone) {
         if (entries.size <= this.#count && this.#chars <= this.#maxChars && entry.at > oldestKept) break;
-        entries.delete(entry.id);
+        entries.delete(entry.id, entry.hash);
         this.#chars -= entry.json.length;
       }
       // Let go now: the slot is dropped from the array later, at the next splice.

@@ -33,7 +33,7 @@ import { Prediction, generatePredictionId, type PredictionResponse, type Predict
 import type { MetricsObject } from '../predictor/metrics.js';
 import type { MetricEvent } from '../predictor/scope.js';
 import { RetentionStore } from './retention.js';
-import { KeyedTable } from './keyed-table.js';
+import { KeyedTable, keyHash } from './keyed-table.js';
 import { TAKEN } from './events.js';
 import { currentScope } from '../predictor/scope.js';
 import { currentSettings } from '../load/settings.js';
@@ -161,6 +161,8 @@ class HandleSlot {
 class InFlight implements PredictionRunner {
   /** Set right after the entry is made (the prediction takes the entry as its runner). */
   prediction!: Prediction;
+  /** Its id's `keyHash`: the in-flight table and retention key on the id, hashed once. */
+  idHash = 0;
   /** Its slot: undefined while it waits in the line (`ticket`), or for setup to finish again. */
   slot: { release(): void } | undefined = undefined;
   /** Its place in the admission line, while it waits for a slot. */
@@ -745,6 +747,7 @@ export class PredictorRuntime {
       output: this.target.output,
     });
     entry.prediction = prediction;
+    entry.idHash = keyHash(prediction.id);
     entry.slot = handle !== null ? new HandleSlot(admissionId, handle) : admitted instanceof PredictionSlot ? admitted : undefined;
     if (this.#batches !== undefined) {
       entry.batch = {
@@ -755,7 +758,7 @@ export class PredictorRuntime {
         },
       };
     }
-    this.#inFlight.set(prediction.id, entry);
+    this.#inFlight.set(prediction.id, entry, entry.idHash);
     if (this.#listeners.admitted !== undefined) this.#tell('admitted', prediction, { kind: this.kind, trace: options.trace });
     if (timed) this.#tell('phase', prediction, 'validate', validateFrom, validateTo);
     const timeout = this.#options.predictTimeout;
@@ -850,8 +853,8 @@ export class PredictorRuntime {
     entry.ended = true;
     if (entry.deadline !== undefined) clearTimeout(entry.deadline);
     if (entry.signal !== undefined) entry.signal.removeEventListener('abort', entry.onAbort!);
-    this.#inFlight.deleteIf(entry.prediction.id, entry);
-    this.#retained.keep(entry.prediction);
+    this.#inFlight.deleteIf(entry.prediction.id, entry, entry.idHash);
+    this.#retained.keep(entry.prediction, entry.idHash);
     const response = entry.prediction.finalResponse;
     if (response !== undefined && this.#listeners.ended !== undefined) this.#tell('ended', entry.prediction, response);
     // Ended while it waited: it leaves the line (a slot already on its way passes on).

@@ -123,10 +123,14 @@ function traceHeaders(request: RouteRequest): TraceHeaders {
 export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind, options: RunRouteOptions): CreateRoutes {
   const { path, noun } = NAMES[kind];
 
-  function fileEncoder(request: PredictionRequest, sync: boolean, context: UploadContext): FileEncoder {
+  /**
+   * How output files go out. `upload` (the context an upload is made in) is called only by an
+   * encoder that uploads: the default, data URIs, needs none (an object and a closure a prediction).
+   */
+  function fileEncoder(request: PredictionRequest, sync: boolean, upload: () => UploadContext): FileEncoder {
     // Legacy servers honoured `output_file_prefix` for sync predictions only, ahead of --upload-url.
-    if (sync && request.outputFilePrefix !== undefined) return outputFilePrefixEncoder(request.outputFilePrefix, context);
-    if (options.uploadUrl !== undefined) return uploadUrlEncoder(options.uploadUrl, context);
+    if (sync && request.outputFilePrefix !== undefined) return outputFilePrefixEncoder(request.outputFilePrefix, upload());
+    if (options.uploadUrl !== undefined) return uploadUrlEncoder(options.uploadUrl, upload());
     return dataUriEncoder;
   }
 
@@ -175,11 +179,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
 
     const respondAsync = !stream && from.header('prefer') === 'respond-async';
     const sync = !stream && !respondAsync;
-    const trace = traceHeaders(from);
     const predictionId = id ?? generatePredictionId();
     let prediction: Prediction | undefined;
-    // No trace headers on uploads (Cog 0.23: signed upload URLs never get them).
-    const upload: UploadContext = { predictionId, signal: () => prediction?.signal };
     try {
       // A large body's input was validated where it was parsed (parse.ts).
       if (invalid !== undefined) throw new InputValidationError(invalid);
@@ -188,7 +189,8 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         context: request.context,
         // Node's own header record where there is one: the web Request's Headers are built on demand.
         trace: traceCarrierFrom(from.incoming?.headers ?? from.raw?.headers ?? {}),
-        encodeFile: fileEncoder(request, sync, upload),
+        // No trace headers on uploads (Cog 0.23: signed upload URLs never get them).
+        encodeFile: fileEncoder(request, sync, () => ({ predictionId, signal: () => prediction?.signal })),
       });
     } catch (error) {
       // A 422, 409 or 503 answers as its error says; anything else is the app's internal error (logged).
@@ -201,7 +203,7 @@ export function registerRunRoutes(app: Hono, service: CogService, kind: RunKind,
         : new WebhookSender({
             url: request.webhook,
             events: request.events,
-            trace,
+            trace: traceHeaders(from),
             throttleMs: options.throttleMs,
             authToken: options.webhookAuthToken,
             stop: service.shutdownSignal,
