@@ -71,10 +71,19 @@ function recorderFor(store: MetricsStore, record: Scope['recordMetric']): Metric
   }) as MetricRecorder;
 }
 
+/** The context of a prediction whose request sent none: one frozen object for all of them. */
+const NO_CONTEXT: Readonly<Record<string, string>> = Object.freeze({});
+
+function hasKeys(object: Record<string, string> | undefined): object is Record<string, string> {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
 /** The scope of one prediction. The runner owns it; the predictor sees it as `Scope`. */
 export class PredictionScope implements Scope {
   readonly metricsStore = new MetricsStore();
-  readonly metrics: MetricRecorder;
+  /** Made on first use: most predictors never look, and its Proxy and closures are a prediction's largest allocation. */
+  #metrics: MetricRecorder | undefined;
   readonly context: Readonly<Record<string, string>>;
   /** The prediction's token by id (prediction.ts `tokenId`): its object is made only if asked for. */
   readonly #tokenId: number;
@@ -89,7 +98,7 @@ export class PredictionScope implements Scope {
     cancelToken: CancelToken | number;
     onMetric?: (event: MetricEvent) => void;
   }) {
-    this.context = Object.freeze({ ...(options.context ?? {}) });
+    this.context = hasKeys(options.context) ? Object.freeze({ ...options.context }) : NO_CONTEXT;
     const token = options.cancelToken;
     if (typeof token === 'number') this.#tokenId = token;
     else {
@@ -97,7 +106,15 @@ export class PredictionScope implements Scope {
       this.#cancelToken = token;
     }
     this.#onMetric = options.onMetric;
-    this.metrics = recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode));
+  }
+
+  get metrics(): MetricRecorder {
+    return (this.#metrics ??= recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode)));
+  }
+
+  /** The prediction's token's id (the key its executor knows it by). */
+  get tokenId(): number {
+    return this.#tokenId;
   }
 
   recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void {

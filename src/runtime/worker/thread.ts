@@ -127,27 +127,24 @@ function runningState(id: number): Running {
 }
 
 /** Posts a prediction's result (its output made portable), then forgets the prediction. */
-function done(state: Running, execution: Promise<ExecutionResult>): void {
+function finished(state: Running, result: ExecutionResult): void {
   const { id } = state;
-  const failed = (error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
-  // One reaction, not `.then().catch().finally()`: three promises per prediction on this thread,
-  // where log capture's promise hooks make each one dearer.
+  running.delete(id);
+  try {
+    flush(state);
+    // The result is this prediction's own object (the executor's): its output made portable in place.
+    if (result.status === 'succeeded') result.output = toPortable(result.output);
+    dones.add({ type: 'done', id, result });
+  } catch (error) {
+    post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
+  }
+}
+
+/** `finished` once a batched prediction's execution settles. */
+function done(state: Running, execution: Promise<ExecutionResult>): void {
   execution.then(
-    (result: ExecutionResult) => {
-      running.delete(id);
-      try {
-        flush(state);
-        // The result is this prediction's own object (the executor's): its output made portable in place.
-        if (result.status === 'succeeded') result.output = toPortable(result.output);
-        dones.add({ type: 'done', id, result });
-      } catch (error) {
-        failed(error);
-      }
-    },
-    (error: unknown) => {
-      running.delete(id);
-      failed(error);
-    },
+    (result: ExecutionResult) => finished(state, result),
+    (error: unknown) => finished(state, { status: 'failed', error: errorMessage(error), metrics: {} }),
   );
 }
 
@@ -236,10 +233,11 @@ async function main(): Promise<void> {
         // while its input was prepared. Run, its signal would be born aborted, and code that only
         // listens for 'abort' would hold the slot (a CI failure under load).
         if (cancelTokenCanceled(id)) {
-          done(state, Promise.resolve({ status: 'canceled', metrics: {} }));
+          finished(state, { status: 'canceled', metrics: {} });
           break;
         }
-        const execution = predictor.execute(
+        // A callback, not a promise: on this thread every promise pays log capture's hooks.
+        predictor.run(
           { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, tokenId: id },
           {
             output: (item) => {
@@ -259,8 +257,8 @@ async function main(): Promise<void> {
               post({ type: 'metric', id, event, metrics });
             },
           },
+          (result) => finished(state, result),
         );
-        done(state, execution);
         break;
       }
       case 'predict-batch': {
