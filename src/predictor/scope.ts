@@ -1,8 +1,7 @@
 // A running prediction as its predictor sees it (`this.scope`): metrics, the request's context and
-// cancellation, found through AsyncLocalStorage; in `predictBatch`, the batch's scope (BatchScope)
+// cancellation, found through the prediction's async context (async-context.ts); in `predictBatch`, the batch's scope (BatchScope)
 // with one scope per item; outside any prediction, a scope that does nothing.
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from './brand.js';
+import { currentContext, runInContext } from './async-context.js';
 import { cancelTokenCancel, cancelTokenCanceled, cancelTokenOf, type CancelToken } from '../native/addon.js';
 import { CancelationError } from '../errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
@@ -247,24 +246,12 @@ export const noopScope: Scope = Object.freeze({
   items: Object.freeze([]),
 });
 
-// Shared by every copy of cog-node in the process: a predictor's file may import its own copy
-// (another install, a test runner's module graph) and must still see the runtime's scope.
-const storage = processSingleton('scope-storage', () => new AsyncLocalStorage<Scope>());
-
 /** The running prediction's scope, or the no-op scope outside one. */
 export function currentScope(): Scope {
-  return storage.getStore() ?? noopScope;
+  return currentContext()?.scope ?? noopScope;
 }
 
+/** Runs `fn` in `scope`; where its logs go (log-capture.ts) stays as it was. */
 export function runInScope<T>(scope: Scope, fn: () => T): T {
-  return storage.run(scope, fn);
-}
-
-/**
- * Runs `fn` outside any prediction's scope (the runner's own work amid a prediction's). With no
- * store rather than `exit()`: on Node 20 `exit` turns the promise hooks off and on again, which
- * was ~20% of the worker thread's time in an SSE stream (it runs once per output item).
- */
-export function outsideScope<T>(fn: () => T): T {
-  return storage.run(undefined as unknown as Scope, fn);
+  return runInContext({ scope, capture: currentContext()?.capture }, fn);
 }

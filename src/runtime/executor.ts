@@ -3,10 +3,10 @@
 // and batches of predictions in one `predictBatch` call (executeBatch).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
-import { captureLogs, outsideCapture, predictorInThisThread, type LogSource } from './log-capture.js';
+import { captureLogs, outsidePrediction, predictorInThisThread, type LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
-import { BatchScope, PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
+import { BatchScope, PredictionScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
 import { CancelToken } from '../native/addon.js';
 import { KeyedTable } from './keyed-table.js';
 
@@ -248,8 +248,6 @@ export class InProcessExecutor implements PredictorExecutor {
     scope: PredictionScope,
     events: ExecutionSink,
   ): Promise<ExecutionResult> {
-    // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
-    const outside = <T>(fn: () => T): T => outsideCapture(() => outsideScope(fn));
     let stepStart = performance.now();
     // Not quick: the first step reads the token (cancelled before the generator started).
     let quickSteps = CANCEL_CHECK_STEPS;
@@ -272,7 +270,8 @@ export class InProcessExecutor implements PredictorExecutor {
       this.#outputs.item(step.value, index);
       // Awaited only when the sink waits (backpressure): the worker's sink returns nothing
       // while its window has room, which saves a promise and a turn per item.
-      const taken = outside(() => events.output(step.value));
+      // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
+      const taken = outsidePrediction(() => events.output(step.value));
       if (taken !== undefined) await taken;
     }
     // The items went to the sink one by one; whoever keeps the output array keeps it there.
