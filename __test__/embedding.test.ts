@@ -307,6 +307,38 @@ describe('run() and predict()', () => {
     expect(await sync.run()).toBe('done');
   });
 
+  it("whatever predict() returns ends it: a value, a promise, a thenable; a sync throw and a thenable's rejection fail it", async () => {
+    class Shapes extends BasePredictor {
+      static inputs = { shape: Type.String() };
+      static output = Type.String();
+      predict({ shape }: { shape: string }): unknown {
+        if (shape === 'value') return 'a value';
+        if (shape === 'promise') return Promise.resolve('a promise');
+        if (shape === 'thenable') return { then: (resolve: (value: string) => void) => setTimeout(() => resolve('a thenable'), 5) };
+        if (shape === 'bad-thenable')
+          return { then: (_: unknown, reject: (error: Error) => void) => reject(new Error('thenable said no')) };
+        throw new Error('thrown at once');
+      }
+    }
+    const shapes = await loadPredictor(Shapes);
+    expect(await shapes.run({ shape: 'value' })).toBe('a value');
+    expect(await shapes.run({ shape: 'promise' })).toBe('a promise');
+    expect(await shapes.run({ shape: 'thenable' })).toBe('a thenable');
+    expect(await shapes.predict({ shape: 'bad-thenable' })).toMatchObject({ status: 'failed', error: 'thenable said no' });
+    const thrown = await shapes.predict({ shape: 'throw' });
+    expect(thrown).toMatchObject({ status: 'failed', error: 'thrown at once' });
+    // The stack goes to the prediction's logs, as for an async throw.
+    expect(thrown.logs).toContain('Error: thrown at once');
+    // The output is still checked on the way out: a value that breaks `static output` fails.
+    class Wrong extends BasePredictor {
+      static output = Type.String();
+      predict(): unknown {
+        return 42;
+      }
+    }
+    expect((await (await loadPredictor(Wrong)).predict()).status).toBe('failed');
+  });
+
   it('predict() rejects (it does not throw synchronously) on invalid input', async () => {
     const divider = await loadPredictor(Divider, { concurrency: 2 });
     let promise: Promise<PredictionResponse> | undefined;

@@ -56,7 +56,9 @@ describe('without libtorch', () => {
     expect(stderr).toContain(`cog-node/torch cannot use LIBTORCH: LIBTORCH: no lib/libtorch.so in ${empty}`);
   });
 
-  it('loads from LIBTORCH when it points at a torch install', async () => {
+  // Two child processes that each load libtorch (~1 GB of shared objects): slower than 30 s once
+  // in a loaded CI run, so it has its own bound.
+  it('loads from LIBTORCH when it points at a torch install', { timeout: 120_000 }, async () => {
     const torchDir = (await importTorch({})).stdout;
     expect(torchDir).toMatch(/^loaded from /);
     const python = torchDir.replace('loaded from ', '').trim();

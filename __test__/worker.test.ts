@@ -158,6 +158,22 @@ describe('a predictor in a worker thread', () => {
     expect((await runtime.start({ tag: 'next' }).done).output).toBe('next done (anonymous)');
   });
 
+  it('results that end in one turn travel together: one refused output fails alone, each keeps its own output, error and metrics', async () => {
+    const runtime = launch('Unsendable', { concurrency: 4 });
+    await runtime.ready;
+    // Same wait: they end in one turn of the worker, so their results go in one message.
+    const predictions = [false, true, false].map((keep) => runtime.start({ keep, ms: 30 }));
+    const [first, refused, last] = await Promise.all(predictions.map((prediction) => prediction.done));
+    for (const response of [first, last]) {
+      expect(response).toMatchObject({ status: 'succeeded', output: { plain: 'value' }, metrics: { kept: 0 } });
+    }
+    expect(refused).toMatchObject({ status: 'failed', metrics: { kept: 1 } });
+    expect(refused!.error).toContain('output.cache cannot be encoded');
+    // The worker goes on: the next prediction runs as usual.
+    expect((await runtime.start({ keep: false, ms: 1 }).done).output).toEqual({ plain: 'value' });
+    expect(runtime.health).toBe('READY');
+  });
+
   it('interleaves async predictions up to the concurrency limit, refusing the next', async () => {
     const runtime = launch('Concurrent', { concurrency: 3 });
     await runtime.ready;

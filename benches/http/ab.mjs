@@ -1,6 +1,7 @@
 // Builds side by side: `node benches/http/ab.mjs ROUNDS SECONDS DIR...` runs the echo predictor's
 // server (DIR/benches/http/serve-node.mjs, DIR's own dist/) of each DIR ('bare': bare.mjs;
-// 'bare-worker': bare-worker.mjs, the same with a worker thread round trip per request), round
+// 'bare-worker': bare-worker.mjs, the same with a worker thread round trip per request;
+// 'bare-worker-spin': bare-worker-spin.mjs, that round trip with both threads spinning), round
 // by round interleaved, under wrk at c=1 and c=16, and prints per-round figures and medians:
 // req/s, p99, and CPU per request of the main thread, the busiest other thread (the predictor's
 // worker) and the rest (GC helpers, I/O), from /proc/<pid>/task. EXTRA_ENV='{"COG_QUEUE_MAX":"1000"}'
@@ -58,7 +59,8 @@ function wrk(port, c, secs) {
   };
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-let port = 19100;
+// Ports from the pid: two runs at once (two engineers on one machine) do not take the same ones.
+let port = 20000 + (process.pid % 400) * 50;
 const results = {};
 for (let r = 0; r < Number(rounds); r++) {
   for (const dir of dirs) {
@@ -71,7 +73,7 @@ for (let r = 0; r < Number(rounds); r++) {
     };
     // 'bare' and 'bare-worker' are the floors (bare.mjs, bare-worker.mjs); any other DIR is a build,
     // DIR:in-process that build's server with the predictor in its own thread.
-    const floor = dir === 'bare' || dir === 'bare-worker';
+    const floor = dir === 'bare' || dir === 'bare-worker' || dir === 'bare-worker-spin';
     const [root, mode] = dir.split(':');
     if (mode === 'in-process') env.BENCH_IN_PROCESS = '1';
     const child = floor

@@ -1,8 +1,7 @@
 // A running prediction as its predictor sees it (`this.scope`): metrics, the request's context and
-// cancellation, found through AsyncLocalStorage; in `predictBatch`, the batch's scope (BatchScope)
+// cancellation, found through the prediction's async context (async-context.ts); in `predictBatch`, the batch's scope (BatchScope)
 // with one scope per item; outside any prediction, a scope that does nothing.
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from './brand.js';
+import { currentContext, runInContext } from './async-context.js';
 import { cancelTokenCancel, cancelTokenCanceled, cancelTokenOf, type CancelToken } from '../native/addon.js';
 import { CancelationError } from '../errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
@@ -71,10 +70,19 @@ function recorderFor(store: MetricsStore, record: Scope['recordMetric']): Metric
   }) as MetricRecorder;
 }
 
+/** The context of a prediction whose request sent none: one frozen object for all of them. */
+const NO_CONTEXT: Readonly<Record<string, string>> = Object.freeze({});
+
+function hasKeys(object: Record<string, string> | undefined): object is Record<string, string> {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
 /** The scope of one prediction. The runner owns it; the predictor sees it as `Scope`. */
 export class PredictionScope implements Scope {
   readonly metricsStore = new MetricsStore();
-  readonly metrics: MetricRecorder;
+  /** Made on first use: most predictors never look, and its Proxy and closures are a prediction's largest allocation. */
+  #metrics: MetricRecorder | undefined;
   readonly context: Readonly<Record<string, string>>;
   /** The prediction's token by id (prediction.ts `tokenId`): its object is made only if asked for. */
   readonly #tokenId: number;
@@ -89,7 +97,7 @@ export class PredictionScope implements Scope {
     cancelToken: CancelToken | number;
     onMetric?: (event: MetricEvent) => void;
   }) {
-    this.context = Object.freeze({ ...(options.context ?? {}) });
+    this.context = hasKeys(options.context) ? Object.freeze({ ...options.context }) : NO_CONTEXT;
     const token = options.cancelToken;
     if (typeof token === 'number') this.#tokenId = token;
     else {
@@ -97,7 +105,15 @@ export class PredictionScope implements Scope {
       this.#cancelToken = token;
     }
     this.#onMetric = options.onMetric;
-    this.metrics = recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode));
+  }
+
+  get metrics(): MetricRecorder {
+    return (this.#metrics ??= recorderFor(this.metricsStore, (key, value, mode) => this.recordMetric(key, value, mode)));
+  }
+
+  /** The prediction's token's id (the key its executor knows it by). */
+  get tokenId(): number {
+    return this.#tokenId;
   }
 
   recordMetric(key: string, value: MetricValue | null, mode?: 'replace' | 'incr' | 'increment' | 'append'): void {
@@ -230,24 +246,12 @@ export const noopScope: Scope = Object.freeze({
   items: Object.freeze([]),
 });
 
-// Shared by every copy of cog-node in the process: a predictor's file may import its own copy
-// (another install, a test runner's module graph) and must still see the runtime's scope.
-const storage = processSingleton('scope-storage', () => new AsyncLocalStorage<Scope>());
-
 /** The running prediction's scope, or the no-op scope outside one. */
 export function currentScope(): Scope {
-  return storage.getStore() ?? noopScope;
+  return currentContext()?.scope ?? noopScope;
 }
 
+/** Runs `fn` in `scope`; where its logs go (log-capture.ts) stays as it was. */
 export function runInScope<T>(scope: Scope, fn: () => T): T {
-  return storage.run(scope, fn);
-}
-
-/**
- * Runs `fn` outside any prediction's scope (the runner's own work amid a prediction's). With no
- * store rather than `exit()`: on Node 20 `exit` turns the promise hooks off and on again, which
- * was ~20% of the worker thread's time in an SSE stream (it runs once per output item).
- */
-export function outsideScope<T>(fn: () => T): T {
-  return storage.run(undefined as unknown as Scope, fn);
+  return runInContext({ scope, capture: currentContext()?.capture }, fn);
 }

@@ -3,10 +3,10 @@
 // and batches of predictions in one `predictBatch` call (executeBatch).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
-import { captureLogs, outsideCapture, predictorInThisThread, type LogSource } from './log-capture.js';
+import { captureLogs, outsidePrediction, predictorInThisThread, type LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
-import { BatchScope, PredictionScope, outsideScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
+import { BatchScope, PredictionScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
 import { CancelToken } from '../native/addon.js';
 import { KeyedTable } from './keyed-table.js';
 
@@ -53,6 +53,12 @@ function streamOf(value: unknown): Iterator<unknown> | AsyncIterator<unknown> | 
   return undefined;
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
@@ -89,11 +95,14 @@ export interface PredictorExecutor {
 export class InProcessExecutor implements PredictorExecutor {
   readonly target: LoadedTarget;
   #echoLogs: boolean;
-  /** Each running prediction's scope, by its token's id (to abort its signal on a cancel). */
-  readonly #running = new KeyedTable<number, PredictionScope>();
+  /**
+   * Each running prediction's scope, by its token's id (to abort its signal on a cancel), and for
+   * a single prediction how to fail it from outside its code (a batch's: `#faults`).
+   */
+  readonly #running = new KeyedTable<number, { scope: PredictionScope; fail: ((error: unknown) => void) | undefined }>();
   /** The batch each batched prediction runs in, by its token's id (cancelled when all its items are). */
   readonly #batches = new Map<number, BatchScope>();
-  /** How to fail each running prediction from outside its code (an error escaped its async context). */
+  /** How to fail each running batch from outside its code (an error escaped its async context). */
   readonly #faults = new Map<Scope, (error: unknown) => void>();
   readonly #outputs: OutputChecker;
 
@@ -113,7 +122,8 @@ export class InProcessExecutor implements PredictorExecutor {
    * run on, unheard. False when no prediction of this executor runs in that scope.
    */
   failPrediction(scope: Scope, error: unknown): boolean {
-    const fail = this.#faults.get(scope);
+    const running = scope instanceof PredictionScope ? this.#running.get(scope.tokenId) : undefined;
+    const fail = running?.scope === scope ? running.fail : this.#faults.get(scope);
     fail?.(error);
     return fail !== undefined;
   }
@@ -137,7 +147,7 @@ export class InProcessExecutor implements PredictorExecutor {
 
   /** Aborts the scope's signal of the prediction holding this token (after a cancel). */
   cancel(tokenId: number): void {
-    this.#running.get(tokenId)?.cancel();
+    this.#running.get(tokenId)?.scope.cancel();
     this.#batches.get(tokenId)?.itemCanceled();
   }
 
@@ -146,7 +156,18 @@ export class InProcessExecutor implements PredictorExecutor {
     return false;
   }
 
-  async execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
+  execute(job: ExecutionJob, sink: ExecutionSink): Promise<ExecutionResult> {
+    return new Promise((resolve) => this.run(job, sink, resolve));
+  }
+
+  /**
+   * `execute` with a callback, called once with the result (at once when `predict` returns a
+   * plain value). A `predict` that returns a value or a promise of one ends in one reaction to its
+   * own promise: an async runner around it made ~8 promises per prediction, and on a thread that
+   * captures logs each promise pays the hooks of both AsyncLocalStorages (~11% of the worker's CPU
+   * per echo request in perf; benches/README.md "HTTP server").
+   */
+  run(job: ExecutionJob, sink: ExecutionSink, onResult: (result: ExecutionResult) => void): void {
     // After a fault the prediction is over, though its code may still log or yield: drop that.
     let over = false;
     const events: ExecutionSink = {
@@ -163,81 +184,102 @@ export class InProcessExecutor implements PredictorExecutor {
       cancelToken: job.tokenId,
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
-    this.#running.set(job.tokenId, scope);
     const inScope = <T>(fn: () => T): T =>
       captureLogs(
         (text, source) => events.log(text, source),
         () => runInScope(scope, fn),
         this.#echoLogs,
       );
-    // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
-    const outside = <T>(fn: () => T): T => outsideCapture(() => outsideScope(fn));
     const metrics = () => scope.metricsStore.toJSON();
-    try {
-      const method = this.target.instance[this.target.method] as (input: Record<string, unknown>) => unknown;
-      // One scope for the whole prediction: async context follows the awaits, so a generator's
-      // steps run in it without entering it again for every item.
-      const run = inScope(async (): Promise<ExecutionResult> => {
-        // Only until the output checks are compiled (output-check.ts): the first predictions.
-        const ready = this.#outputs.ready;
-        if (ready !== undefined) await ready;
-        let value = await method.call(this.target.instance, job.input);
-        let streamed = false;
-        const iterator = streamOf(value);
-        if (iterator !== undefined) {
-          streamed = true;
-          let stepStart = performance.now();
-          // Not quick: the first step reads the token (cancelled before the generator started).
-          let quickSteps = CANCEL_CHECK_STEPS;
-          for (let index = 0; ; index += 1) {
-            // Reading the Rust token is an N-API call (~0.5 µs, a quarter of a token's worker
-            // time in benches/stream), so in a steady fast stream it is read every
-            // CANCEL_CHECK_STEPS quick steps: a cancel is seen within that many steps of under
-            // QUICK_STEP_MS each (1.6 ms of generator time). After a slower step (a model's
-            // step, a wait for the client) and after this thread's own cancel, at once.
-            const now = performance.now();
-            const quick = quickSteps < CANCEL_CHECK_STEPS && now - stepStart < QUICK_STEP_MS;
-            quickSteps = quick ? quickSteps + 1 : 0;
-            stepStart = now;
-            if (scope.cancelRequested || (!quick && scope.canceled)) {
-              await iterator.return?.(undefined);
-              throw new CancelationError();
-            }
-            const step = await iterator.next();
-            if (step.done) break;
-            this.#outputs.item(step.value, index);
-            // Awaited only when the sink waits (backpressure): the worker's sink returns nothing
-            // while its window has room, which saves a promise and a turn per item.
-            const taken = outside(() => events.output(step.value));
-            if (taken !== undefined) await taken;
-          }
-          // The items went to the sink one by one; whoever keeps the output array keeps it there.
-          value = undefined;
-        } else if (!scope.canceled) {
-          // Checked here, in the predictor's thread; it travels once, in the result.
-          this.#outputs.value(value);
-        }
-        if (scope.canceled) return { status: 'canceled', metrics: metrics() };
-        return { status: 'succeeded', output: value, streamed, metrics: metrics() };
-      });
-      // The run's result, or the fault (`failPrediction`) that comes first: one promise rather
-      // than a `faulted` one per prediction raced with the run.
-      return await new Promise<ExecutionResult>((resolve, reject) => {
-        this.#faults.set(scope, reject);
-        run.then(resolve, reject);
-      });
-    } catch (error) {
-      if (scope.canceled) return { status: 'canceled', metrics: metrics() };
+    const end = (result: ExecutionResult): void => {
+      if (over) return;
+      over = true;
+      this.#running.delete(job.tokenId);
+      onResult(result);
+    };
+    // What the predictor threw or rejected with, or a fault (`failPrediction`), whichever comes first.
+    const fail = (error: unknown): void => {
+      if (over) return;
+      if (scope.canceled) return end({ status: 'canceled', metrics: metrics() });
       if (this.#echoLogs === false && error instanceof Error && error.stack) {
         sink.log(`${error.stack}\n`, 'stderr');
       }
-      return { status: 'failed', error: errorMessage(error), metrics: metrics() };
-    } finally {
-      over = true;
-      this.#running.delete(job.tokenId);
-      this.#faults.delete(scope);
-    }
+      end({ status: 'failed', error: errorMessage(error), metrics: metrics() });
+    };
+    // What `predict` gave: a stream runs on in the scope; a value is checked here, in the
+    // predictor's thread, and travels once, in the result.
+    const settled = (value: unknown): void => {
+      if (over) return;
+      const iterator = streamOf(value);
+      if (iterator !== undefined) {
+        inScope(() => this.#stream(iterator, scope, events)).then(end, fail);
+        return;
+      }
+      try {
+        if (!scope.canceled) this.#outputs.value(value);
+      } catch (error) {
+        return fail(error);
+      }
+      if (scope.canceled) return end({ status: 'canceled', metrics: metrics() });
+      end({ status: 'succeeded', output: value, streamed: false, metrics: metrics() });
+    };
+    this.#running.set(job.tokenId, { scope, fail });
+    const begin = (): void => {
+      const method = this.target.instance[this.target.method] as (input: Record<string, unknown>) => unknown;
+      let value: unknown;
+      try {
+        value = inScope(() => method.call(this.target.instance, job.input));
+      } catch (error) {
+        return fail(error);
+      }
+      if (value instanceof Promise) value.then(settled, fail);
+      else if (isThenable(value)) Promise.resolve(value).then(settled, fail);
+      else settled(value);
+    };
+    // Only until the output checks are compiled (output-check.ts): the first predictions.
+    const ready = this.#outputs.ready;
+    if (ready === undefined) begin();
+    else ready.then(begin, fail);
   }
+
+  /** Takes a streamed output's items to the sink; runs in the prediction's scope. */
+  async #stream(
+    iterator: Iterator<unknown> | AsyncIterator<unknown>,
+    scope: PredictionScope,
+    events: ExecutionSink,
+  ): Promise<ExecutionResult> {
+    let stepStart = performance.now();
+    // Not quick: the first step reads the token (cancelled before the generator started).
+    let quickSteps = CANCEL_CHECK_STEPS;
+    for (let index = 0; ; index += 1) {
+      // Reading the Rust token is an N-API call (~0.5 µs, a quarter of a token's worker
+      // time in benches/stream), so in a steady fast stream it is read every
+      // CANCEL_CHECK_STEPS quick steps: a cancel is seen within that many steps of under
+      // QUICK_STEP_MS each (1.6 ms of generator time). After a slower step (a model's
+      // step, a wait for the client) and after this thread's own cancel, at once.
+      const now = performance.now();
+      const quick = quickSteps < CANCEL_CHECK_STEPS && now - stepStart < QUICK_STEP_MS;
+      quickSteps = quick ? quickSteps + 1 : 0;
+      stepStart = now;
+      if (scope.cancelRequested || (!quick && scope.canceled)) {
+        await iterator.return?.(undefined);
+        throw new CancelationError();
+      }
+      const step = await iterator.next();
+      if (step.done) break;
+      this.#outputs.item(step.value, index);
+      // Awaited only when the sink waits (backpressure): the worker's sink returns nothing
+      // while its window has room, which saves a promise and a turn per item.
+      // The runner's own work (encoding, events, webhooks) must not land in the prediction's logs.
+      const taken = outsidePrediction(() => events.output(step.value));
+      if (taken !== undefined) await taken;
+    }
+    // The items went to the sink one by one; whoever keeps the output array keeps it there.
+    const metrics = scope.metricsStore.toJSON();
+    if (scope.canceled) return { status: 'canceled', metrics };
+    return { status: 'succeeded', output: undefined, streamed: true, metrics };
+  }
+
   executeBatch(jobs: ExecutionJob[], sinks: ExecutionSink[]): Promise<ExecutionResult>[] {
     // After the batch is over its code may still log or record: drop that.
     let over = false;
@@ -255,7 +297,7 @@ export class InProcessExecutor implements PredictorExecutor {
     const batchToken = new CancelToken();
     const batch = new BatchScope(items, batchToken);
     for (const [index, job] of jobs.entries()) {
-      this.#running.set(job.tokenId, items[index]!);
+      this.#running.set(job.tokenId, { scope: items[index]!, fail: undefined });
       this.#batches.set(job.tokenId, batch);
     }
     if (batch.canceled) batch.itemCanceled();

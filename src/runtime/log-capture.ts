@@ -1,17 +1,11 @@
 // A prediction's logs: what code writes to stdout/stderr (console.* included) goes to the
-// prediction (or setup) it runs in, found through AsyncLocalStorage; other writes pass unchanged.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// prediction (or setup) it runs in, found through its async context (async-context.ts); other
+// writes pass unchanged.
+import { currentContext, disableContext, runInContext, runOutside } from '../predictor/async-context.js';
 
 export type LogSource = 'stdout' | 'stderr';
 export type LogSink = (text: string, source: LogSource) => void;
 
-interface Capture {
-  sink: LogSink;
-  /** Also write to the real stderr (the CLI shows logs as they happen; its stdout is for the output alone). */
-  echo: boolean;
-}
-
-const captures = new AsyncLocalStorage<Capture>();
 let installed = false;
 let beforeEcho: (() => void) | undefined;
 
@@ -33,7 +27,7 @@ function install(): void {
     const stream = process[source];
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
     stream.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
-      const capture = captures.getStore();
+      const capture = currentContext()?.capture;
       if (capture === undefined) return original(chunk, ...rest);
       const encoding = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8';
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(encoding);
@@ -51,19 +45,19 @@ function install(): void {
 
 export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
   install();
-  return captures.run({ sink, echo }, fn);
+  return runInContext({ scope: currentContext()?.scope, capture: { sink, echo } }, fn);
 }
 
 /**
  * Turns this thread's capture off until the next `captureLogs`, for a thread where no capture is
  * running and none is needed (the server's, once its predictors run in worker threads): while an
- * AsyncLocalStorage is enabled every promise pays its hooks, ~3% of the server thread's CPU per
+ * async context's AsyncLocalStorage is enabled every promise pays its hooks, ~3% of the server thread's CPU per
  * echo request (promiseInitHook, _propagate; benches/README.md "HTTP server").
  */
 export function stopCapturing(): void {
   // A prediction run in this thread may still be awaiting: disabling would send its lines out.
   if (inThisThread > 0) return;
-  captures.disable();
+  disableContext();
 }
 
 /** Predictors that run in this thread (embedded, `--in-process`): while any does, capture stays on. */
@@ -79,7 +73,10 @@ export function predictorInThisThread(): () => void {
   };
 }
 
-/** Runs `fn` with no capture: what it writes goes to the real streams (no store: see outsideScope). */
+/** Runs `fn` with no capture: what it writes goes to the real streams. */
 export function outsideCapture<T>(fn: () => T): T {
-  return captures.run(undefined as unknown as Capture, fn);
+  return runInContext({ scope: currentContext()?.scope, capture: undefined }, fn);
 }
+
+/** Runs `fn` outside any prediction: no scope, no capture (the runner's own work amid a prediction's). */
+export const outsidePrediction: <T>(fn: () => T) => T = runOutside;

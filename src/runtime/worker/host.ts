@@ -7,7 +7,7 @@ import { errorMessage, type ExecutionJob, type ExecutionResult, type ExecutionSi
 import type { PredictorInfo } from '../../load/load-module.js';
 import type { LogSource } from '../log-capture.js';
 import { cancelTokenCanceled } from '../../native/addon.js';
-import { TurnBatch, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
+import { TurnBatch, eachDone, packPredict, type FromWorker, type ToWorker, type WorkerOptions } from './protocol.js';
 import { fromPortable, toPortableShared } from './portable.js';
 import { predictorWorker } from './prelaunch.js';
 import { KeyedTable } from '../keyed-table.js';
@@ -24,7 +24,7 @@ interface Pending {
   unacked: number;
 }
 
-/** A pending prediction's chain before any output came: its 'done' then settles it at once. */
+/** A pending prediction's chain before any output came: its result then settles it at once. */
 const NO_OUTPUTS = Promise.resolve();
 
 export interface WorkerExecutorOptions extends WorkerOptions {
@@ -48,10 +48,8 @@ export class WorkerExecutor implements PredictorExecutor {
   #healthchecks = new Map<number, (result: { healthy: boolean; error?: string }) => void>();
   #seq = 0;
   #closing = false;
-  /** 'predict' messages not posted yet: those of one event-loop turn go as one (`TurnBatch`). */
-  readonly #predicts = new TurnBatch<ToWorker>((messages) =>
-    this.#worker?.postMessage(messages.length === 1 ? messages[0] : ({ type: 'many', messages } satisfies ToWorker)),
-  );
+  /** Predictions not posted yet: those of one event-loop turn go as one 'predicts' (`TurnBatch`). */
+  readonly #predicts = new TurnBatch((items) => this.#worker?.postMessage({ type: 'predicts', items } satisfies ToWorker));
   /** Called when the worker died on its own or was stopped because it hung. */
   onDeath: ((reason: WorkerDeath, message: string) => void) | undefined;
 
@@ -75,9 +73,7 @@ export class WorkerExecutor implements PredictorExecutor {
       predictorWorker(workerData, maxHeapMb, (worker) => {
         this.#worker = worker;
         const receive = (message: FromWorker): void => {
-          if (message.type === 'many') {
-            for (const one of message.messages) receive(one);
-          } else if (message.type === 'loaded') {
+          if (message.type === 'loaded') {
             loaded = true;
             resolve(message.info);
           } else if (message.type === 'load-failed') {
@@ -184,18 +180,9 @@ export class WorkerExecutor implements PredictorExecutor {
       case 'metric':
         this.#pending.get(message.id)?.sink.metric(message.event, message.metrics);
         break;
-      case 'done': {
-        const pending = this.#pending.get(message.id);
-        if (!pending) break;
-        this.#pending.delete(message.id);
-        // The message is this prediction's own (a structured clone): its output is restored in place.
-        const result = message.result;
-        if (result.status === 'succeeded') result.output = fromPortable(result.output);
-        // After the streamed items still on their way to the sink (two promises less without any).
-        if (pending.chain === NO_OUTPUTS) pending.resolve(result);
-        else void pending.chain.catch(() => undefined).then(() => pending.resolve(result));
+      case 'dones':
+        eachDone(message.items, (id, result) => this.#done(id, result));
         break;
-      }
       case 'healthcheck-result': {
         const resolve = this.#healthchecks.get(message.seq);
         this.#healthchecks.delete(message.seq);
@@ -203,6 +190,17 @@ export class WorkerExecutor implements PredictorExecutor {
         break;
       }
     }
+  }
+
+  #done(id: number, result: ExecutionResult): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    // The message is this prediction's own (a structured clone): its output is restored in place.
+    if (result.status === 'succeeded') result.output = fromPortable(result.output);
+    // After the streamed items still on their way to the sink (two promises less without any).
+    if (pending.chain === NO_OUTPUTS) pending.resolve(result);
+    else void pending.chain.catch(() => undefined).then(() => pending.resolve(result));
   }
 
   setup(weights: string | undefined, onLog: (text: string, source: LogSource) => void): Promise<void> {
@@ -216,7 +214,7 @@ export class WorkerExecutor implements PredictorExecutor {
     const id = job.tokenId;
     return new Promise((resolve) => {
       this.#pending.set(id, { tokenId: id, sink, chain: NO_OUTPUTS, resolve, unacked: 0 });
-      this.#predicts.add({ type: 'predict', id, input: toPortableShared(job.input), context: job.context ?? {} });
+      packPredict(this.#predicts.queue(), id, toPortableShared(job.input), job.context);
     });
   }
 

@@ -19,6 +19,9 @@ import {
   OUTPUT_BATCH_STREAK,
   OUTPUT_WINDOW,
   TurnBatch,
+  DONE_FIELDS,
+  eachPredict,
+  packDone,
   type FromWorker,
   type ToWorker,
   type WorkerOptions,
@@ -43,25 +46,26 @@ function told(): Promise<WorkerOptions> {
 }
 const options = (workerData as WorkerOptions | undefined) ?? (await told());
 /**
- * 'done' messages not posted yet: the predictions that end in one turn of the event loop answer
- * in one message (`TurnBatch`). Every other message, and the next message in, posts them first.
+ * Results not posted yet: the predictions that end in one turn of the event loop answer in one
+ * 'dones' message (`TurnBatch`). Every other message, and the next message in, posts them first.
  */
-const dones = new TurnBatch<FromWorker>((messages) => {
+const dones = new TurnBatch((items) => {
   try {
-    port.postMessage(messages.length === 1 ? messages[0] : ({ type: 'many', messages } satisfies FromWorker));
+    port.postMessage({ type: 'dones', items } satisfies FromWorker);
   } catch {
     // An output structured clone refuses (a Promise, a WeakMap inside it) fails its own prediction only.
-    for (const message of messages) postDone(message);
+    for (let at = 0; at < items.length; at += DONE_FIELDS) postDone(items.slice(at, at + DONE_FIELDS));
   }
 });
 
-/** Posts a 'done' alone; one whose output cannot be cloned fails its prediction instead. */
-function postDone(message: FromWorker): void {
+/** Posts one result alone; one whose output cannot be cloned fails its prediction instead. */
+function postDone(items: unknown[]): void {
   try {
-    port.postMessage(message);
+    port.postMessage({ type: 'dones', items } satisfies FromWorker);
   } catch (error) {
-    if (message.type !== 'done') throw error;
-    port.postMessage({ type: 'done', id: message.id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
+    const failed: unknown[] = [];
+    packDone(failed, items[0] as number, { status: 'failed', error: errorMessage(error), metrics: {} });
+    port.postMessage({ type: 'dones', items: failed } satisfies FromWorker);
   }
 }
 const post = (message: FromWorker) => {
@@ -127,27 +131,26 @@ function runningState(id: number): Running {
 }
 
 /** Posts a prediction's result (its output made portable), then forgets the prediction. */
-function done(state: Running, execution: Promise<ExecutionResult>): void {
+function finished(state: Running, result: ExecutionResult): void {
   const { id } = state;
-  const failed = (error: unknown) => post({ type: 'done', id, result: { status: 'failed', error: errorMessage(error), metrics: {} } });
-  // One reaction, not `.then().catch().finally()`: three promises per prediction on this thread,
-  // where log capture's promise hooks make each one dearer.
+  running.delete(id);
+  try {
+    flush(state);
+    // The result is this prediction's own object (the executor's): its output made portable in place.
+    if (result.status === 'succeeded') result.output = toPortable(result.output);
+    packDone(dones.queue(), id, result);
+  } catch (error) {
+    const failed: unknown[] = [];
+    packDone(failed, id, { status: 'failed', error: errorMessage(error), metrics: {} });
+    post({ type: 'dones', items: failed });
+  }
+}
+
+/** `finished` once a batched prediction's execution settles. */
+function done(state: Running, execution: Promise<ExecutionResult>): void {
   execution.then(
-    (result: ExecutionResult) => {
-      running.delete(id);
-      try {
-        flush(state);
-        // The result is this prediction's own object (the executor's): its output made portable in place.
-        if (result.status === 'succeeded') result.output = toPortable(result.output);
-        dones.add({ type: 'done', id, result });
-      } catch (error) {
-        failed(error);
-      }
-    },
-    (error: unknown) => {
-      running.delete(id);
-      failed(error);
-    },
+    (result: ExecutionResult) => finished(state, result),
+    (error: unknown) => finished(state, { status: 'failed', error: errorMessage(error), metrics: {} }),
   );
 }
 
@@ -211,11 +214,39 @@ async function main(): Promise<void> {
     return;
   }
 
+  const predict = (id: number, portableInput: unknown, context: Record<string, string> | undefined): void => {
+    const state = runningState(id);
+    // Cancelled on its way here (a client that hung up at once): never run, as one cancelled
+    // while its input was prepared. Run, its signal would be born aborted, and code that only
+    // listens for 'abort' would hold the slot (a CI failure under load).
+    if (cancelTokenCanceled(id)) return finished(state, { status: 'canceled', metrics: {} });
+    // A callback, not a promise: on this thread every promise pays log capture's hooks.
+    predictor.run(
+      { input: fromPortable(portableInput) as Record<string, unknown>, context, tokenId: id },
+      {
+        output: (item) => {
+          addOutput(state, item);
+          // Backpressure: past the window, the generator's next step waits for the host.
+          if (state.unacked >= OUTPUT_WINDOW) return windowRoom(state);
+          // Nothing to wait for: no promise (the executor awaits only a returned one).
+          state.resumedAt = performance.now();
+          return undefined;
+        },
+        log: (text, source) => {
+          flush(state);
+          post({ type: 'log', id, text, source });
+        },
+        metric: (event, metrics) => {
+          flush(state);
+          post({ type: 'metric', id, event, metrics });
+        },
+      },
+      (result) => finished(state, result),
+    );
+  };
+
   const receive = (message: ToWorker): void => {
     switch (message.type) {
-      case 'many':
-        for (const one of message.messages) receive(one);
-        break;
       case 'setup':
         predictor
           .setup(message.weights, (text, source) => post({ type: 'setup-log', text, source }))
@@ -229,42 +260,11 @@ async function main(): Promise<void> {
             (error: unknown) => post({ type: 'setup-done', error: errorMessage(error), stack: stackOf(error) }),
           );
         break;
-      case 'predict': {
-        const { id } = message;
-        const state = runningState(id);
-        // Cancelled on its way here (a client that hung up at once): never run, as one cancelled
-        // while its input was prepared. Run, its signal would be born aborted, and code that only
-        // listens for 'abort' would hold the slot (a CI failure under load).
-        if (cancelTokenCanceled(id)) {
-          done(state, Promise.resolve({ status: 'canceled', metrics: {} }));
-          break;
-        }
-        const execution = predictor.execute(
-          { input: fromPortable(message.input) as Record<string, unknown>, context: message.context, tokenId: id },
-          {
-            output: (item) => {
-              addOutput(state, item);
-              // Backpressure: past the window, the generator's next step waits for the host.
-              if (state.unacked >= OUTPUT_WINDOW) return windowRoom(state);
-              // Nothing to wait for: no promise (the executor awaits only a returned one).
-              state.resumedAt = performance.now();
-              return undefined;
-            },
-            log: (text, source) => {
-              flush(state);
-              post({ type: 'log', id, text, source });
-            },
-            metric: (event, metrics) => {
-              flush(state);
-              post({ type: 'metric', id, event, metrics });
-            },
-          },
-        );
-        done(state, execution);
+      case 'predicts':
+        eachPredict(message.items, predict);
         break;
-      }
       case 'predict-batch': {
-        // A batch's outputs are whole values (no streams): each travels in its item's 'done'.
+        // A batch's outputs are whole values (no streams): each travels in its item's result ('dones').
         const states = message.items.map((item) => runningState(item.id));
         const executions = predictor.executeBatch(
           message.items.map((item, index) => ({
