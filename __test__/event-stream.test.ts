@@ -117,6 +117,25 @@ describe('EventStream', () => {
     expect(prediction.events.dropped).toBe(0);
   });
 
+  it("an 'output' listener that first asks for the stream in the middle of a batch sees every output once, in order", async () => {
+    const prediction = new Prediction({ input: {} });
+    let reading: Promise<string[]> | undefined;
+    prediction.on('output', (_, index) => {
+      if (index === 1) reading = readAll(prediction.events.reader({ lossless: true, replay: true }), 16);
+    });
+    prediction.markStarted();
+    await prediction.addOutputs(['a', 'b', 'c']);
+    await prediction.addOutput('d');
+    prediction.finish({ status: 'succeeded', output: ['a', 'b', 'c', 'd'], metrics: {} });
+    const lines = await reading!;
+    expect(lines.slice(1, -1).map((line) => (JSON.parse(line.slice('output '.length)) as { chunk: string }).chunk)).toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+    ]);
+  });
+
   it("a prediction's log makes its stream at once, so the history keeps where it fell among the outputs", async () => {
     const prediction = new Prediction({ input: {} });
     prediction.markStarted();

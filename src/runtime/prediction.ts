@@ -64,7 +64,9 @@ let highHex = '';
  */
 export function generatePredictionId(prefix = 'pred'): string {
   const ms = Date.now();
-  const sub = process.hrtime()[1] % 1_000_000;
+  // The monotonic clock's nanoseconds within its millisecond, as `process.hrtime()[1] % 1e6` gave
+  // them, without the array `hrtime` makes per call.
+  const sub = Math.floor((performance.now() % 1) * 1_000_000);
   const msHigh = Math.floor(ms / LOW);
   // (ms mod 2^24) * 1e6 + sub < 2^44: exact; so is what carries into the high part.
   const rest = (ms - msHigh * LOW) * 1_000_000 + sub;
@@ -370,7 +372,11 @@ export class Prediction extends EventEmitter<PredictionEvents> {
 
   /** Adds an output item; resolves when streaming consumers have room for it (backpressure). */
   addOutput(chunk: unknown): Promise<void> {
-    return this.addOutputs([chunk]);
+    // Without a stream (a sync prediction's one value), no array for one item.
+    if (this.#events !== undefined) return this.addOutputs([chunk]);
+    this.output = this.#outputs;
+    this.#hold(chunk);
+    return TAKEN;
   }
 
   /**
@@ -382,14 +388,7 @@ export class Prediction extends EventEmitter<PredictionEvents> {
     const stream = this.#events;
     this.output = this.#outputs;
     if (stream === undefined) {
-      // No stream yet: `events` replays these from `#outputs` (none after the end, as a closed
-      // stream takes none).
-      if (this.#final === undefined) this.#heldOutputs += chunks.length;
-      for (let offset = 0; offset < chunks.length; offset++) {
-        const chunk = chunks[offset];
-        // Each listener sees the output as of its own item, as when items came one by one.
-        this.emit('output', chunk, this.#outputs.push(chunk) - 1);
-      }
+      for (let offset = 0; offset < chunks.length; offset++) this.#hold(chunks[offset]);
       return TAKEN;
     }
     const writeChunk = this.#writers?.chunk;
@@ -401,6 +400,19 @@ export class Prediction extends EventEmitter<PredictionEvents> {
       this.emit('output', chunk, index);
     }
     return stream.publishMany('output', events);
+  }
+
+  /**
+   * An output item while there is no stream: `events` replays it from `#outputs` when made (none
+   * after the end, as a closed stream takes none). Each listener sees the output as of its own
+   * item, as when items came one by one.
+   */
+  #hold(chunk: unknown): void {
+    const index = this.#outputs.push(chunk) - 1;
+    // An 'output' listener made the stream (asked for `events`) earlier in this batch: the rest go into it.
+    if (this.#events !== undefined) void this.#events.publish('output', outputEvent(chunk, index, this.#writers?.chunk));
+    else if (this.#final === undefined) this.#heldOutputs += 1;
+    this.emit('output', chunk, index);
   }
 
   addLog(data: string, source: LogSource): void {

@@ -199,6 +199,25 @@ export function readDeclaredBody(
 }
 
 /**
+ * Cancels `prediction` if the client goes away before its response is complete (at once if it has
+ * gone); returns the `close` listener (undefined if it had gone). For the fast path, which never
+ * stops watching (once answered, a close does nothing): no closure for the cancel nor for an
+ * unwatch it would not call.
+ */
+export function cancelOnHangUp(outgoing: ServerResponse, prediction: { cancel(): void }): (() => void) | undefined {
+  if (outgoing.destroyed) {
+    prediction.cancel();
+    return undefined;
+  }
+  const onClose = () => {
+    if (!outgoing.writableFinished) prediction.cancel();
+  };
+  // `on`, not `once`: a response closes once, and `once` wraps each listener in two objects more.
+  outgoing.on('close', onClose);
+  return onClose;
+}
+
+/**
  * Calls `onHangUp` if the client goes away before its response is complete; returns a function
  * that stops watching. Uses Node's response `close` event when there is one (cheaper than the
  * request's `AbortSignal`, which the adapter builds on demand).
@@ -206,16 +225,8 @@ export function readDeclaredBody(
 export function watchHangUp(request: RouteRequest, onHangUp: () => void): () => void {
   const { outgoing, raw } = request;
   if (outgoing !== undefined && typeof outgoing.once === 'function') {
-    if (outgoing.destroyed) {
-      onHangUp();
-      return () => undefined;
-    }
-    const onClose = () => {
-      if (!outgoing.writableFinished) onHangUp();
-    };
-    // `on`, not `once`: a response closes once, and `once` wraps each listener in two objects more.
-    outgoing.on('close', onClose);
-    return () => outgoing.off('close', onClose);
+    const onClose = cancelOnHangUp(outgoing, { cancel: onHangUp });
+    return onClose === undefined ? () => undefined : () => outgoing.off('close', onClose);
   }
   if (raw === undefined) return () => undefined;
   const signal = raw.signal;

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import type { HealthReport } from './health.js';
-import { readDeclaredBody, readsWhole, watchHangUp, type RouteRequest } from './body.js';
+import { cancelOnHangUp, readDeclaredBody, readsWhole, type RouteRequest } from './body.js';
 import { parseInPlace, type ParsedBody } from './parse.js';
 import type { BeginPrediction } from './runs.js';
 import { wantsEventStream } from './sse.js';
@@ -32,10 +32,22 @@ export function registerFastPath(app: Hono, fast: FastRoutes): void {
   routes.set(app, fast);
 }
 
-/** A header as Hono's `c.req.header` reads it (repeated values joined). */
-function headerOf(incoming: IncomingMessage, name: string): string | undefined {
-  const value = incoming.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
+/** A node:http request as the routes read it: headers as Hono's `c.req.header` reads them (repeated values joined). */
+class NodeRequest implements RouteRequest {
+  readonly incoming: IncomingMessage;
+  readonly outgoing: ServerResponse;
+  readonly raw = undefined;
+
+  constructor(incoming: IncomingMessage, outgoing: ServerResponse) {
+    this.incoming = incoming;
+    this.outgoing = outgoing;
+  }
+
+  // A method, where a closure per request held `incoming` before.
+  header(name: string): string | undefined {
+    const value = this.incoming.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 function write(outgoing: ServerResponse, status: number, json: string, headers: Record<string, string> | undefined): void {
@@ -83,7 +95,7 @@ function answerParsed(fast: FastRoutes, request: RouteRequest, parsed: ParsedBod
   const running = begun.running;
   // A sync client that hangs up cancels its prediction (Cog 0.22); once answered, a close does
   // nothing, so the watch is never stopped.
-  watchHangUp(request, () => running.cancel());
+  cancelOnHangUp(outgoing, running);
   running.whenDone((response) => {
     try {
       write(outgoing, 200, running.json(response), undefined);
@@ -118,7 +130,7 @@ export function requestListener(app: Hono, hono: Listener): Listener {
     if (incoming.headers.origin !== undefined) return hono(incoming, outgoing);
     if (incoming.method === 'GET' && incoming.url === '/health-check') return void answerHealth(fast, outgoing);
     if (incoming.method !== 'POST' || incoming.url !== '/predictions') return hono(incoming, outgoing);
-    const request: RouteRequest = { header: (name) => headerOf(incoming, name), incoming, outgoing, raw: undefined };
+    const request = new NodeRequest(incoming, outgoing);
     if (wantsEventStream(request.header('accept')) || !readsWhole(request)) return hono(incoming, outgoing);
     readDeclaredBody(
       incoming,
