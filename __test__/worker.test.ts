@@ -158,19 +158,23 @@ describe('a predictor in a worker thread', () => {
     expect((await runtime.start({ tag: 'next' }).done).output).toBe('next done (anonymous)');
   });
 
-  it('results that end in one turn travel together: one refused output fails alone, each keeps its own output, error and metrics', async () => {
+  it('results that end in one turn travel together: a refused output or one the clone refuses fails alone, each keeps its own output, error and metrics', async () => {
     const runtime = launch('Unsendable', { concurrency: 4 });
     await runtime.ready;
     // Same wait: they end in one turn of the worker, so their results go in one message.
-    const predictions = [false, true, false].map((keep) => runtime.start({ keep, ms: 30 }));
-    const [first, refused, last] = await Promise.all(predictions.map((prediction) => prediction.done));
+    const shapes = ['plain', 'refused', 'port', 'plain'];
+    const predictions = shapes.map((shape) => runtime.start({ shape, ms: 30 }));
+    const [first, refused, port, last] = await Promise.all(predictions.map((prediction) => prediction.done));
     for (const response of [first, last]) {
-      expect(response).toMatchObject({ status: 'succeeded', output: { plain: 'value' }, metrics: { kept: 0 } });
+      expect(response).toMatchObject({ status: 'succeeded', output: { plain: 'value' }, metrics: { shape: 'plain' } });
     }
-    expect(refused).toMatchObject({ status: 'failed', metrics: { kept: 1 } });
+    expect(refused).toMatchObject({ status: 'failed', metrics: { shape: 'refused' } });
     expect(refused!.error).toContain('output.cache cannot be encoded');
+    // The check lets it by; posting it fails, and fails this prediction only.
+    expect(port!.status).toBe('failed');
+    expect(port!.error).toContain('transferList');
     // The worker goes on: the next prediction runs as usual.
-    expect((await runtime.start({ keep: false, ms: 1 }).done).output).toEqual({ plain: 'value' });
+    expect((await runtime.start({ shape: 'plain', ms: 1 }).done).output).toEqual({ plain: 'value' });
     expect(runtime.health).toBe('READY');
   });
 
