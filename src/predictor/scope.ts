@@ -2,6 +2,7 @@
 // cancellation, found through the prediction's async context (async-context.ts); in `predictBatch`, the batch's scope (BatchScope)
 // with one scope per item; outside any prediction, a scope that does nothing.
 import { currentContext, runInContext } from './async-context.js';
+import { hasOwnKeys } from '../runtime/copy-on-change.js';
 import { cancelTokenCancel, cancelTokenCanceled, cancelTokenOf, type CancelToken } from '../native/addon.js';
 import { CancelationError } from '../errors.js';
 import { MetricsStore, type MetricValue, type MetricsObject } from './metrics.js';
@@ -73,11 +74,6 @@ function recorderFor(store: MetricsStore, record: Scope['recordMetric']): Metric
 /** The context of a prediction whose request sent none: one frozen object for all of them. */
 const NO_CONTEXT: Readonly<Record<string, string>> = Object.freeze({});
 
-function hasKeys(object: Record<string, string> | undefined): object is Record<string, string> {
-  for (const key in object) if (Object.hasOwn(object, key)) return true;
-  return false;
-}
-
 /** The scope of one prediction. The runner owns it; the predictor sees it as `Scope`. */
 export class PredictionScope implements Scope {
   readonly metricsStore = new MetricsStore();
@@ -97,7 +93,7 @@ export class PredictionScope implements Scope {
     cancelToken: CancelToken | number;
     onMetric?: (event: MetricEvent) => void;
   }) {
-    this.context = hasKeys(options.context) ? Object.freeze({ ...options.context }) : NO_CONTEXT;
+    this.context = hasOwnKeys(options.context) ? Object.freeze({ ...options.context }) : NO_CONTEXT;
     const token = options.cancelToken;
     if (typeof token === 'number') this.#tokenId = token;
     else {

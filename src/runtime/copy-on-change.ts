@@ -1,5 +1,6 @@
 // `convertFields`: an array's items or an object's fields passed through a conversion, copied only
-// where one changed (the secrets mask of responses, the values that cross to the worker thread).
+// where one changed (the secrets mask of responses, the values that cross to the worker thread);
+// `hasOwnKeys`, which tells an empty object without listing its keys.
 
 /**
  * `value` with `convert` applied to each item (an array) or own enumerable field (an object): a
@@ -22,4 +23,10 @@ export function convertFields<T extends unknown[] | Record<string, unknown>>(val
     if (shown !== field) (copy ??= { ...value })[key] = shown;
   }
   return (copy ?? value) as T;
+}
+
+/** Whether `object` has an own enumerable field (without making the array `Object.keys` would). */
+export function hasOwnKeys(object: object | undefined): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
 }

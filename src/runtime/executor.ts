@@ -3,10 +3,10 @@
 // and batches of predictions in one `predictBatch` call (executeBatch).
 import { CancelationError } from '../errors.js';
 import type { LoadedTarget } from '../load/load-module.js';
-import { captureLogs, outsidePrediction, predictorInThisThread, type LogSource } from './log-capture.js';
+import { captureLogs, outsidePrediction, predictorInThisThread, runPredictionCode, type LogSource } from './log-capture.js';
 import type { MetricsObject } from '../predictor/metrics.js';
 import { OutputChecker } from '../schema/output-check.js';
-import { BatchScope, PredictionScope, runInScope, type MetricEvent, type Scope } from '../predictor/scope.js';
+import { BatchScope, PredictionScope, type MetricEvent, type Scope } from '../predictor/scope.js';
 import { CancelToken } from '../native/addon.js';
 import { KeyedTable } from './keyed-table.js';
 
@@ -184,12 +184,7 @@ export class InProcessExecutor implements PredictorExecutor {
       cancelToken: job.tokenId,
       onMetric: (event) => events.metric(event, scope.metricsStore.toJSON()),
     });
-    const inScope = <T>(fn: () => T): T =>
-      captureLogs(
-        (text, source) => events.log(text, source),
-        () => runInScope(scope, fn),
-        this.#echoLogs,
-      );
+    const inScope = <T>(fn: () => T): T => runPredictionCode(scope, (text, source) => events.log(text, source), fn, this.#echoLogs);
     const metrics = () => scope.metricsStore.toJSON();
     const end = (result: ExecutionResult): void => {
       if (over) return;
@@ -232,8 +227,8 @@ export class InProcessExecutor implements PredictorExecutor {
       } catch (error) {
         return fail(error);
       }
-      if (value instanceof Promise) value.then(settled, fail);
-      else if (isThenable(value)) Promise.resolve(value).then(settled, fail);
+      // `Promise.resolve` hands a native promise back as it is: one reaction either way.
+      if (isThenable(value)) Promise.resolve(value).then(settled, fail);
       else settled(value);
     };
     // Only until the output checks are compiled (output-check.ts): the first predictions.
@@ -315,14 +310,13 @@ export class InProcessExecutor implements PredictorExecutor {
         const ready = this.#outputs.ready;
         if (ready !== undefined) await ready;
         const value = await Promise.race([
-          captureLogs(
+          runPredictionCode(
+            batch,
             everyLog,
-            () =>
-              runInScope(batch, async () =>
-                method.call(
-                  this.target.instance,
-                  jobs.map((job) => job.input),
-                ),
+            async () =>
+              method.call(
+                this.target.instance,
+                jobs.map((job) => job.input),
               ),
             this.#echoLogs,
           ),

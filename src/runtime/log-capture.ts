@@ -2,6 +2,7 @@
 // prediction (or setup) it runs in, found through its async context (async-context.ts); other
 // writes pass unchanged.
 import { currentContext, disableContext, runInContext, runOutside } from '../predictor/async-context.js';
+import type { Scope } from '../predictor/scope.js';
 
 export type LogSource = 'stdout' | 'stderr';
 export type LogSink = (text: string, source: LogSource) => void;
@@ -44,8 +45,13 @@ function install(): void {
 }
 
 export function captureLogs<T>(sink: LogSink, fn: () => T, echo = false): T {
+  return runPredictionCode(currentContext()?.scope, sink, fn, echo);
+}
+
+/** Runs a prediction's code in `scope`, what it prints going to `sink`: one context for both, not a capture around a scope. */
+export function runPredictionCode<T>(scope: Scope | undefined, sink: LogSink, fn: () => T, echo = false): T {
   install();
-  return runInContext({ scope: currentContext()?.scope, capture: { sink, echo } }, fn);
+  return runInContext({ scope, capture: { sink, echo } }, fn);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { LogSource } from '../log-capture.js';
 import type { MetricsObject } from '../../predictor/metrics.js';
 import type { MetricEvent } from '../../predictor/scope.js';
 import type { ModelInstance } from '../../predictor/instance.js';
+import { hasOwnKeys } from '../copy-on-change.js';
 
 export interface WorkerOptions {
   ref: string;
@@ -58,22 +59,25 @@ export type FromWorker =
 
 /** Adds one prediction to a 'predicts' message's items: id, input, context. */
 export function packPredict(items: unknown[], id: number, input: unknown, context: Record<string, string> | undefined): void {
-  items.push(id, input, context !== undefined && hasKeys(context) ? context : undefined);
+  items.push(id, input, hasOwnKeys(context) ? context : undefined);
 }
+
+/** A prediction's fields in a 'predicts' message (`packPredict`). */
+const PREDICT_FIELDS = 3;
 
 /** Calls `each` for every prediction of a 'predicts' message, in order. */
 export function eachPredict(
   items: readonly unknown[],
   each: (id: number, input: unknown, context: Record<string, string> | undefined) => void,
 ): void {
-  for (let at = 0; at < items.length; at += 3) {
+  for (let at = 0; at < items.length; at += PREDICT_FIELDS) {
     each(items[at] as number, items[at + 1], items[at + 2] as Record<string, string> | undefined);
   }
 }
 
 /** Adds one prediction's result to a 'dones' message's items: id, status, output or error, streamed, metrics. */
 export function packDone(items: unknown[], id: number, result: ExecutionResult): void {
-  const metrics = hasKeys(result.metrics) ? result.metrics : undefined;
+  const metrics = hasOwnKeys(result.metrics) ? result.metrics : undefined;
   if (result.status === 'succeeded') items.push(id, 'succeeded', result.output, result.streamed, metrics);
   else if (result.status === 'failed') items.push(id, 'failed', result.error, false, metrics);
   else items.push(id, 'canceled', undefined, false, metrics);
@@ -96,11 +100,6 @@ export function eachDone(items: readonly unknown[], each: (id: number, result: E
           : { status, metrics };
     each(items[at] as number, result);
   }
-}
-
-function hasKeys(object: object): boolean {
-  for (const key in object) if (Object.hasOwn(object, key)) return true;
-  return false;
 }
 
 /** Output items a worker may send before the host has taken them (backpressure window). */
