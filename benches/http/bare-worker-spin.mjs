@@ -3,8 +3,8 @@
 // next message and takes it with receiveMessageOnPort, so that neither thread sleeps and is woken
 // between a request and its answer. The server's thread spins only while one request is in flight.
 // cog-node does not do this (it burns a core while it waits); ab.mjs shows what it would be worth.
-import { createServer } from 'node:http';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { serveEcho } from './floor.mjs';
 
 const spinMainMs = Number(process.env.SPIN_MAIN_US ?? 50) / 1000;
 const spinWorkerMs = Number(process.env.SPIN_WORKER_US ?? 50) / 1000;
@@ -33,36 +33,20 @@ const waiting = new Map();
 let answered = 0;
 function onAnswer({ id, output }) {
   answered += 1;
-  const answer = waiting.get(id);
+  const reply = waiting.get(id);
   waiting.delete(id);
-  answer(output);
+  reply(output);
 }
 port1.on('message', onAnswer);
 
-let n = 0;
-const server = createServer((req, res) => {
-  if (req.method !== 'POST') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    return res.end('{"status":"READY"}');
+serveEcho((id, input, reply) => {
+  waiting.set(id, reply);
+  port1.postMessage({ id, input });
+  Atomics.add(posted, 0, 1);
+  if (waiting.size !== 1) return;
+  for (const until = performance.now() + spinMainMs; waiting.size > 0 && performance.now() < until;) {
+    if (Atomics.load(posted, 1) === answered) continue;
+    const next = receiveMessageOnPort(port1);
+    if (next !== undefined) onAnswer(next.message);
   }
-  const chunks = [];
-  req.on('data', (chunk) => chunks.push(chunk));
-  req.on('end', () => {
-    const { input } = JSON.parse(Buffer.concat(chunks).toString());
-    const id = n++;
-    waiting.set(id, (output) => {
-      const body = JSON.stringify({ id: `pred_${id.toString(16)}`, status: 'succeeded', output, logs: '', metrics: { predict_time: 0 } });
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(body);
-    });
-    port1.postMessage({ id, input });
-    Atomics.add(posted, 0, 1);
-    if (waiting.size !== 1) return;
-    for (const until = performance.now() + spinMainMs; waiting.size > 0 && performance.now() < until;) {
-      if (Atomics.load(posted, 1) === answered) continue;
-      const next = receiveMessageOnPort(port1);
-      if (next !== undefined) onAnswer(next.message);
-    }
-  });
 });
-server.listen(Number(process.env.PORT), '127.0.0.1');
